@@ -1,0 +1,74 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Layers, bottom up:
+/// - `KafkaCompression`: the four codecs Kafka uses, over Debian's system libraries.
+/// - `KafkaProtocol`: the wire protocol (primitives, every message, record batches). No I/O.
+let package = Package(
+    name: "swift-kafka",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
+        .library(name: "KafkaCompression", targets: ["KafkaCompression"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // MARK: System libraries (Debian: liblz4-dev libsnappy-dev libzstd-dev zlib1g-dev)
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: Compression
+        .target(
+            name: "KafkaCompression",
+            dependencies: [
+                "CLZ4", "CSnappy", "CZstd", "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+
+        // MARK: Wire protocol
+        // The CRC-32C instruction (SSE4.2 / ARMv8 CRC), which Swift cannot name directly; slice-by-8 in Swift
+        // is the fallback where the CPU lacks it.
+        .target(name: "CKafkaChecksum"),
+        .target(
+            name: "KafkaProtocol",
+            dependencies: [
+                "CKafkaChecksum",
+                "KafkaCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Schema"]
+        ),
+
+        // MARK: Code generation (schema -> Sources/KafkaProtocol/Messages)
+        .target(name: "KafkaCodegen", path: "Tools/KafkaCodegen/Sources/KafkaCodegen"),
+        .executableTarget(
+            name: "kafka-codegen",
+            dependencies: ["KafkaCodegen"],
+            path: "Tools/KafkaCodegen/Sources/kafka-codegen"
+        ),
+
+        // MARK: Benchmarks (run in release; see README)
+        .executableTarget(
+            name: "record-batch-benchmark",
+            dependencies: ["KafkaProtocol", "KafkaCompression", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/RecordBatchBenchmark"
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "KafkaCompressionTests",
+            dependencies: ["KafkaCompression", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "KafkaProtocolTests",
+            dependencies: ["KafkaProtocol", "KafkaCodegen", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["Fixtures"]
+        ),
+    ]
+)

@@ -1,0 +1,73 @@
+import NIOCore
+
+/// One record read from a batch. Key, value and header values are slices of the batch's (decompressed) bytes:
+/// reading a record copies nothing.
+public struct Record: Sendable, Hashable {
+    public var offset: Int64
+    public var timestamp: Int64
+    public var key: ByteBuffer?
+    public var value: ByteBuffer?
+    /// The encoded header section, parsed on demand by ``headers``.
+    public var rawHeaders: RecordHeaders
+
+    public var headers: [RecordHeader] { Array(rawHeaders) }
+}
+
+/// A record header: a string key and optional bytes.
+public struct RecordHeader: Sendable, Hashable {
+    public var key: String
+    public var value: ByteBuffer?
+
+    public init(key: String, value: ByteBuffer?) {
+        self.key = key
+        self.value = value
+    }
+
+    public init(key: String, value: String) {
+        self.init(key: key, value: ByteBuffer(string: value))
+    }
+}
+
+/// The headers of a record, kept encoded until iterated (most consumers never look at them).
+/// The batch decoder has already checked that the section is well formed.
+public struct RecordHeaders: Sequence, Sendable, Hashable {
+    public let count: Int
+    let encoded: ByteBuffer
+
+    init(count: Int, encoded: ByteBuffer) {
+        self.count = count
+        self.encoded = encoded
+    }
+
+    public static let empty = RecordHeaders(count: 0, encoded: ByteBuffer())
+
+    public struct Iterator: IteratorProtocol {
+        var remaining: Int
+        var buffer: ByteBuffer
+
+        public mutating func next() -> RecordHeader? {
+            guard remaining > 0 else { return nil }
+            remaining -= 1
+            // Validated when the record was read, so these reads cannot fail.
+            guard let header = try? RecordHeaders.readHeader(&buffer) else { return nil }
+            return header
+        }
+    }
+
+    public func makeIterator() -> Iterator {
+        Iterator(remaining: count, buffer: encoded)
+    }
+
+    static func readHeader(_ buffer: inout ByteBuffer) throws -> RecordHeader {
+        let keyLength = Int(try buffer.readKafkaVarint())
+        guard keyLength >= 0, let key = buffer.readString(length: keyLength) else {
+            throw RecordBatchError.corrupt("bad header key length \(keyLength)")
+        }
+        let valueLength = Int(try buffer.readKafkaVarint())
+        if valueLength == -1 { return RecordHeader(key: key, value: nil) }
+        guard valueLength >= 0, let value = buffer.readSlice(length: valueLength) else {
+            throw RecordBatchError.corrupt("bad header value length \(valueLength)")
+        }
+        return RecordHeader(key: key, value: value)
+    }
+}

@@ -1,0 +1,237 @@
+import KafkaCompression
+import NIOCore
+
+/// One magic-2 record batch, read from bytes: the header fields, and the records on demand.
+///
+/// Creating a `RecordBatch` checks the magic and the length; ``verifyChecksum()`` checks the CRC; iterating
+/// ``records(workspace:maxDecompressedBytes:)`` decompresses once and then yields records as slices.
+public struct RecordBatch: Sendable, Hashable {
+    /// The whole batch, header included.
+    public let bytes: ByteBuffer
+
+    public let baseOffset: Int64
+    public let partitionLeaderEpoch: Int32
+    public let crc: UInt32
+    public let attributes: RecordBatchAttributes
+    public let lastOffsetDelta: Int32
+    public let baseTimestamp: Int64
+    public let maxTimestamp: Int64
+    public let producerId: Int64
+    public let producerEpoch: Int16
+    public let baseSequence: Int32
+    /// Records the header claims; iteration checks the records section agrees.
+    public let recordCount: Int32
+
+    /// Decompressed records larger than this are refused unless the caller passes its own limit.
+    public static let defaultMaxDecompressedBytes = 64 * 1024 * 1024
+
+    /// Reads the header of the batch that `bytes` holds exactly.
+    public init(_ bytes: ByteBuffer) throws(RecordBatchError) {
+        guard bytes.readableBytes >= RecordBatchLayout.magic + 1 else {
+            throw .corrupt("\(bytes.readableBytes) bytes is too short for a record batch")
+        }
+        let start = bytes.readerIndex
+        let magic: Int8 = bytes.getInteger(at: start + RecordBatchLayout.magic)!
+        guard magic == RecordBatchLayout.currentMagic else { throw .unsupportedMessageFormat(magic: magic) }
+        guard bytes.readableBytes >= RecordBatchLayout.headerSize else {
+            throw .corrupt("\(bytes.readableBytes) bytes is too short for a record batch header")
+        }
+        let length: Int32 = bytes.getInteger(at: start + RecordBatchLayout.batchLength)!
+        guard Int(length) + RecordBatchLayout.logOverhead == bytes.readableBytes else {
+            throw .corrupt("batch length \(length) does not match the \(bytes.readableBytes) bytes given")
+        }
+        self.bytes = bytes
+        baseOffset = bytes.getInteger(at: start + RecordBatchLayout.baseOffset)!
+        partitionLeaderEpoch = bytes.getInteger(at: start + RecordBatchLayout.partitionLeaderEpoch)!
+        crc = bytes.getInteger(at: start + RecordBatchLayout.crc)!
+        attributes = RecordBatchAttributes(rawValue: bytes.getInteger(at: start + RecordBatchLayout.attributes)!)
+        lastOffsetDelta = bytes.getInteger(at: start + RecordBatchLayout.lastOffsetDelta)!
+        baseTimestamp = bytes.getInteger(at: start + RecordBatchLayout.baseTimestamp)!
+        maxTimestamp = bytes.getInteger(at: start + RecordBatchLayout.maxTimestamp)!
+        producerId = bytes.getInteger(at: start + RecordBatchLayout.producerId)!
+        producerEpoch = bytes.getInteger(at: start + RecordBatchLayout.producerEpoch)!
+        baseSequence = bytes.getInteger(at: start + RecordBatchLayout.baseSequence)!
+        recordCount = bytes.getInteger(at: start + RecordBatchLayout.recordCount)!
+        guard recordCount >= 0 else { throw .corrupt("negative record count \(recordCount)") }
+        guard attributes.compression != nil else { throw .unknownCompression(attributes.rawValue) }
+    }
+
+    public var magic: Int8 { RecordBatchLayout.currentMagic }
+    public var compression: CompressionCodec { attributes.compression ?? .none }
+    public var isControl: Bool { attributes.isControl }
+    public var isTransactional: Bool { attributes.isTransactional }
+    public var timestampType: TimestampType { attributes.timestampType }
+    public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
+    /// The offset after this batch's last record.
+    public var nextOffset: Int64 { lastOffset + 1 }
+    public var sizeInBytes: Int { bytes.readableBytes }
+
+    /// The CRC-32C of everything from `attributes` to the end.
+    public var computedChecksum: UInt32 {
+        bytes.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchLayout.attributes...])) }
+    }
+
+    public func verifyChecksum() throws(RecordBatchError) {
+        let computed = computedChecksum
+        guard computed == crc else { throw .checksumMismatch(stored: crc, computed: computed) }
+    }
+
+    /// The records, decompressed if needed. Decompression happens here, once; records are then slices of the
+    /// decompressed buffer (or of ``bytes`` when uncompressed).
+    public func records(
+        workspace: CompressionWorkspace? = nil,
+        maxDecompressedBytes: Int = RecordBatch.defaultMaxDecompressedBytes
+    ) throws(RecordBatchError) -> RecordIterator {
+        var section = bytes.getSlice(at: bytes.readerIndex + RecordBatchLayout.headerSize,
+                                     length: bytes.readableBytes - RecordBatchLayout.headerSize)!
+        if compression != .none {
+            let workspace = workspace ?? CompressionWorkspace()
+            var decompressed = ByteBuffer()
+            var failure: CompressionError?
+            section.withUnsafeReadableBytes { compressed in
+                do throws(CompressionError) {
+                    decompressed = ByteBufferAllocator().buffer(capacity: min(compressed.count * 4, maxDecompressedBytes))
+                    try workspace.decompress(compressed, codec: compression, maxOutputBytes: maxDecompressedBytes,
+                                             into: &decompressed)
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw .compression(failure) }
+            section = decompressed
+        }
+        return RecordIterator(batch: self, records: section)
+    }
+
+    /// All records in an array (convenience; iterate ``records(workspace:maxDecompressedBytes:)`` on hot paths).
+    public func allRecords(workspace: CompressionWorkspace? = nil) throws(RecordBatchError) -> [Record] {
+        var iterator = try records(workspace: workspace)
+        var result: [Record] = []
+        result.reserveCapacity(Int(recordCount))
+        while let record = try iterator.next() { result.append(record) }
+        return result
+    }
+
+    /// For a control batch, the marker its record carries.
+    public func controlRecordType() throws(RecordBatchError) -> ControlRecordType? {
+        guard isControl else { return nil }
+        var iterator = try records()
+        guard var key = try iterator.next()?.key, key.readableBytes >= 4 else {
+            throw .corrupt("control batch without a control record key")
+        }
+        _ = key.readInteger(as: Int16.self) // key version
+        return ControlRecordType(rawValue: key.readInteger(as: Int16.self)!)
+    }
+}
+
+/// The marker a control batch carries (transaction end).
+public enum ControlRecordType: Sendable, Hashable {
+    case abort, commit
+    case unknown(Int16)
+
+    public init(rawValue: Int16) {
+        switch rawValue {
+        case 0: self = .abort
+        case 1: self = .commit
+        default: self = .unknown(rawValue)
+        }
+    }
+}
+
+/// Yields a batch's records one at a time, validating each as it goes.
+public struct RecordIterator {
+    private var buffer: ByteBuffer
+    private var remaining: Int32
+    private let baseOffset: Int64
+    private let baseTimestamp: Int64
+    private let logAppendTime: Int64?
+
+    init(batch: RecordBatch, records: ByteBuffer) {
+        buffer = records
+        remaining = batch.recordCount
+        baseOffset = batch.baseOffset
+        baseTimestamp = batch.baseTimestamp
+        logAppendTime = batch.timestampType == .logAppendTime ? batch.maxTimestamp : nil
+    }
+
+    /// The next record, nil after the last; throws when the section disagrees with the header or a length is bad.
+    public mutating func next() throws(RecordBatchError) -> Record? {
+        guard remaining > 0 else {
+            guard buffer.readableBytes == 0 else {
+                throw .corrupt("\(buffer.readableBytes) bytes after the last record")
+            }
+            return nil
+        }
+        remaining -= 1
+        do {
+            let length = Int(try buffer.readKafkaVarint())
+            guard length > 0, length <= buffer.readableBytes else {
+                throw RecordBatchError.corrupt("record length \(length) with \(buffer.readableBytes) bytes left")
+            }
+            var body = buffer.readSlice(length: length)!
+            _ = try body.readKafkaInteger(as: Int8.self) // record attributes: unused
+            let timestampDelta = try body.readKafkaVarlong()
+            let offsetDelta = try body.readKafkaVarint()
+            let key = try Self.readField(&body)
+            let value = try Self.readField(&body)
+            let headerCount = Int(try body.readKafkaVarint())
+            guard headerCount >= 0, headerCount <= body.readableBytes / 2 else {
+                throw RecordBatchError.corrupt("header count \(headerCount)")
+            }
+            let headersStart = body
+            for _ in 0..<headerCount { _ = try RecordHeaders.readHeader(&body) }
+            guard body.readableBytes == 0 else {
+                throw RecordBatchError.corrupt("\(body.readableBytes) bytes left inside a record")
+            }
+            return Record(
+                offset: baseOffset + Int64(offsetDelta),
+                timestamp: logAppendTime ?? baseTimestamp &+ timestampDelta,
+                key: key,
+                value: value,
+                rawHeaders: RecordHeaders(count: headerCount, encoded: headersStart)
+            )
+        } catch let error as RecordBatchError {
+            throw error
+        } catch {
+            throw .corrupt("truncated record: \(error)")
+        }
+    }
+
+    private static func readField(_ body: inout ByteBuffer) throws -> ByteBuffer? {
+        let length = Int(try body.readKafkaVarint())
+        if length == -1 { return nil }
+        guard length >= 0, let field = body.readSlice(length: length) else {
+            throw RecordBatchError.corrupt("field length \(length) with \(body.readableBytes) bytes left")
+        }
+        return field
+    }
+}
+
+/// Reads the batches of a records field (a fetched partition, a produce payload) one by one. A trailing partial
+/// batch, which a broker may send when it cuts a response at `max_bytes`, ends the sequence without an error.
+public struct RecordBatchReader {
+    private var buffer: ByteBuffer
+
+    public init(_ buffer: ByteBuffer) {
+        self.buffer = buffer
+    }
+
+    /// Bytes not yet returned as batches (after the end: the size of a truncated tail, if any).
+    public var remainingBytes: Int { buffer.readableBytes }
+
+    public mutating func next() throws(RecordBatchError) -> RecordBatch? {
+        guard buffer.readableBytes >= RecordBatchLayout.logOverhead else { return nil }
+        let length: Int32 = buffer.getInteger(at: buffer.readerIndex + RecordBatchLayout.batchLength)!
+        if buffer.readableBytes > RecordBatchLayout.magic,
+           let magic: Int8 = buffer.getInteger(at: buffer.readerIndex + RecordBatchLayout.magic),
+           magic != RecordBatchLayout.currentMagic {
+            throw .unsupportedMessageFormat(magic: magic)
+        }
+        guard length >= RecordBatchLayout.headerSize - RecordBatchLayout.logOverhead else {
+            throw .corrupt("batch length \(length)")
+        }
+        let total = Int(length) + RecordBatchLayout.logOverhead
+        guard buffer.readableBytes >= total else { return nil } // truncated tail
+        return try RecordBatch(buffer.readSlice(length: total)!)
+    }
+}

@@ -1,0 +1,210 @@
+import KafkaCompression
+import NIOCore
+
+/// Builds one magic-2 record batch. Records are encoded straight into the batch buffer as they are appended;
+/// ``build(compression:level:workspace:)`` then compresses the records section (one pass, one output buffer) and
+/// fills in the header: length, CRC-32C, counts, timestamps and producer state.
+public struct RecordBatchBuilder {
+    private var buffer: ByteBuffer
+    public private(set) var recordCount: Int32 = 0
+    /// The first record's timestamp; the others are stored as deltas from it.
+    public private(set) var baseTimestamp: Int64 = -1
+    public private(set) var maxTimestamp: Int64 = -1
+
+    public var baseOffset: Int64 = 0
+    public var partitionLeaderEpoch: Int32 = -1
+    /// Idempotent producers set these (`-1` when not idempotent).
+    public var producerId: Int64 = -1
+    public var producerEpoch: Int16 = -1
+    public var baseSequence: Int32 = -1
+    public var isTransactional = false
+    public var isControl = false
+    public var timestampType: TimestampType = .createTime
+
+    /// - Parameter capacity: Bytes to reserve up front; a producer passes its `batch.size` so that the buffer
+    ///   does not grow while records are appended.
+    public init(allocator: ByteBufferAllocator = ByteBufferAllocator(), capacity: Int = 16 * 1024) {
+        buffer = allocator.buffer(capacity: max(capacity, RecordBatchLayout.headerSize))
+        buffer.writeRepeatingByte(0, count: RecordBatchLayout.headerSize)
+    }
+
+    /// Uncompressed size of the batch so far, header included.
+    public var sizeInBytes: Int { buffer.readableBytes }
+
+    /// Bytes one record will add to ``sizeInBytes``, computed without encoding it.
+    public static func encodedSize(
+        keyLength: Int?, valueLength: Int?, headers: [RecordHeader] = [], timestampDelta: Int64, offsetDelta: Int32
+    ) -> Int {
+        let body = bodySize(keyLength: keyLength, valueLength: valueLength, headers: headers,
+                            timestampDelta: timestampDelta, offsetDelta: offsetDelta)
+        return body + VarintSize.signed(Int64(body))
+    }
+
+    /// Appends a record. Key and value bytes are copied once, into the batch; the record is written in a single
+    /// pass over bytes reserved for its exact size.
+    public mutating func append(
+        timestamp: Int64,
+        key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?,
+        headers: [RecordHeader] = []
+    ) {
+        if recordCount == 0 { baseTimestamp = timestamp }
+        maxTimestamp = max(maxTimestamp, timestamp)
+        let timestampDelta = timestamp &- baseTimestamp
+        let offsetDelta = recordCount
+        let body = Self.bodySize(keyLength: key?.count, valueLength: value?.count, headers: headers,
+                                 timestampDelta: timestampDelta, offsetDelta: offsetDelta)
+        let total = body + VarintSize.signed(Int64(body))
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { destination in
+            var out = RawWriter(base: destination.baseAddress!)
+            out.varint(Int64(body))
+            out.byte(0) // record attributes: unused
+            out.varint(timestampDelta)
+            out.varint(Int64(offsetDelta))
+            out.field(key)
+            out.field(value)
+            out.varint(Int64(headers.count))
+            for header in headers {
+                var name = header.key
+                name.withUTF8 { out.field(UnsafeRawBufferPointer($0)) }
+                if let value = header.value {
+                    value.withUnsafeReadableBytes { out.field($0) }
+                } else {
+                    out.field(nil)
+                }
+            }
+            assert(out.offset == total, "record size computed as \(total), wrote \(out.offset)")
+            return out.offset
+        }
+        recordCount += 1
+    }
+
+    /// Appends a record whose key and value are in `ByteBuffer`s.
+    public mutating func append(timestamp: Int64, key: ByteBuffer?, value: ByteBuffer?, headers: [RecordHeader] = []) {
+        withOptionalBytes(key) { key in
+            withOptionalBytes(value) { value in
+                append(timestamp: timestamp, key: key, value: value, headers: headers)
+            }
+        }
+    }
+
+    /// Finishes the batch. With a codec other than `.none` the records section is compressed into a new buffer;
+    /// without one the batch is the buffer the records were written into.
+    public consuming func build(
+        compression: CompressionCodec = .none,
+        level: Int? = nil,
+        workspace: CompressionWorkspace? = nil
+    ) throws(RecordBatchError) -> ByteBuffer {
+        var batch: ByteBuffer
+        if compression == .none {
+            batch = buffer
+        } else {
+            let workspace = workspace ?? CompressionWorkspace()
+            batch = ByteBufferAllocator().buffer(capacity: RecordBatchLayout.headerSize + buffer.readableBytes / 2)
+            batch.writeRepeatingByte(0, count: RecordBatchLayout.headerSize)
+            var failure: CompressionError?
+            buffer.withUnsafeReadableBytes { raw in
+                let records = UnsafeRawBufferPointer(rebasing: raw[RecordBatchLayout.headerSize...])
+                do throws(CompressionError) {
+                    try workspace.compress(records, codec: compression, level: level, into: &batch)
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw .compression(failure) }
+        }
+        let start = batch.readerIndex
+        let attributes = RecordBatchAttributes(
+            compression: compression, timestampType: timestampType, isTransactional: isTransactional, isControl: isControl
+        )
+        batch.setInteger(baseOffset, at: start + RecordBatchLayout.baseOffset)
+        batch.setInteger(Int32(batch.readableBytes - RecordBatchLayout.logOverhead), at: start + RecordBatchLayout.batchLength)
+        batch.setInteger(partitionLeaderEpoch, at: start + RecordBatchLayout.partitionLeaderEpoch)
+        batch.setInteger(RecordBatchLayout.currentMagic, at: start + RecordBatchLayout.magic)
+        batch.setInteger(attributes.rawValue, at: start + RecordBatchLayout.attributes)
+        batch.setInteger(max(recordCount - 1, 0), at: start + RecordBatchLayout.lastOffsetDelta)
+        batch.setInteger(baseTimestamp, at: start + RecordBatchLayout.baseTimestamp)
+        batch.setInteger(maxTimestamp, at: start + RecordBatchLayout.maxTimestamp)
+        batch.setInteger(producerId, at: start + RecordBatchLayout.producerId)
+        batch.setInteger(producerEpoch, at: start + RecordBatchLayout.producerEpoch)
+        batch.setInteger(baseSequence, at: start + RecordBatchLayout.baseSequence)
+        batch.setInteger(recordCount, at: start + RecordBatchLayout.recordCount)
+        let crc = batch.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchLayout.attributes...])) }
+        batch.setInteger(crc, at: start + RecordBatchLayout.crc)
+        return batch
+    }
+
+    // MARK: - Encoding helpers
+
+    private static func bodySize(
+        keyLength: Int?, valueLength: Int?, headers: [RecordHeader], timestampDelta: Int64, offsetDelta: Int32
+    ) -> Int {
+        var size = 1 + VarintSize.signed(timestampDelta) + VarintSize.signed(Int64(offsetDelta))
+        size += fieldSize(keyLength) + fieldSize(valueLength)
+        size += VarintSize.signed(Int64(headers.count))
+        for header in headers {
+            size += fieldSize(header.key.utf8.count) + fieldSize(header.value?.readableBytes)
+        }
+        return size
+    }
+
+    private static func fieldSize(_ length: Int?) -> Int {
+        guard let length else { return 1 } // varint -1
+        return VarintSize.signed(Int64(length)) + length
+    }
+}
+
+/// Writes a record's parts into bytes already reserved for it.
+private struct RawWriter {
+    let base: UnsafeMutableRawPointer
+    var offset = 0
+
+    @inline(__always)
+    mutating func byte(_ value: UInt8) {
+        base.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
+        offset &+= 1
+    }
+
+    /// A zigzag varint; 32-bit values are sign-extended first, which gives the same bytes as Kafka's VARINT.
+    @inline(__always)
+    mutating func varint(_ value: Int64) {
+        var remaining = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        while remaining >= 0x80 {
+            byte(UInt8(truncatingIfNeeded: remaining) | 0x80)
+            remaining >>= 7
+        }
+        byte(UInt8(remaining))
+    }
+
+    /// A varint length (-1 for null) followed by the bytes.
+    @inline(__always)
+    mutating func field(_ bytes: UnsafeRawBufferPointer?) {
+        guard let bytes else {
+            varint(-1)
+            return
+        }
+        varint(Int64(bytes.count))
+        if let source = bytes.baseAddress, bytes.count > 0 {
+            (base + offset).copyMemory(from: source, byteCount: bytes.count)
+            offset &+= bytes.count
+        }
+    }
+}
+
+@inline(__always)
+private func withOptionalBytes<R>(_ buffer: ByteBuffer?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    guard let buffer else { return body(nil) }
+    return buffer.withUnsafeReadableBytes { body($0) }
+}
+
+/// Sizes of zigzag varints, for sizing records before writing them.
+enum VarintSize {
+    static func signed(_ value: Int64) -> Int {
+        unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    static func unsigned(_ value: UInt64) -> Int {
+        // 7 payload bits per byte; a zero still takes one byte.
+        max(1, (64 - value.leadingZeroBitCount + 6) / 7)
+    }
+}

@@ -1,0 +1,145 @@
+import NIOCore
+
+/// Where an encoded message goes: a growing `ByteBuffer` plus, for large `records` payloads, whole buffers or
+/// file regions kept as separate chunks so that their bytes are handed to the socket without being copied.
+///
+/// Generated encoders write primitives straight into ``buffer``; ``writeRecords(_:compact:)`` decides between
+/// copying a payload and splicing it in as its own chunk.
+public struct WireWriter {
+    /// A piece of the encoded output, in order.
+    public enum Chunk: Sendable {
+        case buffer(ByteBuffer)
+        /// Bytes that stay in a file until they are sent (`sendfile`).
+        case fileRegion(FileRegion)
+
+        public var byteCount: Int {
+            switch self {
+            case .buffer(let buffer): buffer.readableBytes
+            case .fileRegion(let region): region.readableBytes
+            }
+        }
+    }
+
+    /// The chunk being written.
+    public var buffer: ByteBuffer
+    public let allocator: ByteBufferAllocator
+    /// In-memory records payloads smaller than this are copied; larger ones become their own chunk.
+    public var spliceThreshold: Int
+    private var sealed: [Chunk] = []
+    private var sealedBytes = 0
+
+    public init(allocator: ByteBufferAllocator = ByteBufferAllocator(), capacity: Int = 256, spliceThreshold: Int = 4096) {
+        self.allocator = allocator
+        self.buffer = allocator.buffer(capacity: capacity)
+        self.spliceThreshold = spliceThreshold
+    }
+
+    /// Bytes written so far across all chunks.
+    public var writtenBytes: Int { sealedBytes + buffer.readableBytes }
+
+    /// Writes a `RECORDS` field: its length, then the payload, copied when small and spliced when large.
+    public mutating func writeRecords(_ records: RecordSet?, compact: Bool) {
+        guard let records else {
+            buffer.writeKafkaLength(nil, compact: compact, classicWidth: 4)
+            return
+        }
+        buffer.writeKafkaLength(records.byteCount, compact: compact, classicWidth: 4)
+        switch records.storage {
+        case .memory(let payload) where payload.readableBytes < spliceThreshold:
+            buffer.writeImmutableBuffer(payload)
+        case .memory(let payload):
+            append(.buffer(payload))
+        case .file(let region):
+            append(.fileRegion(region))
+        }
+    }
+
+    private mutating func append(_ chunk: Chunk) {
+        guard chunk.byteCount > 0 else { return }
+        if buffer.readableBytes > 0 {
+            sealedBytes += buffer.readableBytes
+            sealed.append(.buffer(buffer))
+            buffer = allocator.buffer(capacity: 256)
+        }
+        sealedBytes += chunk.byteCount
+        sealed.append(chunk)
+    }
+
+    /// The encoded output; the writer is left empty.
+    public mutating func finish() -> [Chunk] {
+        var chunks = sealed
+        if buffer.readableBytes > 0 || chunks.isEmpty { chunks.append(.buffer(buffer)) }
+        sealed = []
+        sealedBytes = 0
+        buffer = allocator.buffer(capacity: 0)
+        return chunks
+    }
+
+    /// The output as one contiguous buffer (copies spliced payloads; file regions are not allowed here).
+    public mutating func finishContiguous() -> ByteBuffer {
+        let chunks = finish()
+        if chunks.count == 1, case .buffer(let only) = chunks[0] { return only }
+        var joined = allocator.buffer(capacity: chunks.reduce(0) { $0 + $1.byteCount })
+        for chunk in chunks {
+            guard case .buffer(let part) = chunk else {
+                preconditionFailure("finishContiguous() on output that holds a file region")
+            }
+            joined.writeImmutableBuffer(part)
+        }
+        return joined
+    }
+
+    // MARK: Frames
+
+    /// A reserved `int32` size prefix, filled in by ``endFrame(_:)``.
+    public struct FrameMark: Sendable {
+        fileprivate let chunk: Int
+        fileprivate let index: Int
+        fileprivate let start: Int
+    }
+
+    /// Reserves the size prefix of a frame.
+    public mutating func beginFrame() -> FrameMark {
+        let mark = FrameMark(chunk: sealed.count, index: buffer.writerIndex, start: writtenBytes)
+        buffer.writeInteger(Int32(0))
+        return mark
+    }
+
+    /// Sets the size prefix to the bytes written since ``beginFrame()``.
+    public mutating func endFrame(_ mark: FrameMark) {
+        let size = Int32(truncatingIfNeeded: writtenBytes - mark.start - 4)
+        if mark.chunk < sealed.count, case .buffer(var first) = sealed[mark.chunk] {
+            first.setInteger(size, at: mark.index)
+            sealed[mark.chunk] = .buffer(first)
+        } else {
+            buffer.setInteger(size, at: mark.index)
+        }
+    }
+
+    // MARK: Tagged fields
+
+    /// Encodes one known tagged field's value into its own buffer, ready for ``writeTaggedFields(_:unknown:)``.
+    public func encodeTaggedField(
+        tag: UInt32,
+        _ encodeValue: (inout WireWriter) throws(KafkaWireError) -> Void
+    ) throws(KafkaWireError) -> TaggedField {
+        var scratch = WireWriter(allocator: allocator, capacity: 64, spliceThreshold: .max)
+        try encodeValue(&scratch)
+        return TaggedField(tag: tag, data: scratch.finishContiguous())
+    }
+
+    /// Writes a tagged-field section: known and preserved unknown fields together, in ascending tag order.
+    public mutating func writeTaggedFields(_ known: [TaggedField], unknown: [TaggedField]) {
+        if known.isEmpty && unknown.isEmpty {
+            buffer.writeInteger(UInt8(0))
+            return
+        }
+        let fields = (known + unknown).sorted { $0.tag < $1.tag }
+        buffer.writeKafkaUnsignedVarint(UInt32(fields.count))
+        for field in fields {
+            buffer.writeKafkaUnsignedVarint(field.tag)
+            buffer.writeKafkaUnsignedVarint(UInt32(field.data.readableBytes))
+            buffer.writeImmutableBuffer(field.data)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on Debian, skipping whatever is already there:
+#   - the codec libraries the compression targets link (through pkg-config);
+#   - the independent Kafka implementations the interoperability tests talk to.
+set -euo pipefail
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_packages=(pkg-config liblz4-dev libsnappy-dev libzstd-dev zlib1g-dev)
+# python3 and pip may come from elsewhere (pyenv); Debian's are installed only when there are none.
+command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# kafka-python decodes what we encode (and made the golden fixtures); its codecs need lz4, snappy and zstd.
+python_packages=(kafka-python==3.0.12 lz4==4.4.5 python-snappy==0.7.3 zstandard==0.25.0 cramjam==2.14.0)
+if ! python3 -c 'import kafka, lz4.frame, snappy, zstandard' >/dev/null 2>&1; then
+    echo "installing Python packages: ${python_packages[*]}"
+    pip_flags=(-q --disable-pip-version-check)
+    # Debian's own python3 refuses system-wide installs unless asked (PEP 668).
+    python3 -m pip install "${pip_flags[@]}" "${python_packages[@]}" 2>/dev/null \
+        || python3 -m pip install "${pip_flags[@]}" --break-system-packages "${python_packages[@]}"
+fi

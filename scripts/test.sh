@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what is missing, builds, runs `swift test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-dependencies.sh
+swift build --build-tests
+swift test "$@"
