@@ -245,6 +245,19 @@ struct RecordBatchTests {
         }
     }
 
+    @Test("extreme offsets and timestamps in a header never trap")
+    func extremeHeaderValues() throws {
+        for value in [Int64.max, Int64.min] {
+            var bytes = try Self.build(Array(Self.sampleInputs().prefix(3)), codec: .none)
+            bytes.setInteger(value, at: bytes.readerIndex + RecordBatchLayout.baseOffset)
+            bytes.setInteger(value, at: bytes.readerIndex + RecordBatchLayout.baseTimestamp)
+            bytes.setInteger(Int32.max, at: bytes.readerIndex + RecordBatchLayout.lastOffsetDelta)
+            let batch = try RecordBatch(bytes)
+            _ = (batch.lastOffset, batch.nextOffset)
+            _ = try batch.allRecords()
+        }
+    }
+
     @Test("random corruption of batches never traps")
     func fuzzBatches() throws {
         var generator = SeededGenerator(seed: 7)

@@ -61,9 +61,9 @@ public struct RecordBatch: Sendable, Hashable {
     public var isControl: Bool { attributes.isControl }
     public var isTransactional: Bool { attributes.isTransactional }
     public var timestampType: TimestampType { attributes.timestampType }
-    public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
+    public var lastOffset: Int64 { baseOffset &+ Int64(lastOffsetDelta) }
     /// The offset after this batch's last record.
-    public var nextOffset: Int64 { lastOffset + 1 }
+    public var nextOffset: Int64 { lastOffset &+ 1 }
     public var sizeInBytes: Int { bytes.readableBytes }
 
     /// The CRC-32C of everything from `attributes` to the end.
@@ -184,7 +184,7 @@ public struct RecordIterator {
                 throw RecordBatchError.corrupt("\(body.readableBytes) bytes left inside a record")
             }
             return Record(
-                offset: baseOffset + Int64(offsetDelta),
+                offset: baseOffset &+ Int64(offsetDelta),
                 timestamp: logAppendTime ?? baseTimestamp &+ timestampDelta,
                 key: key,
                 value: value,
