@@ -4,15 +4,24 @@ import PackageDescription
 /// Layers, bottom up:
 /// - `KafkaCompression`: the four codecs Kafka uses, over Debian's system libraries.
 /// - `KafkaProtocol`: the wire protocol (primitives, every message, record batches). No I/O.
+/// - `KafkaClient`: connections to brokers (and, on top, the producer and consumer).
+/// - `MockBroker` (top-level folder `MockBroker/`): a Kafka-protocol broker for tests, library and executable.
 let package = Package(
     name: "swift-kafka",
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .library(name: "KafkaCompression", targets: ["KafkaCompression"]),
+        .library(name: "KafkaClient", targets: ["KafkaClient"]),
+        .library(name: "MockBroker", targets: ["MockBroker"]),
+        .executable(name: "mock-broker", targets: ["mock-broker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // MARK: System libraries (Debian: liblz4-dev libsnappy-dev libzstd-dev zlib1g-dev)
@@ -44,6 +53,44 @@ let package = Package(
             exclude: ["Schema"]
         ),
 
+        // MARK: Client
+        .target(
+            name: "KafkaClient",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: Mock broker
+        .target(
+            name: "MockBroker",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "MockBroker/Sources/MockBroker"
+        ),
+        .executableTarget(
+            name: "mock-broker",
+            dependencies: [
+                "MockBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "MockBroker/Sources/mock-broker"
+        ),
+
         // MARK: Code generation (schema -> Sources/KafkaProtocol/Messages)
         .target(name: "KafkaCodegen", path: "Tools/KafkaCodegen/Sources/KafkaCodegen"),
         .executableTarget(
@@ -69,6 +116,15 @@ let package = Package(
             name: "KafkaProtocolTests",
             dependencies: ["KafkaProtocol", "KafkaCodegen", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "MockBrokerTests",
+            dependencies: [
+                "MockBroker", "KafkaClient", "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

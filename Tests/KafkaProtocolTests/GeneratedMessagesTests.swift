@@ -77,6 +77,11 @@ struct GeneratedMessagesTests {
         let join = JoinGroupRequest(groupId: "g", groupInstanceId: "static-1")
         #expect(throws: KafkaWireError.unsupportedField("GroupInstanceId", version: 4)) { try join.encoded(version: 4) }
         #expect(try JoinGroupRequest(decoding: join.encoded(version: 5), version: 5) == join)
+        // A broker answering an old client may leave such fields out instead.
+        var lenient = WireWriter()
+        lenient.rejectsFieldsMissingFromVersion = false
+        try join.encode(to: &lenient, version: 4)
+        #expect(try JoinGroupRequest(decoding: lenient.finishContiguous(), version: 4).groupInstanceId == nil)
         // Metadata's ThrottleTimeMs (v3+) is ignorable: v2 simply does not carry it.
         let metadata = MetadataResponse(throttleTimeMs: 5)
         #expect(try MetadataResponse(decoding: metadata.encoded(version: 2), version: 2).throttleTimeMs == 0)

@@ -58,7 +58,7 @@ public struct DeleteTopicsRequest: KafkaRequest {
             for element in self.topics {
                 try element.encode(to: &writer, version: version)
             }
-        } else if self.topics != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.topics != [] {
             throw KafkaWireError.unsupportedField("Topics", version: version)
         }
         if version <= 5 {

@@ -58,7 +58,7 @@ public struct DescribeConfigsRequest: KafkaRequest {
         writer.buffer.writeKafkaBool(self.includeSynonyms)
         if version >= 3 {
             writer.buffer.writeKafkaBool(self.includeDocumentation)
-        } else if self.includeDocumentation != false {
+        } else if writer.rejectsFieldsMissingFromVersion, self.includeDocumentation != false {
             throw KafkaWireError.unsupportedField("IncludeDocumentation", version: version)
         }
         if flexible {

@@ -52,7 +52,7 @@ public struct DescribeGroupsRequest: KafkaRequest {
         }
         if version >= 3 {
             writer.buffer.writeKafkaBool(self.includeAuthorizedOperations)
-        } else if self.includeAuthorizedOperations != false {
+        } else if writer.rejectsFieldsMissingFromVersion, self.includeAuthorizedOperations != false {
             throw KafkaWireError.unsupportedField("IncludeAuthorizedOperations", version: version)
         }
         if flexible {
@@ -189,7 +189,7 @@ public struct DescribeGroupsResponse: KafkaResponse {
             }
             if version >= 3 {
                 writer.buffer.writeInteger(self.authorizedOperations)
-            } else if self.authorizedOperations != -2147483648 {
+            } else if writer.rejectsFieldsMissingFromVersion, self.authorizedOperations != -2147483648 {
                 throw KafkaWireError.unsupportedField("AuthorizedOperations", version: version)
             }
             if flexible {

@@ -116,7 +116,7 @@ public struct FetchRequest: KafkaRequest {
         let flexible = version >= 12
         if version <= 14 {
             writer.buffer.writeInteger(self.replicaId)
-        } else if self.replicaId != -1 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.replicaId != -1 {
             throw KafkaWireError.unsupportedField("ReplicaId", version: version)
         }
         writer.buffer.writeInteger(self.maxWaitMs)
@@ -138,7 +138,7 @@ public struct FetchRequest: KafkaRequest {
             for element in self.forgottenTopicsData {
                 try element.encode(to: &writer, version: version)
             }
-        } else if self.forgottenTopicsData != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.forgottenTopicsData != [] {
             throw KafkaWireError.unsupportedField("ForgottenTopicsData", version: version)
         }
         if version >= 11 {
@@ -343,7 +343,7 @@ public struct FetchRequest: KafkaRequest {
             writer.buffer.writeInteger(self.fetchOffset)
             if version >= 12 {
                 writer.buffer.writeInteger(self.lastFetchedEpoch)
-            } else if self.lastFetchedEpoch != -1 {
+            } else if writer.rejectsFieldsMissingFromVersion, self.lastFetchedEpoch != -1 {
                 throw KafkaWireError.unsupportedField("LastFetchedEpoch", version: version)
             }
             if version >= 5 {
@@ -498,7 +498,7 @@ public struct FetchResponse: KafkaResponse {
         }
         if version >= 7 {
             writer.buffer.writeInteger(self.sessionId)
-        } else if self.sessionId != 0 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.sessionId != 0 {
             throw KafkaWireError.unsupportedField("SessionId", version: version)
         }
         writer.buffer.writeKafkaArrayLength(self.responses.count, compact: flexible)
@@ -691,7 +691,7 @@ public struct FetchResponse: KafkaResponse {
             }
             if version >= 11 {
                 writer.buffer.writeInteger(self.preferredReadReplica)
-            } else if self.preferredReadReplica != -1 {
+            } else if writer.rejectsFieldsMissingFromVersion, self.preferredReadReplica != -1 {
                 throw KafkaWireError.unsupportedField("PreferredReadReplica", version: version)
             }
             writer.writeRecords(self.records, compact: flexible)

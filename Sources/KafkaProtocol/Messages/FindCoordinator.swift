@@ -55,7 +55,7 @@ public struct FindCoordinatorRequest: KafkaRequest {
         let flexible = version >= 3
         if version <= 3 {
             writer.buffer.writeKafkaString(self.key, compact: flexible)
-        } else if self.key != "" {
+        } else if writer.rejectsFieldsMissingFromVersion, self.key != "" {
             throw KafkaWireError.unsupportedField("Key", version: version)
         }
         writer.buffer.writeInteger(self.keyType)
@@ -64,7 +64,7 @@ public struct FindCoordinatorRequest: KafkaRequest {
             for element in self.coordinatorKeys {
                 writer.buffer.writeKafkaString(element, compact: flexible)
             }
-        } else if self.coordinatorKeys != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.coordinatorKeys != [] {
             throw KafkaWireError.unsupportedField("CoordinatorKeys", version: version)
         }
         if flexible {
@@ -154,7 +154,7 @@ public struct FindCoordinatorResponse: KafkaResponse {
         writer.buffer.writeInteger(self.throttleTimeMs)
         if version <= 3 {
             writer.buffer.writeInteger(self.errorCode)
-        } else if self.errorCode != 0 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.errorCode != 0 {
             throw KafkaWireError.unsupportedField("ErrorCode", version: version)
         }
         if version <= 3 {
@@ -162,17 +162,17 @@ public struct FindCoordinatorResponse: KafkaResponse {
         }
         if version <= 3 {
             writer.buffer.writeInteger(self.nodeId)
-        } else if self.nodeId != 0 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.nodeId != 0 {
             throw KafkaWireError.unsupportedField("NodeId", version: version)
         }
         if version <= 3 {
             writer.buffer.writeKafkaString(self.host, compact: flexible)
-        } else if self.host != "" {
+        } else if writer.rejectsFieldsMissingFromVersion, self.host != "" {
             throw KafkaWireError.unsupportedField("Host", version: version)
         }
         if version <= 3 {
             writer.buffer.writeInteger(self.port)
-        } else if self.port != 0 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.port != 0 {
             throw KafkaWireError.unsupportedField("Port", version: version)
         }
         if version >= 4 {
@@ -180,7 +180,7 @@ public struct FindCoordinatorResponse: KafkaResponse {
             for element in self.coordinators {
                 try element.encode(to: &writer, version: version)
             }
-        } else if self.coordinators != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.coordinators != [] {
             throw KafkaWireError.unsupportedField("Coordinators", version: version)
         }
         if flexible {

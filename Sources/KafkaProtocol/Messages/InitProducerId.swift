@@ -62,12 +62,12 @@ public struct InitProducerIdRequest: KafkaRequest {
         writer.buffer.writeInteger(self.transactionTimeoutMs)
         if version >= 3 {
             writer.buffer.writeInteger(self.producerId)
-        } else if self.producerId != -1 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.producerId != -1 {
             throw KafkaWireError.unsupportedField("ProducerId", version: version)
         }
         if version >= 3 {
             writer.buffer.writeInteger(self.producerEpoch)
-        } else if self.producerEpoch != -1 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.producerEpoch != -1 {
             throw KafkaWireError.unsupportedField("ProducerEpoch", version: version)
         }
         if flexible {

@@ -88,7 +88,7 @@ public struct JoinGroupRequest: KafkaRequest {
         writer.buffer.writeKafkaString(self.memberId, compact: flexible)
         if version >= 5 {
             writer.buffer.writeKafkaString(self.groupInstanceId, compact: flexible)
-        } else if self.groupInstanceId != nil {
+        } else if writer.rejectsFieldsMissingFromVersion, self.groupInstanceId != nil {
             throw KafkaWireError.unsupportedField("GroupInstanceId", version: version)
         }
         writer.buffer.writeKafkaString(self.protocolType, compact: flexible)
@@ -242,7 +242,7 @@ public struct JoinGroupResponse: KafkaResponse {
         writer.buffer.writeKafkaString(self.leader, compact: flexible)
         if version >= 9 {
             writer.buffer.writeKafkaBool(self.skipAssignment)
-        } else if self.skipAssignment != false {
+        } else if writer.rejectsFieldsMissingFromVersion, self.skipAssignment != false {
             throw KafkaWireError.unsupportedField("SkipAssignment", version: version)
         }
         writer.buffer.writeKafkaString(self.memberId, compact: flexible)

@@ -56,7 +56,7 @@ public struct LeaveGroupRequest: KafkaRequest {
         writer.buffer.writeKafkaString(self.groupId, compact: flexible)
         if version <= 2 {
             writer.buffer.writeKafkaString(self.memberId, compact: flexible)
-        } else if self.memberId != "" {
+        } else if writer.rejectsFieldsMissingFromVersion, self.memberId != "" {
             throw KafkaWireError.unsupportedField("MemberId", version: version)
         }
         if version >= 3 {
@@ -64,7 +64,7 @@ public struct LeaveGroupRequest: KafkaRequest {
             for element in self.members {
                 try element.encode(to: &writer, version: version)
             }
-        } else if self.members != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.members != [] {
             throw KafkaWireError.unsupportedField("Members", version: version)
         }
         if flexible {
@@ -185,7 +185,7 @@ public struct LeaveGroupResponse: KafkaResponse {
             for element in self.members {
                 try element.encode(to: &writer, version: version)
             }
-        } else if self.members != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.members != [] {
             throw KafkaWireError.unsupportedField("Members", version: version)
         }
         if flexible {

@@ -53,7 +53,7 @@ public struct ListGroupsRequest: KafkaRequest {
             for element in self.statesFilter {
                 writer.buffer.writeKafkaString(element, compact: flexible)
             }
-        } else if self.statesFilter != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.statesFilter != [] {
             throw KafkaWireError.unsupportedField("StatesFilter", version: version)
         }
         if version >= 5 {
@@ -61,7 +61,7 @@ public struct ListGroupsRequest: KafkaRequest {
             for element in self.typesFilter {
                 writer.buffer.writeKafkaString(element, compact: flexible)
             }
-        } else if self.typesFilter != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.typesFilter != [] {
             throw KafkaWireError.unsupportedField("TypesFilter", version: version)
         }
         if flexible {

@@ -61,7 +61,7 @@ public struct ListOffsetsRequest: KafkaRequest {
         writer.buffer.writeInteger(self.replicaId)
         if version >= 2 {
             writer.buffer.writeInteger(self.isolationLevel)
-        } else if self.isolationLevel != 0 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.isolationLevel != 0 {
             throw KafkaWireError.unsupportedField("IsolationLevel", version: version)
         }
         writer.buffer.writeKafkaArrayLength(self.topics.count, compact: flexible)
@@ -335,7 +335,7 @@ public struct ListOffsetsResponse: KafkaResponse {
             writer.buffer.writeInteger(self.offset)
             if version >= 4 {
                 writer.buffer.writeInteger(self.leaderEpoch)
-            } else if self.leaderEpoch != -1 {
+            } else if writer.rejectsFieldsMissingFromVersion, self.leaderEpoch != -1 {
                 throw KafkaWireError.unsupportedField("LeaderEpoch", version: version)
             }
             if flexible {

@@ -70,17 +70,17 @@ public struct MetadataRequest: KafkaRequest {
         }
         if version >= 4 {
             writer.buffer.writeKafkaBool(self.allowAutoTopicCreation)
-        } else if self.allowAutoTopicCreation != true {
+        } else if writer.rejectsFieldsMissingFromVersion, self.allowAutoTopicCreation != true {
             throw KafkaWireError.unsupportedField("AllowAutoTopicCreation", version: version)
         }
         if (8...10).contains(version) {
             writer.buffer.writeKafkaBool(self.includeClusterAuthorizedOperations)
-        } else if self.includeClusterAuthorizedOperations != false {
+        } else if writer.rejectsFieldsMissingFromVersion, self.includeClusterAuthorizedOperations != false {
             throw KafkaWireError.unsupportedField("IncludeClusterAuthorizedOperations", version: version)
         }
         if version >= 8 {
             writer.buffer.writeKafkaBool(self.includeTopicAuthorizedOperations)
-        } else if self.includeTopicAuthorizedOperations != false {
+        } else if writer.rejectsFieldsMissingFromVersion, self.includeTopicAuthorizedOperations != false {
             throw KafkaWireError.unsupportedField("IncludeTopicAuthorizedOperations", version: version)
         }
         if flexible {
@@ -224,7 +224,7 @@ public struct MetadataResponse: KafkaResponse {
         }
         if (8...10).contains(version) {
             writer.buffer.writeInteger(self.clusterAuthorizedOperations)
-        } else if self.clusterAuthorizedOperations != -2147483648 {
+        } else if writer.rejectsFieldsMissingFromVersion, self.clusterAuthorizedOperations != -2147483648 {
             throw KafkaWireError.unsupportedField("ClusterAuthorizedOperations", version: version)
         }
         if flexible {
@@ -366,7 +366,7 @@ public struct MetadataResponse: KafkaResponse {
             }
             if version >= 8 {
                 writer.buffer.writeInteger(self.topicAuthorizedOperations)
-            } else if self.topicAuthorizedOperations != -2147483648 {
+            } else if writer.rejectsFieldsMissingFromVersion, self.topicAuthorizedOperations != -2147483648 {
                 throw KafkaWireError.unsupportedField("TopicAuthorizedOperations", version: version)
             }
             if flexible {

@@ -73,7 +73,7 @@ public struct OffsetCommitRequest: KafkaRequest {
         writer.buffer.writeKafkaString(self.memberId, compact: flexible)
         if version >= 7 {
             writer.buffer.writeKafkaString(self.groupInstanceId, compact: flexible)
-        } else if self.groupInstanceId != nil {
+        } else if writer.rejectsFieldsMissingFromVersion, self.groupInstanceId != nil {
             throw KafkaWireError.unsupportedField("GroupInstanceId", version: version)
         }
         if version <= 4 {

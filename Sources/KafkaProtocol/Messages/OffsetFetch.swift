@@ -64,7 +64,7 @@ public struct OffsetFetchRequest: KafkaRequest {
         let flexible = version >= 6
         if version <= 7 {
             writer.buffer.writeKafkaString(self.groupId, compact: flexible)
-        } else if self.groupId != "" {
+        } else if writer.rejectsFieldsMissingFromVersion, self.groupId != "" {
             throw KafkaWireError.unsupportedField("GroupId", version: version)
         }
         if version <= 7 {
@@ -76,7 +76,7 @@ public struct OffsetFetchRequest: KafkaRequest {
             } else {
                 writer.buffer.writeKafkaArrayLength(nil, compact: flexible)
             }
-        } else if self.topics != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.topics != [] {
             throw KafkaWireError.unsupportedField("Topics", version: version)
         }
         if version >= 8 {
@@ -84,12 +84,12 @@ public struct OffsetFetchRequest: KafkaRequest {
             for element in self.groups {
                 try element.encode(to: &writer, version: version)
             }
-        } else if self.groups != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.groups != [] {
             throw KafkaWireError.unsupportedField("Groups", version: version)
         }
         if version >= 7 {
             writer.buffer.writeKafkaBool(self.requireStable)
-        } else if self.requireStable != false {
+        } else if writer.rejectsFieldsMissingFromVersion, self.requireStable != false {
             throw KafkaWireError.unsupportedField("RequireStable", version: version)
         }
         if flexible {
@@ -323,7 +323,7 @@ public struct OffsetFetchResponse: KafkaResponse {
             for element in self.topics {
                 try element.encode(to: &writer, version: version)
             }
-        } else if self.topics != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.topics != [] {
             throw KafkaWireError.unsupportedField("Topics", version: version)
         }
         if (2...7).contains(version) {
@@ -334,7 +334,7 @@ public struct OffsetFetchResponse: KafkaResponse {
             for element in self.groups {
                 try element.encode(to: &writer, version: version)
             }
-        } else if self.groups != [] {
+        } else if writer.rejectsFieldsMissingFromVersion, self.groups != [] {
             throw KafkaWireError.unsupportedField("Groups", version: version)
         }
         if flexible {

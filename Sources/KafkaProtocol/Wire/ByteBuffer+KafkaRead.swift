@@ -140,7 +140,7 @@ extension ByteBuffer {
     }
 
     /// A tagged-field section none of whose tags the caller knows.
-    mutating func readKafkaTaggedFields(unknown: inout [TaggedField]) throws(KafkaWireError) {
+    public mutating func readKafkaTaggedFields(unknown: inout [TaggedField]) throws(KafkaWireError) {
         let count = try readKafkaUnsignedVarint()
         for _ in 0..<count {
             let tag = try readKafkaUnsignedVarint()

@@ -25,6 +25,10 @@ public struct WireWriter {
     public let allocator: ByteBufferAllocator
     /// In-memory records payloads smaller than this are copied; larger ones become their own chunk.
     public var spliceThreshold: Int
+    /// Whether a non-default value in a field the version lacks is an error (the default, as in Kafka's own
+    /// encoders: a request must not silently lose what the caller set) or is left out (a broker answering an
+    /// older client with a response built for every version).
+    public var rejectsFieldsMissingFromVersion = true
     private var sealed: [Chunk] = []
     private var sealedBytes = 0
 
@@ -124,6 +128,7 @@ public struct WireWriter {
         _ encodeValue: (inout WireWriter) throws(KafkaWireError) -> Void
     ) throws(KafkaWireError) -> TaggedField {
         var scratch = WireWriter(allocator: allocator, capacity: 64, spliceThreshold: .max)
+        scratch.rejectsFieldsMissingFromVersion = rejectsFieldsMissingFromVersion
         try encodeValue(&scratch)
         return TaggedField(tag: tag, data: scratch.finishContiguous())
     }

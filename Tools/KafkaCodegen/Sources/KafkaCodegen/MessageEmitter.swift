@@ -228,8 +228,9 @@ struct MessageEmitter {
             w.block("if \(condition) {") { w in lines.forEach { w.line($0) } }
             return
         }
-        // Kafka refuses to silently drop a non-default value that the chosen version cannot carry.
-        w.block("if \(condition) {", closer: "} else if self.\(field.name.lowerCamelCase) != \(field.defaultExpression) {") { w in
+        // Kafka refuses to silently drop a non-default value that the chosen version cannot carry (unless the
+        // writer is told to, as a broker answering an older client is).
+        w.block("if \(condition) {", closer: "} else if writer.rejectsFieldsMissingFromVersion, self.\(field.name.lowerCamelCase) != \(field.defaultExpression) {") { w in
             lines.forEach { w.line($0) }
         }
         w.indented { w in w.line("throw KafkaWireError.unsupportedField(\(field.name.swiftLiteral), version: version)") }

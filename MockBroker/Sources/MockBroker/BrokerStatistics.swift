@@ -1,0 +1,54 @@
+import Metrics
+import NIOConcurrencyHelpers
+
+/// Counters that show what the broker did; readable from tests and exported through swift-metrics.
+public struct BrokerStatistics: Sendable, Hashable {
+    /// Record bytes of Fetch responses sent straight from segment files (`sendfile`).
+    public var fetchBytesSentByFileRegion: Int64 = 0
+    /// Record bytes of Fetch responses that were read into memory and copied to the socket.
+    public var fetchBytesCopied: Int64 = 0
+    /// Record bytes appended by Produce requests.
+    public var producedBytes: Int64 = 0
+    /// Requests handled, by API name.
+    public var requests: [String: Int64] = [:]
+    /// Connections accepted, and closed because of bad input (malformed or oversized frames, unsupported APIs).
+    public var connectionsAccepted: Int64 = 0
+    public var connectionsClosedForBadInput: Int64 = 0
+}
+
+/// The live counters behind ``BrokerStatistics``.
+final class BrokerCounters: Sendable {
+    private let values = NIOLockedValueBox(BrokerStatistics())
+    private let fileRegionBytes = Counter(label: "mock_broker_fetch_bytes", dimensions: [("path", "file_region")])
+    private let copiedBytes = Counter(label: "mock_broker_fetch_bytes", dimensions: [("path", "copied")])
+    private let producedBytes = Counter(label: "mock_broker_produced_bytes")
+
+    var snapshot: BrokerStatistics { values.withLockedValue { $0 } }
+
+    func sentByFileRegion(_ bytes: Int) {
+        values.withLockedValue { $0.fetchBytesSentByFileRegion += Int64(bytes) }
+        fileRegionBytes.increment(by: Int64(bytes))
+    }
+
+    func copied(_ bytes: Int) {
+        values.withLockedValue { $0.fetchBytesCopied += Int64(bytes) }
+        copiedBytes.increment(by: Int64(bytes))
+    }
+
+    func produced(_ bytes: Int) {
+        values.withLockedValue { $0.producedBytes += Int64(bytes) }
+        producedBytes.increment(by: Int64(bytes))
+    }
+
+    func request(_ api: String) {
+        values.withLockedValue { $0.requests[api, default: 0] += 1 }
+    }
+
+    func connectionAccepted() {
+        values.withLockedValue { $0.connectionsAccepted += 1 }
+    }
+
+    func connectionClosedForBadInput() {
+        values.withLockedValue { $0.connectionsClosedForBadInput += 1 }
+    }
+}

@@ -1,0 +1,31 @@
+import NIOConcurrencyHelpers
+
+/// Hands out producer ids (InitProducerId) that stay unique across restarts: the next id is checkpointed in
+/// the data directory in blocks, so a restart skips at most one block.
+final class ProducerIdManager: Sendable {
+    private struct State {
+        var next: Int64
+        var reservedUpTo: Int64
+    }
+
+    private static let blockSize: Int64 = 1000
+    private let path: String
+    private let state: NIOLockedValueBox<State>
+
+    init(dataDirectory: String) {
+        path = "\(dataDirectory)/producer-id-block"
+        let saved = (try? readSmallFile(path)).flatMap { Int64($0.filter(\.isNumber)) } ?? 1000
+        state = NIOLockedValueBox(State(next: saved, reservedUpTo: saved))
+    }
+
+    func nextProducerId() throws -> Int64 {
+        try state.withLockedValue { state in
+            if state.next >= state.reservedUpTo {
+                state.reservedUpTo = state.next + Self.blockSize
+                try writeSmallFile(path, contents: "\(state.reservedUpTo)\n")
+            }
+            defer { state.next += 1 }
+            return state.next
+        }
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import KafkaProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A single Kafka broker for integration tests, speaking the real wire protocol: real clients (the Java client,
+/// librdkafka/kcat, kafka-python, this package's client) connect to it as to Kafka.
+///
+/// Partitions are stored as segmented log files with sparse offset and time indexes; fetches are served from
+/// the files with `sendfile`.
+///
+/// ```swift
+/// let broker = try await MockBroker.start()                 // port 0, temporary data directory
+/// try broker.createTopic("orders", partitions: 3)
+/// // ... point a client at broker.bootstrapServers ...
+/// try await broker.stop()                                    // removes the temporary directory
+/// ```
+///
+/// As a long-running component it is a `Service`: `run()` serves until graceful shutdown.
+public final class MockBroker: Service, Sendable {
+    public let configuration: MockBrokerConfiguration
+    private let logger: Logger
+    private let lifecycle = NIOLockedValueBox<Lifecycle>(.idle)
+
+    private enum Lifecycle {
+        case idle
+        case running(Running)
+        case stopped
+    }
+
+    private struct Running: @unchecked Sendable {
+        let state: BrokerState
+        let group: MultiThreadedEventLoopGroup
+        let server: any Channel
+        let connections: ConnectionSet
+        let retention: RepeatedTask
+        let dataDirectory: String
+        let removeDataDirectory: Bool
+    }
+
+    public enum LifecycleError: Error, CustomStringConvertible {
+        case notRunning
+        case alreadyStarted
+
+        public var description: String {
+            switch self {
+            case .notRunning: "the mock broker is not running"
+            case .alreadyStarted: "the mock broker was already started"
+            }
+        }
+    }
+
+    public init(configuration: MockBrokerConfiguration = MockBrokerConfiguration(), logger: Logger = Logger(label: "mock-broker")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Creates a broker and starts it.
+    public static func start(
+        configuration: MockBrokerConfiguration = MockBrokerConfiguration(),
+        logger: Logger = Logger(label: "mock-broker")
+    ) async throws -> MockBroker {
+        let broker = MockBroker(configuration: configuration, logger: logger)
+        try await broker.start()
+        return broker
+    }
+
+    // MARK: - Lifecycle
+
+    /// Opens (recovering) the data directory and starts listening.
+    public func start() async throws {
+        guard lifecycle.withLockedValue({ if case .idle = $0 { return true } else { return false } }) else {
+            throw LifecycleError.alreadyStarted
+        }
+        let (dataDirectory, removeDataDirectory) = try prepareDataDirectory()
+        let state = BrokerState(configuration: configuration, dataDirectory: dataDirectory, logger: logger)
+        try state.topics.load(now: RequestContext.nowMilliseconds())
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        let router = RequestRouter(state: state, handlers: RequestHandlers(state: state))
+        let connections = ConnectionSet()
+        let maxFrameSize = configuration.socketRequestMaxBytes
+        let logger = self.logger
+        let server: any Channel
+        do {
+            server = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    connections.add(channel)
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(
+                            ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: maxFrameSize)),
+                            BrokerConnectionHandler(router: router, counters: state.counters, logger: logger)
+                        )
+                    }
+                }
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
+        } catch {
+            state.topics.close()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let port = server.localAddress?.port ?? configuration.port
+        state.setBoundPort(port)
+        let interval = configuration.retentionCheckInterval
+        let retention = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let deleted = state.topics.enforceRetention(now: RequestContext.nowMilliseconds())
+            if deleted > 0 { logger.info("retention deleted \(deleted) segment(s)") }
+        }
+        lifecycle.withLockedValue {
+            $0 = .running(Running(state: state, group: group, server: server, connections: connections, retention: retention,
+                                  dataDirectory: dataDirectory, removeDataDirectory: removeDataDirectory))
+        }
+        logger.info("mock broker listening on \(configuration.host):\(port), data in \(dataDirectory)")
+    }
+
+    /// Stops listening, closes every connection and the logs (flushing them), and removes a temporary data
+    /// directory.
+    public func stop() async throws {
+        let running: Running? = lifecycle.withLockedValue {
+            guard case .running(let running) = $0 else { return nil }
+            $0 = .stopped
+            return running
+        }
+        guard let running else { return }
+        running.retention.cancel()
+        try? await running.server.close()
+        await running.connections.closeAll()
+        running.state.topics.close()
+        try await running.group.shutdownGracefully()
+        if running.removeDataDirectory { try? FileManager.default.removeItem(atPath: running.dataDirectory) }
+        logger.info("mock broker stopped")
+    }
+
+    /// Serves until graceful shutdown (or cancellation), then stops. Starts the broker first if needed.
+    public func run() async throws {
+        if lifecycle.withLockedValue({ if case .idle = $0 { return true } else { return false } }) {
+            try await start()
+        }
+        try? await gracefulShutdown()
+        try await stop()
+    }
+
+    private func prepareDataDirectory() throws -> (String, Bool) {
+        if let directory = configuration.dataDirectory {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return (directory, false)
+        }
+        var template = Array("\(NSTemporaryDirectory())/mock-broker-XXXXXX".utf8CString)
+        guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw StorageError("mkdtemp", path: NSTemporaryDirectory())
+        }
+        return (String(cString: path), true)
+    }
+
+    private func running() throws -> Running {
+        try lifecycle.withLockedValue {
+            guard case .running(let running) = $0 else { throw LifecycleError.notRunning }
+            return running
+        }
+    }
+
+    // MARK: - Address
+
+    /// The port the broker listens on (the chosen one when configured with 0).
+    public var port: Int {
+        (try? running().state.advertisedPort).map(Int.init) ?? configuration.port
+    }
+
+    public var host: String { configuration.advertisedHost ?? configuration.host }
+
+    /// `host:port`, for a client's `bootstrap.servers`.
+    public var bootstrapServers: String { "\(host):\(port)" }
+
+    /// Where the partitions are stored.
+    public var dataDirectory: String? { try? running().dataDirectory }
+
+    // MARK: - Topics
+
+    /// Creates a topic. `configs` take Kafka's topic config names (`retention.ms`, `segment.bytes`, ...).
+    public func createTopic(_ name: String, partitions: Int32 = 1, configs: [String: String] = [:]) throws {
+        let state = try running().state
+        do {
+            try state.topics.create(name: name, partitions: partitions, replicationFactor: 1, configs: configs,
+                                    now: RequestContext.nowMilliseconds())
+        } catch {
+            throw MockBrokerError.topic(name, error.code, error.message ?? "")
+        }
+    }
+
+    public func deleteTopic(_ name: String) throws {
+        let state = try running().state
+        do {
+            _ = try state.topics.delete(name: name)
+        } catch {
+            throw MockBrokerError.topic(name, error.code, error.message ?? "")
+        }
+    }
+
+    /// Names of the broker's topics.
+    public var topicNames: [String] { (try? running().state.topics.allTopics.map(\.name)) ?? [] }
+
+    /// A partition's log start offset and high watermark.
+    public func offsets(topic: String, partition: Int32) -> (logStartOffset: Int64, highWatermark: Int64)? {
+        guard let log = try? running().state.topics.partition(topic, partition) else { return nil }
+        let offsets = log.offsets
+        return (offsets.logStartOffset, offsets.highWatermark)
+    }
+
+    /// Base offsets of a partition's segments, oldest first.
+    public func segmentBaseOffsets(topic: String, partition: Int32) -> [Int64] {
+        (try? running().state.topics.partition(topic, partition))??.segmentBaseOffsets ?? []
+    }
+
+    /// Runs retention now instead of waiting for the next check; returns the number of segments deleted.
+    @discardableResult
+    public func enforceRetention(now: Date = Date()) throws -> Int {
+        try running().state.topics.enforceRetention(now: Int64(now.timeIntervalSince1970 * 1000))
+    }
+
+    /// What the broker has done so far.
+    public var statistics: BrokerStatistics {
+        (try? running().state.counters.snapshot) ?? BrokerStatistics()
+    }
+}
+
+/// Errors of the in-process broker API.
+public enum MockBrokerError: Error, CustomStringConvertible {
+    case topic(String, KafkaErrorCode, String)
+
+    public var description: String {
+        switch self {
+        case let .topic(name, code, message): "topic \(name): \(code.name) \(message)"
+        }
+    }
+}
+
+/// The broker's open client connections, so that stopping can close them.
+final class ConnectionSet: Sendable {
+    private let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLockedValue { $0[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            _ = self?.channels.withLockedValue { $0.removeValue(forKey: id) }
+        }
+    }
+
+    func closeAll() async {
+        let open = channels.withLockedValue { Array($0.values) }
+        for channel in open { try? await channel.close() }
+    }
+}

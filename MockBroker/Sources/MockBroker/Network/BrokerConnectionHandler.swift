@@ -1,0 +1,134 @@
+import KafkaProtocol
+import Logging
+import NIOCore
+
+/// One client connection. Requests are handled one at a time and answered in the order they arrived, as Kafka
+/// does: a client may pipeline, and while a request is being handled (a long-polling fetch, say) later ones wait.
+/// Reading stops while too many requests are queued or the socket cannot take more responses.
+///
+/// Bytes that are not a valid request (a frame over `socket.request.max.bytes`, a header or body that does not
+/// parse, an API or version the broker does not offer) close this connection, with a log line; the broker keeps
+/// serving everyone else.
+final class BrokerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    private let router: RequestRouter
+    private let counters: BrokerCounters
+    private var logger: Logger
+    private var pending = CircularBuffer<ByteBuffer>()
+    private var handling = false
+    private var heldRead = false
+    private var active = true
+    private static let maxQueuedRequests = 16
+
+    init(router: RequestRouter, counters: BrokerCounters, logger: Logger) {
+        self.router = router
+        self.counters = counters
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        counters.connectionAccepted()
+        if let remote = context.remoteAddress { logger[metadataKey: "client"] = "\(remote)" }
+        logger.debug("connection opened")
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        active = false
+        pending.removeAll()
+        logger.debug("connection closed")
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        pending.append(unwrapInboundIn(data))
+        handleNext(context: context)
+    }
+
+    /// Holds back reads while the queue is full.
+    func read(context: ChannelHandlerContext) {
+        if pending.count >= Self.maxQueuedRequests {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { handleNext(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is IOError {
+            // The client went away (reset, broken pipe): not the client's bytes' fault.
+            logger.debug("connection error: \(error)")
+            active = false
+            pending.removeAll()
+            context.close(promise: nil)
+        } else {
+            closeForBadInput(context: context, reason: "\(error)")
+        }
+    }
+
+    private func closeForBadInput(context: ChannelHandlerContext, reason: String) {
+        guard active else { return }
+        active = false
+        counters.connectionClosedForBadInput()
+        logger.warning("closing connection: \(reason)")
+        pending.removeAll()
+        context.close(promise: nil)
+    }
+
+    private func handleNext(context: ChannelHandlerContext) {
+        guard active, !handling, context.channel.isWritable, let frame = pending.popFirst() else { return }
+        handling = true
+        if heldRead, pending.count < Self.maxQueuedRequests {
+            heldRead = false
+            context.read()
+        }
+        let response = router.route(frame, eventLoop: context.eventLoop, remoteAddress: context.remoteAddress,
+                                    logger: logger)
+        response.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.handling = false
+            switch result {
+            case .success(let frame?):
+                guard self.active else {
+                    frame.releaseFileRegions()
+                    return
+                }
+                self.write(frame, context: context)
+            case .success(nil):
+                break // acks=0: Kafka sends nothing back
+            case .failure(let error):
+                self.closeForBadInput(context: context, reason: "\(error)")
+                return
+            }
+            self.handleNext(context: context)
+        }
+    }
+
+    private func write(_ frame: ResponseFrame, context: ChannelHandlerContext) {
+        let regionBytes = frame.fileRegionBytes
+        for (index, chunk) in frame.chunks.enumerated() {
+            let data: IOData = switch chunk {
+            case .buffer(let buffer): .byteBuffer(buffer)
+            case .fileRegion(let region): .fileRegion(region)
+            }
+            guard index == frame.chunks.count - 1 else {
+                context.write(wrapOutboundOut(data), promise: nil)
+                continue
+            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(data), promise: written)
+            let counters = self.counters
+            written.futureResult.whenComplete { result in
+                frame.releaseFileRegions()
+                if case .success = result, regionBytes > 0 { counters.sentByFileRegion(regionBytes) }
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import KafkaProtocol
+import Logging
+import NIOCore
+
+/// Reads a request's header, decodes its body into the typed request, hands it to the API's handler and
+/// encodes the answer. A failed future means the bytes were not a request the broker can serve: the connection
+/// is closed, as Kafka closes it.
+struct RequestRouter: Sendable {
+    enum RouterError: Error, CustomStringConvertible {
+        case malformedHeader(KafkaWireError)
+        case malformedBody(api: ApiKey, version: Int16, KafkaWireError)
+        case unsupported(api: ApiKey, version: Int16)
+
+        var description: String {
+            switch self {
+            case .malformedHeader(let error): "request header does not parse: \(error)"
+            case let .malformedBody(api, version, error): "\(api) v\(version) request does not parse: \(error)"
+            case let .unsupported(api, version): "\(api) v\(version) is not supported by this broker"
+            }
+        }
+    }
+
+    let state: BrokerState
+    let handlers: RequestHandlers
+
+    func route(_ frame: ByteBuffer, eventLoop: any EventLoop, remoteAddress: SocketAddress?, logger: Logger) -> EventLoopFuture<ResponseFrame?> {
+        var body = frame
+        let header: RequestHeader
+        do {
+            header = try KafkaFrame.readRequestHeader(from: &body)
+        } catch {
+            return eventLoop.makeFailedFuture(RouterError.malformedHeader(error))
+        }
+        var logger = logger
+        logger[metadataKey: "correlation"] = "\(header.correlationId)"
+        let context = RequestContext(header: header, eventLoop: eventLoop, remoteAddress: remoteAddress, logger: logger)
+        let api = ApiKey(rawValue: header.requestApiKey)
+        state.counters.request(api.name)
+        switch api {
+        case .apiVersions: return handlers.apiVersions.handle(body, context: context)
+        case .metadata: return dispatch(body, context, handlers.metadata.handle)
+        case .produce: return dispatch(body, context, handlers.produce.handle)
+        case .fetch: return dispatch(body, context, handlers.fetch.handle)
+        case .listOffsets: return dispatch(body, context, handlers.listOffsets.handle)
+        case .createTopics: return dispatch(body, context, handlers.topicAdmin.createTopics)
+        case .deleteTopics: return dispatch(body, context, handlers.topicAdmin.deleteTopics)
+        case .createPartitions: return dispatch(body, context, handlers.topicAdmin.createPartitions)
+        case .describeConfigs: return dispatch(body, context, handlers.describeConfigs.handle)
+        case .deleteRecords: return dispatch(body, context, handlers.deleteRecords.handle)
+        case .initProducerId: return dispatch(body, context, handlers.initProducerId.handle)
+        case .offsetForLeaderEpoch: return dispatch(body, context, handlers.offsetForLeaderEpoch.handle)
+        default:
+            return eventLoop.makeFailedFuture(RouterError.unsupported(api: api, version: header.requestApiVersion))
+        }
+    }
+
+    private func dispatch<Request: KafkaRequest>(
+        _ body: ByteBuffer,
+        _ context: RequestContext,
+        _ handle: (Request, RequestContext) -> EventLoopFuture<Request.Response?>
+    ) -> EventLoopFuture<ResponseFrame?> {
+        let version = context.apiVersion
+        guard SupportedApis.accepts(Request.apiKey, version: version) else {
+            return context.eventLoop.makeFailedFuture(RouterError.unsupported(api: Request.apiKey, version: version))
+        }
+        var body = body
+        let request: Request
+        do {
+            request = try Request(from: &body, version: version)
+        } catch {
+            return context.eventLoop.makeFailedFuture(RouterError.malformedBody(api: Request.apiKey, version: version, error))
+        }
+        let correlationId = context.header.correlationId
+        return handle(request, context).flatMapThrowing { response in
+            guard let response else { return nil }
+            return try encode(response, version: version, correlationId: correlationId)
+        }
+    }
+}
+
+/// Encodes a response frame. Handlers fill responses without regard to version; fields the client's version
+/// lacks are left out, as Kafka's broker leaves them out.
+func encode<Response: KafkaResponse>(_ response: Response, version: Int16, correlationId: Int32) throws -> ResponseFrame {
+    var writer = WireWriter()
+    writer.rejectsFieldsMissingFromVersion = false
+    try KafkaFrame.writeResponse(response, version: version, correlationId: correlationId, into: &writer)
+    return ResponseFrame(chunks: writer.finish())
+}
+
+/// One handler per API (or group of related APIs).
+struct RequestHandlers: Sendable {
+    let apiVersions: ApiVersionsHandler
+    let metadata: MetadataHandler
+    let produce: ProduceHandler
+    let fetch: FetchHandler
+    let listOffsets: ListOffsetsHandler
+    let topicAdmin: TopicAdminHandler
+    let describeConfigs: DescribeConfigsHandler
+    let deleteRecords: DeleteRecordsHandler
+    let initProducerId: InitProducerIdHandler
+    let offsetForLeaderEpoch: OffsetForLeaderEpochHandler
+
+    init(state: BrokerState) {
+        apiVersions = ApiVersionsHandler(state: state)
+        metadata = MetadataHandler(state: state)
+        produce = ProduceHandler(state: state)
+        fetch = FetchHandler(state: state)
+        listOffsets = ListOffsetsHandler(state: state)
+        topicAdmin = TopicAdminHandler(state: state)
+        describeConfigs = DescribeConfigsHandler(state: state)
+        deleteRecords = DeleteRecordsHandler(state: state)
+        initProducerId = InitProducerIdHandler(state: state)
+        offsetForLeaderEpoch = OffsetForLeaderEpochHandler(state: state)
+    }
+}

@@ -1,0 +1,475 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KafkaProtocol
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A partition's log on disk: a directory `<topic>-<partition>/` of segments, with the offsets that bound it.
+///
+/// Every public method is thread-safe (one lock per partition; I/O on the calling thread, which is fast for
+/// appends to the page cache and header-sized reads). Record bytes are never re-encoded: a produced batch is
+/// written as it came, after the broker's 16-byte prefix (base offset, length, leader epoch), which the CRC does
+/// not cover.
+final class PartitionLog: @unchecked Sendable {
+    let topic: String
+    let partition: Int32
+    let directory: String
+
+    private let lock = NIOLock()
+    private var segments: [LogSegment]
+    private var config: LogConfig
+    private var logStartOffset: Int64
+    private var logEndOffset: Int64
+    private var leaderEpoch: Int32
+    private var producers = ProducerStateTable()
+    private var unflushedRecords: Int64 = 0
+    private var lastFlushTime: Int64
+    private var closed = false
+
+    private let waiters = NIOLockedValueBox<[UInt64: @Sendable () -> Void]>([:])
+
+    private static let logStartFile = "log-start-offset"
+
+    // MARK: - Opening
+
+    /// Opens the partition in `directory`, creating it if needed. The last segment is recovered (every batch's
+    /// CRC checked, a torn or corrupt tail cut off, its indexes rebuilt); earlier segments keep their indexes
+    /// when those are sane and get them rebuilt otherwise.
+    init(directory: String, topic: String, partition: Int32, config: LogConfig, leaderEpoch: Int32, now: Int64) throws {
+        self.topic = topic
+        self.partition = partition
+        self.directory = directory
+        self.config = config
+        self.leaderEpoch = leaderEpoch
+        lastFlushTime = now
+        try Self.makeDirectory(directory)
+
+        let baseOffsets = try Self.segmentBaseOffsets(in: directory)
+        var opened: [LogSegment] = []
+        for (index, baseOffset) in baseOffsets.enumerated() {
+            let segment = try LogSegment(directory: directory, baseOffset: baseOffset, config: config, create: false)
+            if index == baseOffsets.count - 1 {
+                try segment.recover(maxBatchBytes: config.maxMessageBytes)
+            } else {
+                try segment.load(maxBatchBytes: config.maxMessageBytes)
+            }
+            opened.append(segment)
+        }
+        let checkpointed = Self.readLogStartOffset(directory) ?? 0
+        if opened.isEmpty {
+            opened.append(try LogSegment(directory: directory, baseOffset: checkpointed, config: config, create: true))
+        }
+        segments = opened
+        logStartOffset = max(checkpointed, opened[0].baseOffset)
+        logEndOffset = max(opened[opened.count - 1].nextOffset, logStartOffset)
+        try rebuildProducerState()
+    }
+
+    private static func makeDirectory(_ path: String) throws {
+        if mkdir(path, 0o755) != 0 && currentErrno() != EEXIST { throw StorageError("mkdir", path: path) }
+    }
+
+    /// Base offsets of the `.log` files in `directory`, ascending; index files without a log are removed.
+    static func segmentBaseOffsets(in directory: String) throws -> [Int64] {
+        var logs: [Int64] = []
+        var indexes: [(Int64, String)] = []
+        for name in try listDirectory(directory) {
+            let parts = name.split(separator: ".", maxSplits: 1)
+            guard parts.count == 2, parts[0].count == 20, let offset = Int64(parts[0]) else { continue }
+            switch parts[1] {
+            case "log": logs.append(offset)
+            case "index", "timeindex": indexes.append((offset, name))
+            default: continue
+            }
+        }
+        let known = Set(logs)
+        for (offset, name) in indexes where !known.contains(offset) { unlink("\(directory)/\(name)") }
+        return logs.sorted()
+    }
+
+    /// Rebuilds idempotent-producer state from the last segment's batch headers (the mock keeps no snapshots;
+    /// producers seen only in older segments start over, which clients handle as an unknown producer).
+    private func rebuildProducerState() throws {
+        guard let last = segments.last else { return }
+        try last.forEachBatch(from: 0, to: last.size) { header, _ in
+            if header.producerId >= 0, header.baseSequence >= 0 {
+                producers.record(producerId: header.producerId, epoch: header.producerEpoch, batch: .init(
+                    firstSequence: header.baseSequence,
+                    lastSequence: header.baseSequence &+ header.lastOffsetDelta,
+                    firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestamp: header.maxTimestamp
+                ))
+            }
+            return true
+        }
+    }
+
+    // MARK: - Offsets
+
+    struct Offsets: Sendable, Hashable {
+        var logStartOffset: Int64
+        /// With a single replica the high watermark is the log end offset.
+        var highWatermark: Int64
+        /// No transactions are open in the mock, so the last stable offset is the high watermark.
+        var lastStableOffset: Int64
+        var logEndOffset: Int64
+    }
+
+    var offsets: Offsets {
+        lock.withLock { currentOffsets }
+    }
+
+    private var currentOffsets: Offsets {
+        Offsets(logStartOffset: logStartOffset, highWatermark: logEndOffset, lastStableOffset: logEndOffset,
+                logEndOffset: logEndOffset)
+    }
+
+    var currentLeaderEpoch: Int32 { lock.withLock { leaderEpoch } }
+
+    var currentConfig: LogConfig { lock.withLock { config } }
+
+    func updateConfig(_ newConfig: LogConfig) {
+        lock.withLock { config = newConfig }
+    }
+
+    // MARK: - Appending
+
+    enum AppendError: Error, Equatable {
+        case messageTooLarge
+        case outOfOrderSequence
+        case invalidProducerEpoch
+        case storage(String)
+        case closed
+
+        var code: KafkaErrorCode {
+            switch self {
+            case .messageTooLarge: .messageTooLarge
+            case .outOfOrderSequence: .outOfOrderSequenceNumber
+            case .invalidProducerEpoch: .invalidProducerEpoch
+            case .storage: .kafkaStorageError
+            case .closed: .notLeaderOrFollower
+            }
+        }
+    }
+
+    struct AppendResult: Sendable, Hashable {
+        var baseOffset: Int64
+        /// The broker's timestamp for `LogAppendTime` topics, -1 otherwise.
+        var logAppendTime: Int64
+        var logStartOffset: Int64
+        /// True when the batch was a retry of one already written.
+        var duplicate: Bool
+    }
+
+    /// Appends one validated batch, assigning it the next offsets.
+    func append(_ batch: RecordBatch, now: Int64) throws(AppendError) -> AppendResult {
+        let result: AppendResult = try lock.locked { () throws(AppendError) -> AppendResult in
+            guard !closed else { throw .closed }
+            guard batch.sizeInBytes <= config.maxMessageBytes else { throw .messageTooLarge }
+            let idempotent = batch.producerId >= 0 && batch.baseSequence >= 0
+            if idempotent {
+                switch producers.check(producerId: batch.producerId, epoch: batch.producerEpoch,
+                                       firstSequence: batch.baseSequence,
+                                       lastSequence: batch.baseSequence &+ batch.lastOffsetDelta) {
+                case .append: break
+                case .duplicate(let firstOffset):
+                    return AppendResult(baseOffset: firstOffset, logAppendTime: -1, logStartOffset: logStartOffset,
+                                        duplicate: true)
+                case .invalidEpoch: throw .invalidProducerEpoch
+                case .outOfOrder: throw .outOfOrderSequence
+                }
+            }
+            do {
+                try rollIfNeeded(incoming: batch, now: now)
+                let baseOffset = logEndOffset
+                let logAppendTime = config.timestampType == .logAppendTime ? now : -1
+                let parts = Self.storedParts(of: batch, baseOffset: baseOffset, leaderEpoch: leaderEpoch,
+                                             logAppendTime: logAppendTime)
+                var header = BatchHeader(batch)
+                header.baseOffset = baseOffset
+                if logAppendTime >= 0 { header.maxTimestamp = logAppendTime }
+                try segments[segments.count - 1].append(header, parts: parts, now: now)
+                logEndOffset = header.nextOffset
+                if idempotent {
+                    producers.record(producerId: batch.producerId, epoch: batch.producerEpoch, batch: .init(
+                        firstSequence: batch.baseSequence, lastSequence: batch.baseSequence &+ batch.lastOffsetDelta,
+                        firstOffset: baseOffset, lastOffset: header.lastOffset, timestamp: header.maxTimestamp
+                    ))
+                }
+                try flushIfDue(adding: Int64(batch.recordCount), now: now)
+                return AppendResult(baseOffset: baseOffset, logAppendTime: logAppendTime, logStartOffset: logStartOffset,
+                                    duplicate: false)
+            } catch let error as StorageError {
+                throw .storage(error.description)
+            } catch {
+                throw .storage("\(error)")
+            }
+        }
+        if !result.duplicate { notifyWaiters() }
+        return result
+    }
+
+    /// The bytes to write for a batch: a rewritten header prefix, then the producer's bytes as they are. For
+    /// `LogAppendTime` the timestamp fields lie inside the CRC, so the whole header is rewritten and the CRC
+    /// recomputed (over the new header part, continued over the untouched records).
+    private static func storedParts(of batch: RecordBatch, baseOffset: Int64, leaderEpoch: Int32, logAppendTime: Int64) -> [ByteBuffer] {
+        let bytes = batch.bytes
+        let start = bytes.readerIndex
+        let prefixSize = logAppendTime >= 0 ? RecordBatchLayout.headerSize : RecordBatchLayout.magic
+        var prefix = ByteBufferAllocator().buffer(capacity: prefixSize)
+        prefix.writeImmutableBuffer(bytes.getSlice(at: start, length: prefixSize)!)
+        prefix.setInteger(baseOffset, at: RecordBatchLayout.baseOffset)
+        prefix.setInteger(leaderEpoch, at: RecordBatchLayout.partitionLeaderEpoch)
+        if logAppendTime >= 0 {
+            var attributes = batch.attributes
+            attributes.rawValue |= 0x08
+            prefix.setInteger(attributes.rawValue, at: RecordBatchLayout.attributes)
+            prefix.setInteger(logAppendTime, at: RecordBatchLayout.maxTimestamp)
+            var crc = prefix.withUnsafeReadableBytes {
+                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchLayout.attributes...]))
+            }
+            crc = bytes.withUnsafeReadableBytes {
+                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchLayout.headerSize...]), continuing: crc)
+            }
+            prefix.setInteger(crc, at: RecordBatchLayout.crc)
+        }
+        return [prefix, bytes.getSlice(at: start + prefixSize, length: bytes.readableBytes - prefixSize)!]
+    }
+
+    /// Kafka's roll rules: size, age, a full index, or relative offsets that would not fit the index.
+    private func rollIfNeeded(incoming batch: RecordBatch, now: Int64) throws {
+        let active = segments[segments.count - 1]
+        guard !active.isEmpty else { return }
+        let tooBig = active.size + batch.sizeInBytes > config.segmentBytes
+        let tooOld = active.firstAppendTime.map { now - $0 >= config.segmentMs } ?? false
+        let offsetsOverflow = logEndOffset + Int64(batch.lastOffsetDelta) - active.baseOffset > Int64(Int32.max)
+        guard tooBig || tooOld || active.indexIsFull || offsetsOverflow else { return }
+        try active.flush()
+        segments.append(try LogSegment(directory: directory, baseOffset: logEndOffset, config: config, create: true))
+    }
+
+    private func flushIfDue(adding records: Int64, now: Int64) throws {
+        unflushedRecords += records
+        guard unflushedRecords >= config.flushMessages || now - lastFlushTime >= config.flushMs else { return }
+        try segments[segments.count - 1].flush()
+        unflushedRecords = 0
+        lastFlushTime = now
+    }
+
+    /// Forces everything written so far to disk.
+    func flush() throws {
+        try lock.withLock {
+            try segments.last?.flush()
+            unflushedRecords = 0
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Bytes of one segment to send for a fetch: which file, from where, how many.
+    struct Slice {
+        let segment: LogSegment
+        let position: Int
+        let length: Int
+    }
+
+    enum ReadError: Error, Equatable {
+        case offsetOutOfRange
+        case storage(String)
+    }
+
+    /// Finds the bytes to send for a fetch at `offset`, up to `maxBytes` (the first batch whole with
+    /// `minOneBatch`), below the high watermark or, for read_committed, the last stable offset. Nil: nothing yet.
+    func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, readCommitted: Bool) throws(ReadError) -> (Slice?, Offsets) {
+        try lock.locked { () throws(ReadError) -> (Slice?, Offsets) in
+            let offsets = currentOffsets
+            guard offset >= logStartOffset, offset <= logEndOffset else { throw .offsetOutOfRange }
+            let limit = readCommitted ? offsets.lastStableOffset : offsets.highWatermark
+            guard offset < limit, maxBytes > 0 || minOneBatch else { return (nil, offsets) }
+            var index = segmentIndex(containing: offset)
+            while index < segments.count {
+                let segment = segments[index]
+                do {
+                    if offset < segment.nextOffset,
+                       let (position, length) = try segment.slice(from: offset, maxBytes: maxBytes, maxOffset: limit,
+                                                                  minOneBatch: minOneBatch) {
+                        return (Slice(segment: segment, position: position, length: length), offsets)
+                    }
+                } catch {
+                    throw .storage("\(error)")
+                }
+                index += 1
+            }
+            return (nil, offsets)
+        }
+    }
+
+    /// A file region for a slice, with its own descriptor that the caller must close once the bytes are sent.
+    func fileRegion(for slice: Slice) throws -> FileRegion {
+        try lock.withLock {
+            guard !closed else { throw StorageError("read", path: directory, errno: EBADF) }
+            let handle = try slice.segment.log.regionHandle()
+            return FileRegion(fileHandle: handle, readerIndex: slice.position, endIndex: slice.position + slice.length)
+        }
+    }
+
+    /// The batches of a slice as bytes in memory (for callers that cannot use a file region).
+    func bytes(for slice: Slice) throws -> ByteBuffer {
+        try lock.withLock { try slice.segment.log.read(at: slice.position, length: slice.length) }
+    }
+
+    private func segmentIndex(containing offset: Int64) -> Int {
+        var low = 0
+        var high = segments.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if segments[middle].baseOffset <= offset { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    // MARK: - Offsets by time
+
+    /// ListOffsets by timestamp: the first record whose timestamp is at least `timestamp` (exact to the record),
+    /// or nil when there is none.
+    func offset(forTimestamp timestamp: Int64) throws -> (offset: Int64, timestamp: Int64)? {
+        try lock.withLock {
+            for segment in segments where segment.maxTimestamp >= timestamp && segment.nextOffset > logStartOffset {
+                if let found = try segment.findRecord(atOrAfter: timestamp, startOffset: logStartOffset) {
+                    return found
+                }
+            }
+            return nil
+        }
+    }
+
+    /// ListOffsets MAX_TIMESTAMP: the record with the largest timestamp.
+    func maxTimestampRecord() throws -> (offset: Int64, timestamp: Int64)? {
+        try lock.withLock {
+            guard let segment = segments.filter({ $0.nextOffset > logStartOffset && $0.maxTimestamp >= 0 })
+                .max(by: { $0.maxTimestamp < $1.maxTimestamp })
+            else { return nil }
+            return try segment.maxTimestampRecord()
+        }
+    }
+
+    /// The end offset of `epoch` (OffsetForLeaderEpoch): the mock has one epoch per partition lifetime.
+    func endOffset(forEpoch epoch: Int32) -> (epoch: Int32, endOffset: Int64)? {
+        lock.withLock {
+            guard epoch <= leaderEpoch else { return nil }
+            return (leaderEpoch, logEndOffset)
+        }
+    }
+
+    // MARK: - Deleting
+
+    /// DeleteRecords: moves the log start offset to `offset` (-1: the high watermark) and removes segments that
+    /// lie wholly below it. Returns the new low watermark.
+    func deleteRecords(before offset: Int64) throws(ReadError) -> Int64 {
+        try lock.locked { () throws(ReadError) -> Int64 in
+            let target = offset == -1 ? logEndOffset : offset
+            guard target >= 0, target <= logEndOffset else { throw .offsetOutOfRange }
+            if target > logStartOffset {
+                logStartOffset = target
+                removeSegmentsBelowStart()
+                writeLogStartOffset()
+            }
+            return logStartOffset
+        }
+    }
+
+    /// Retention: deletes the oldest segments (never the active one) whose newest record is older than
+    /// `retention.ms`, then while the partition is over `retention.bytes`. Returns how many were deleted.
+    @discardableResult
+    func enforceRetention(now: Int64) -> Int {
+        lock.withLock {
+            var deleted = 0
+            if config.retentionMs >= 0 {
+                while segments.count > 1, segments[0].maxTimestamp < now - config.retentionMs {
+                    segments.removeFirst().delete()
+                    deleted += 1
+                }
+            }
+            if config.retentionBytes >= 0 {
+                var total = segments.reduce(Int64(0)) { $0 + Int64($1.size) }
+                while segments.count > 1, total - Int64(segments[0].size) >= config.retentionBytes {
+                    total -= Int64(segments[0].size)
+                    segments.removeFirst().delete()
+                    deleted += 1
+                }
+            }
+            if deleted > 0, segments[0].baseOffset > logStartOffset {
+                logStartOffset = segments[0].baseOffset
+                producers.removeBatches(before: logStartOffset)
+                writeLogStartOffset()
+            }
+            return deleted
+        }
+    }
+
+    private func removeSegmentsBelowStart() {
+        while segments.count > 1, segments[0].nextOffset <= logStartOffset, segments[1].baseOffset <= logStartOffset {
+            segments.removeFirst().delete()
+        }
+        producers.removeBatches(before: logStartOffset)
+    }
+
+    private static func readLogStartOffset(_ directory: String) -> Int64? {
+        guard let text = try? readSmallFile("\(directory)/\(logStartFile)") else { return nil }
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    private func writeLogStartOffset() {
+        try? writeSmallFile("\(directory)/\(Self.logStartFile)", contents: "\(logStartOffset)\n")
+    }
+
+    // MARK: - Long polling
+
+    /// Registers `wake` to run (on the appending thread) after each append until removed.
+    func addWaiter(_ id: UInt64, _ wake: @escaping @Sendable () -> Void) {
+        waiters.withLockedValue { $0[id] = wake }
+    }
+
+    func removeWaiter(_ id: UInt64) {
+        _ = waiters.withLockedValue { $0.removeValue(forKey: id) }
+    }
+
+    private func notifyWaiters() {
+        let callbacks = waiters.withLockedValue { Array($0.values) }
+        for wake in callbacks { wake() }
+    }
+
+    // MARK: - Inspection (tests, tools)
+
+    /// Base offsets of the segments, oldest first.
+    var segmentBaseOffsets: [Int64] { lock.withLock { segments.map(\.baseOffset) } }
+
+    /// Bytes on disk in all segments.
+    var sizeInBytes: Int { lock.withLock { segments.reduce(0) { $0 + $1.size } } }
+
+    // MARK: - Closing
+
+    func close() {
+        lock.withLock {
+            guard !closed else { return }
+            closed = true
+            for segment in segments {
+                try? segment.flush()
+                segment.close()
+            }
+        }
+    }
+
+    /// Closes the log and removes its directory.
+    func delete() {
+        lock.withLock {
+            closed = true
+            for segment in segments { segment.delete() }
+            segments.removeAll()
+            unlink("\(directory)/\(Self.logStartFile)")
+            unlink("\(directory)/partition.metadata")
+            rmdir(directory)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MockBroker
+import ServiceLifecycle
+
+/// `mock-broker`: a Kafka-protocol broker for integration tests, as a standalone process.
+/// Prints the address it listens on, serves until SIGINT or SIGTERM, then stops cleanly.
+@main
+struct MockBrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mock-broker",
+        abstract: "A single Kafka broker for integration tests (real wire protocol, segmented logs, zero-copy fetch)."
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 9092
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the partitions (default: a temporary directory, removed on exit).")
+    var dataDir: String?
+
+    @Option(name: [.customLong("partitions"), .customLong("default-partitions")],
+            help: "Partitions of auto-created topics (num.partitions).")
+    var partitions: Int32 = 1
+
+    @Option(name: .customLong("auto-create-topics"), help: "Create unknown topics on Metadata requests (true|false).")
+    var autoCreateTopics = true
+
+    @Option(name: .customLong("segment-bytes"), help: "Roll segments at this size (log.segment.bytes).")
+    var segmentBytes = 1 << 30
+
+    @Option(name: .customLong("segment-ms"), help: "Roll segments older than this (log.segment.ms).")
+    var segmentMs: Int64 = 7 * 24 * 3600 * 1000
+
+    @Option(name: .customLong("retention-ms"), help: "Delete segments older than this; -1 keeps forever (log.retention.ms).")
+    var retentionMs: Int64 = 7 * 24 * 3600 * 1000
+
+    @Option(name: .customLong("retention-bytes"), help: "Delete old segments beyond this size per partition; -1: no limit (log.retention.bytes).")
+    var retentionBytes: Int64 = -1
+
+    @Option(name: .customLong("retention-check-interval-ms"), help: "How often retention runs (log.retention.check.interval.ms).")
+    var retentionCheckIntervalMs: Int64 = 300_000
+
+    @Option(name: .customLong("message-max-bytes"), help: "Largest record batch accepted (message.max.bytes).")
+    var messageMaxBytes = 1_048_588
+
+    @Option(name: .customLong("flush-messages"), help: "fsync after this many records (log.flush.interval.messages); default: leave it to the page cache.")
+    var flushMessages: Int64?
+
+    @Option(name: .customLong("advertised-host"), help: "Host clients are told to connect to (default: --host).")
+    var advertisedHost: String?
+
+    @Option(name: .customLong("node-id"), help: "Broker id (node.id).")
+    var nodeId: Int32 = 1
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    @Flag(name: .customLong("no-zero-copy"), help: "Copy fetched records through memory instead of sendfile (for comparison).")
+    var noZeroCopy = false
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
+        guard partitions > 0 else { throw ValidationError("--partitions must be at least 1") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var configuration = MockBrokerConfiguration(host: host, port: port, dataDirectory: dataDir)
+        configuration.advertisedHost = advertisedHost
+        configuration.nodeId = nodeId
+        configuration.defaultPartitions = partitions
+        configuration.autoCreateTopics = autoCreateTopics
+        configuration.log.segmentBytes = segmentBytes
+        configuration.log.segmentMs = segmentMs
+        configuration.log.retentionMs = retentionMs
+        configuration.log.retentionBytes = retentionBytes
+        configuration.log.maxMessageBytes = messageMaxBytes
+        if let flushMessages { configuration.log.flushMessages = flushMessages }
+        configuration.retentionCheckInterval = .milliseconds(retentionCheckIntervalMs)
+        configuration.zeroCopyFetch = !noZeroCopy
+
+        let logger = Logger(label: "mock-broker")
+        let broker = MockBroker(configuration: configuration, logger: logger)
+        try await broker.start()
+        // Scripts wait for this line to learn the address.
+        print("mock-broker listening on \(broker.host):\(broker.port)")
+        fflush(nil)
+        let services = ServiceGroup(services: [broker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await services.run()
+    }
+}

@@ -1,0 +1,179 @@
+import KafkaProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One TCP connection to one broker. On connect it negotiates versions with ApiVersions; afterwards each
+/// request goes out at the highest version both sides speak, requests may be pipelined, and responses are
+/// matched to them by correlation id.
+public final class BrokerConnection: Sendable {
+    public struct Configuration: Sendable {
+        /// `client.id`, sent in every request header.
+        public var clientId: String? = "swift-kafka"
+        /// `request.timeout.ms`: how long to wait for a response before closing the connection. Default 30 s.
+        public var requestTimeout: TimeAmount = .seconds(30)
+        /// `socket.connection.setup.timeout.ms`. Default 10 s.
+        public var connectTimeout: TimeAmount = .seconds(10)
+        /// Responses larger than this close the connection (a broker's `fetch.max.bytes` is 50 MiB by default).
+        public var maxResponseBytes = 512 * 1024 * 1024
+        /// Reported in ApiVersions v3+ (KIP-511).
+        public var softwareName = "swift-kafka"
+        public var softwareVersion = "0.1.0"
+
+        public init() {}
+    }
+
+    /// `host:port` of the broker.
+    public let broker: String
+    public let configuration: Configuration
+    /// The version ranges the broker offered, by API key.
+    public let brokerVersions: [ApiKey: ClosedRange<Int16>]
+    private let channel: any Channel
+    private let correlation = NIOLockedValueBox<Int32>(0)
+
+    private init(broker: String, configuration: Configuration, channel: any Channel, brokerVersions: [ApiKey: ClosedRange<Int16>]) {
+        self.broker = broker
+        self.configuration = configuration
+        self.channel = channel
+        self.brokerVersions = brokerVersions
+    }
+
+    /// Connects and negotiates versions.
+    public static func connect(
+        host: String, port: Int, configuration: Configuration = Configuration(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> BrokerConnection {
+        let broker = "\(host):\(port)"
+        let maxResponse = configuration.maxResponseBytes
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoopGroup)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(configuration.connectTimeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(
+                            ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: maxResponse)),
+                            ClientChannelHandler()
+                        )
+                    }
+                }
+                .connect(host: host, port: port)
+                .get()
+        } catch {
+            throw KafkaClientError.connectionFailed(broker: broker, reason: "\(error)")
+        }
+        let unnegotiated = BrokerConnection(broker: broker, configuration: configuration, channel: channel, brokerVersions: [:])
+        do {
+            let versions = try await unnegotiated.negotiateVersions()
+            return BrokerConnection(broker: broker, configuration: configuration, channel: channel, brokerVersions: versions)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
+    /// ApiVersions at our newest version; a broker that does not know it answers UNSUPPORTED_VERSION with its
+    /// own range (KIP-511), and we retry at the newest version both know.
+    private func negotiateVersions() async throws -> [ApiKey: ClosedRange<Int16>] {
+        var version = ApiVersionsRequest.versions.upperBound
+        for _ in 0..<2 {
+            let request = ApiVersionsRequest(clientSoftwareName: configuration.softwareName,
+                                             clientSoftwareVersion: configuration.softwareVersion)
+            let response = try await send(request, version: version)
+            let ranges = Dictionary(response.apiKeys.map { (ApiKey(rawValue: $0.apiKey), $0.minVersion...max($0.minVersion, $0.maxVersion)) },
+                                    uniquingKeysWith: { first, _ in first })
+            if response.errorCode == KafkaErrorCode.unsupportedVersion.rawValue,
+               let offered = ranges[.apiVersions], let common = common(ApiVersionsRequest.versions, offered) {
+                version = common.upperBound
+                continue
+            }
+            guard response.errorCode == 0 else {
+                throw KafkaClientError.broker(KafkaErrorCode(rawValue: response.errorCode), context: "ApiVersions from \(broker)")
+            }
+            return ranges
+        }
+        throw KafkaClientError.unsupportedVersion(api: .apiVersions, broker: broker, brokerVersions: nil)
+    }
+
+    private func common(_ ours: ClosedRange<Int16>, _ theirs: ClosedRange<Int16>) -> ClosedRange<Int16>? {
+        let low = max(ours.lowerBound, theirs.lowerBound)
+        let high = min(ours.upperBound, theirs.upperBound)
+        return low <= high ? low...high : nil
+    }
+
+    /// The version a request of type `Request` goes out at: the highest both sides speak.
+    public func version<Request: KafkaRequest>(for _: Request.Type) throws -> Int16 {
+        guard let theirs = brokerVersions[Request.apiKey], let shared = common(Request.versions, theirs) else {
+            throw KafkaClientError.unsupportedVersion(api: Request.apiKey, broker: broker, brokerVersions: brokerVersions[Request.apiKey])
+        }
+        return shared.upperBound
+    }
+
+    /// Sends a request and waits for its response. `version` overrides the negotiated one.
+    public func send<Request: KafkaRequest>(_ request: Request, version: Int16? = nil) async throws -> Request.Response {
+        let version = try version ?? self.version(for: Request.self)
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        try await write(request, version: version, response: promise)
+        let timeout = configuration.requestTimeout
+        let channel = self.channel
+        let scheduled = channel.eventLoop.scheduleTask(in: timeout) {
+            promise.fail(KafkaClientError.requestTimedOut(api: Request.apiKey, broker: self.broker,
+                                                          milliseconds: timeout.nanoseconds / 1_000_000))
+            channel.close(promise: nil)
+        }
+        defer { scheduled.cancel() }
+        var body: ByteBuffer
+        do {
+            body = try await promise.futureResult.get()
+        } catch let error as KafkaClientError {
+            throw error
+        } catch is ClientChannelHandler.ConnectionClosed {
+            throw KafkaClientError.connectionClosed(broker: broker)
+        } catch {
+            throw KafkaClientError.malformedResponse(api: Request.apiKey, broker: broker, reason: "\(error)")
+        }
+        // An ApiVersions error answer is always a v0 body.
+        let bodyVersion = Request.apiKey == .apiVersions && body.getInteger(at: body.readerIndex, as: Int16.self) != 0 ? 0 : version
+        do {
+            return try Request.Response(from: &body, version: bodyVersion)
+        } catch {
+            throw KafkaClientError.malformedResponse(api: Request.apiKey, broker: broker, reason: "\(error)")
+        }
+    }
+
+    /// Sends a request that gets no response (a Produce with acks=0); returns once it is written.
+    public func sendWithoutResponse<Request: KafkaRequest>(_ request: Request, version: Int16? = nil) async throws {
+        try await write(request, version: try version ?? self.version(for: Request.self), response: nil)
+    }
+
+    private func write<Request: KafkaRequest>(_ request: Request, version: Int16, response: EventLoopPromise<ByteBuffer>?) async throws {
+        let correlationId = correlation.withLockedValue { value in
+            value = value == Int32.max ? 0 : value + 1
+            return value
+        }
+        var writer = WireWriter(allocator: channel.allocator)
+        try KafkaFrame.writeRequest(request, version: version, correlationId: correlationId,
+                                    clientId: configuration.clientId, into: &writer)
+        let outbound = OutboundRequest(chunks: writer.finish(), correlationId: correlationId, response: response,
+                                       responseHeaderVersion: Request.responseHeaderVersion(for: version))
+        do {
+            try await channel.writeAndFlush(outbound)
+        } catch {
+            response?.fail(error)
+            throw KafkaClientError.connectionClosed(broker: broker)
+        }
+    }
+
+    /// Whether the connection is still open.
+    public var isActive: Bool { channel.isActive }
+
+    /// Closes the connection; requests still waiting fail with ``KafkaClientError/connectionClosed(broker:)``.
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// A future that completes when the connection closes (for either side's reason).
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+}

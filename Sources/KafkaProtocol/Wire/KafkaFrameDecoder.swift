@@ -1,0 +1,40 @@
+import NIOCore
+
+/// Splits a byte stream into Kafka frames (`int32 size` + that many bytes, emitted without the size), refusing
+/// a frame larger than `maxFrameSize` before buffering it (a broker's `socket.request.max.bytes`).
+public struct KafkaFrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = ByteBuffer
+
+    public enum FrameError: Error, CustomStringConvertible {
+        case tooLarge(size: Int, limit: Int)
+        case negativeSize(Int32)
+
+        public var description: String {
+            switch self {
+            case let .tooLarge(size, limit): "frame of \(size) bytes exceeds the limit of \(limit) bytes"
+            case let .negativeSize(size): "frame with negative size \(size)"
+            }
+        }
+    }
+
+    public let maxFrameSize: Int
+
+    public init(maxFrameSize: Int) {
+        self.maxFrameSize = maxFrameSize
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
+        guard size >= 0 else { throw FrameError.negativeSize(size) }
+        guard Int(size) <= maxFrameSize else { throw FrameError.tooLarge(size: Int(size), limit: maxFrameSize) }
+        guard buffer.readableBytes >= 4 + Int(size) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(size))!))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}
