@@ -118,6 +118,14 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
+            name: "MockBrokerInteropTests",
+            dependencies: [
+                "MockBroker", "KafkaClient", "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "MockBrokerTests",
             dependencies: [
                 "MockBroker", "KafkaClient", "KafkaProtocol",

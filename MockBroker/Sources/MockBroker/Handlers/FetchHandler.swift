@@ -189,7 +189,11 @@ final class DelayedFetch {
         for log in logs {
             log.addWaiter(waiterId) { eventLoop.execute { bound.value.poke() } }
         }
-        timeout = eventLoop.scheduleTask(in: .milliseconds(Int64(request.maxWaitMs))) { bound.value.finish() }
+        let timer = eventLoop.scheduleTask(in: .milliseconds(Int64(request.maxWaitMs))) { bound.value.finish() }
+        // Cancelled either by finish() (then a no-op) or by the event loop shutting down with the broker: answer
+        // rather than leave the promise pending.
+        timer.futureResult.whenFailure { _ in bound.value.finish() }
+        timeout = timer
         // Data may have arrived between the first read and the registration.
         poke()
         return promise.futureResult

@@ -445,6 +445,9 @@ final class PartitionLog: @unchecked Sendable {
     /// Base offsets of the segments, oldest first.
     var segmentBaseOffsets: [Int64] { lock.withLock { segments.map(\.baseOffset) } }
 
+    /// Offset-index entries of each segment, oldest first.
+    var segmentIndexEntryCounts: [Int] { lock.withLock { segments.map(\.offsetIndex.entryCount) } }
+
     /// Bytes on disk in all segments.
     var sizeInBytes: Int { lock.withLock { segments.reduce(0) { $0 + $1.size } } }
 
