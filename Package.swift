@@ -106,6 +106,16 @@ let package = Package(
             path: "Benchmarks/RecordBatchBenchmark"
         ),
 
+        .executableTarget(
+            name: "fetch-benchmark",
+            dependencies: [
+                "MockBroker", "KafkaClient", "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/FetchBenchmark"
+        ),
+
         // MARK: Tests
         .testTarget(
             name: "KafkaCompressionTests",
@@ -118,12 +128,23 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
+            name: "KafkaClientTests",
+            dependencies: [
+                "KafkaClient", "MockBroker", "KafkaProtocol", "KafkaCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Scripts"]
+        ),
+        .testTarget(
             name: "MockBrokerInteropTests",
             dependencies: [
                 "MockBroker", "KafkaClient", "KafkaProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["Scripts"]
         ),
         .testTarget(
             name: "MockBrokerTests",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on Debian, skipping whatever is already there:
 #   - the codec libraries the compression targets link (through pkg-config);
-#   - the independent Kafka implementations the interoperability tests talk to.
+#   - the independent Kafka implementations the interoperability tests talk to (kcat, kafka-python).
 set -euo pipefail
 
 as_root() {
@@ -9,6 +9,9 @@ as_root() {
 }
 
 apt_packages=(pkg-config liblz4-dev libsnappy-dev libzstd-dev zlib1g-dev)
+# kcat (librdkafka's command-line client) is the C peer of the mock broker's interoperability tests; one found on
+# PATH (built elsewhere, or the older kafkacat name) is used as it is.
+command -v kcat >/dev/null 2>&1 || command -v kafkacat >/dev/null 2>&1 || apt_packages+=(kcat)
 # python3 and pip may come from elsewhere (pyenv); Debian's are installed only when there are none.
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)

@@ -24,7 +24,7 @@ struct GeneratedMessagesTests {
     func versionRanges() {
         let expected: [(any KafkaRequest.Type, ClosedRange<Int16>)] = [
             (ApiVersionsRequest.self, 0...4), (MetadataRequest.self, 0...12), (ProduceRequest.self, 3...11),
-            (FetchRequest.self, 4...17), (ListOffsetsRequest.self, 1...10), (FindCoordinatorRequest.self, 1...6),
+            (FetchRequest.self, 4...17), (ListOffsetsRequest.self, 1...10), (FindCoordinatorRequest.self, 0...6),
             (JoinGroupRequest.self, 0...9), (SyncGroupRequest.self, 0...5), (HeartbeatRequest.self, 0...4),
             (LeaveGroupRequest.self, 0...5), (OffsetCommitRequest.self, 2...9), (OffsetFetchRequest.self, 1...9),
             (DescribeGroupsRequest.self, 0...5), (ListGroupsRequest.self, 0...5), (DeleteGroupsRequest.self, 1...2),

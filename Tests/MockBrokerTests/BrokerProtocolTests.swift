@@ -371,3 +371,20 @@ struct BrokerLifecycleTests {
         await connection.close()
     }
 }
+
+@Suite("Mock broker coordinator lookup")
+struct FindCoordinatorTests {
+    @Test("FindCoordinator names the broker itself, for one key (v0–3) and several (v4+)")
+    func findsItself() async throws {
+        try await withBroker { broker in
+            let connection = try await broker.connect()
+            let single = try await connection.send(FindCoordinatorRequest(key: "group-a", keyType: 0), version: 3)
+            #expect(single.errorCode == 0 && single.nodeId == 1 && single.port == Int32(broker.port))
+            let old = try await connection.send(FindCoordinatorRequest(key: "group-a"), version: 0)
+            #expect(old.errorCode == 0 && old.host == broker.host)
+            let many = try await connection.send(FindCoordinatorRequest(keyType: 0, coordinatorKeys: ["a", "b"]), version: 6)
+            #expect(many.coordinators.map(\.key) == ["a", "b"] && many.coordinators.allSatisfy { $0.nodeId == 1 && $0.errorCode == 0 })
+            await connection.close()
+        }
+    }
+}

@@ -103,6 +103,9 @@ public final class BrokerConnection: Sendable {
         return low <= high ? low...high : nil
     }
 
+    /// The event loop the connection runs on.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// The version a request of type `Request` goes out at: the highest both sides speak.
     public func version<Request: KafkaRequest>(for _: Request.Type) throws -> Int16 {
         guard let theirs = brokerVersions[Request.apiKey], let shared = common(Request.versions, theirs) else {
@@ -113,55 +116,80 @@ public final class BrokerConnection: Sendable {
 
     /// Sends a request and waits for its response. `version` overrides the negotiated one.
     public func send<Request: KafkaRequest>(_ request: Request, version: Int16? = nil) async throws -> Request.Response {
-        let version = try version ?? self.version(for: Request.self)
-        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        try await write(request, version: version, response: promise)
+        try await sendRequest(request, version: version).get()
+    }
+
+    /// Sends a request; the future completes with its response (on the connection's event loop), or fails with a
+    /// ``KafkaClientError``.
+    public func sendRequest<Request: KafkaRequest>(_ request: Request, version requested: Int16? = nil) -> EventLoopFuture<Request.Response> {
+        let eventLoop = channel.eventLoop
+        let version: Int16
+        do {
+            version = try requested ?? self.version(for: Request.self)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        let promise = eventLoop.makePromise(of: ByteBuffer.self)
+        let broker = self.broker
         let timeout = configuration.requestTimeout
         let channel = self.channel
-        let scheduled = channel.eventLoop.scheduleTask(in: timeout) {
-            promise.fail(KafkaClientError.requestTimedOut(api: Request.apiKey, broker: self.broker,
+        let scheduled = eventLoop.scheduleTask(in: timeout) {
+            promise.fail(KafkaClientError.requestTimedOut(api: Request.apiKey, broker: broker,
                                                           milliseconds: timeout.nanoseconds / 1_000_000))
+            // Responses come in order: after a lost one, the connection cannot be trusted (as in the Java client).
             channel.close(promise: nil)
         }
-        defer { scheduled.cancel() }
-        var body: ByteBuffer
-        do {
-            body = try await promise.futureResult.get()
-        } catch let error as KafkaClientError {
-            throw error
-        } catch is ClientChannelHandler.ConnectionClosed {
-            throw KafkaClientError.connectionClosed(broker: broker)
-        } catch {
-            throw KafkaClientError.malformedResponse(api: Request.apiKey, broker: broker, reason: "\(error)")
-        }
-        // An ApiVersions error answer is always a v0 body.
-        let bodyVersion = Request.apiKey == .apiVersions && body.getInteger(at: body.readerIndex, as: Int16.self) != 0 ? 0 : version
-        do {
-            return try Request.Response(from: &body, version: bodyVersion)
-        } catch {
-            throw KafkaClientError.malformedResponse(api: Request.apiKey, broker: broker, reason: "\(error)")
+        write(request, version: version, response: promise).whenFailure { error in promise.fail(error) }
+        return promise.futureResult.flatMapErrorThrowing { error in
+            scheduled.cancel()
+            switch error {
+            case let error as KafkaClientError: throw error
+            case is ClientChannelHandler.ConnectionClosed: throw KafkaClientError.connectionClosed(broker: broker)
+            default: throw KafkaClientError.malformedResponse(api: Request.apiKey, broker: broker, reason: "\(error)")
+            }
+        }.flatMapThrowing { body in
+            scheduled.cancel()
+            var body = body
+            // An ApiVersions error answer is always a v0 body.
+            let bodyVersion = Request.apiKey == .apiVersions && body.getInteger(at: body.readerIndex, as: Int16.self) != 0 ? 0 : version
+            do {
+                return try Request.Response(from: &body, version: bodyVersion)
+            } catch {
+                throw KafkaClientError.malformedResponse(api: Request.apiKey, broker: broker, reason: "\(error)")
+            }
         }
     }
 
     /// Sends a request that gets no response (a Produce with acks=0); returns once it is written.
     public func sendWithoutResponse<Request: KafkaRequest>(_ request: Request, version: Int16? = nil) async throws {
-        try await write(request, version: try version ?? self.version(for: Request.self), response: nil)
+        try await sendRequestWithoutResponse(request, version: version).get()
     }
 
-    private func write<Request: KafkaRequest>(_ request: Request, version: Int16, response: EventLoopPromise<ByteBuffer>?) async throws {
+    /// Sends a request that gets no response; the future completes when it is written.
+    public func sendRequestWithoutResponse<Request: KafkaRequest>(_ request: Request, version: Int16? = nil) -> EventLoopFuture<Void> {
+        do {
+            return write(request, version: try version ?? self.version(for: Request.self), response: nil)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func write<Request: KafkaRequest>(_ request: Request, version: Int16, response: EventLoopPromise<ByteBuffer>?) -> EventLoopFuture<Void> {
         let correlationId = correlation.withLockedValue { value in
             value = value == Int32.max ? 0 : value + 1
             return value
         }
         var writer = WireWriter(allocator: channel.allocator)
-        try KafkaFrame.writeRequest(request, version: version, correlationId: correlationId,
-                                    clientId: configuration.clientId, into: &writer)
+        do {
+            try KafkaFrame.writeRequest(request, version: version, correlationId: correlationId,
+                                        clientId: configuration.clientId, into: &writer)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
         let outbound = OutboundRequest(chunks: writer.finish(), correlationId: correlationId, response: response,
                                        responseHeaderVersion: Request.responseHeaderVersion(for: version))
-        do {
-            try await channel.writeAndFlush(outbound)
-        } catch {
-            response?.fail(error)
+        let broker = self.broker
+        return channel.writeAndFlush(outbound).flatMapErrorThrowing { _ in
             throw KafkaClientError.connectionClosed(broker: broker)
         }
     }

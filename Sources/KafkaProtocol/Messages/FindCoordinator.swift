@@ -2,14 +2,14 @@
 
 import NIOCore
 
-/// The request of API key 10, versions 1–6, flexible from v3.
+/// The request of API key 10, versions 0–6, flexible from v3.
 public struct FindCoordinatorRequest: KafkaRequest {
     public typealias Response = FindCoordinatorResponse
     public static let apiKey = ApiKey(rawValue: 10)
-    public static let versions: ClosedRange<Int16> = 1...6
+    public static let versions: ClosedRange<Int16> = 0...6
     public static let firstFlexibleVersion: Int16? = 3
 
-    /// `Key`, string, versions 1-3.
+    /// `Key`, string, versions 0-3.
     public var key: String = ""
     /// `KeyType`, int8, versions 1-6.
     public var keyType: Int8 = 0
@@ -40,7 +40,9 @@ public struct FindCoordinatorRequest: KafkaRequest {
         if version <= 3 {
             self.key = try buffer.readKafkaString(compact: flexible).notNull("Key")
         }
-        self.keyType = try buffer.readKafkaInteger(as: Int8.self)
+        if version >= 1 {
+            self.keyType = try buffer.readKafkaInteger(as: Int8.self)
+        }
         if version >= 4 {
             self.coordinatorKeys = try buffer.readKafkaArray(compact: flexible, minimumElementSize: 1) { (buffer: inout ByteBuffer) throws(KafkaWireError) in try buffer.readKafkaString(compact: flexible).notNull("CoordinatorKeys") }.notNull("CoordinatorKeys")
         }
@@ -58,7 +60,11 @@ public struct FindCoordinatorRequest: KafkaRequest {
         } else if writer.rejectsFieldsMissingFromVersion, self.key != "" {
             throw KafkaWireError.unsupportedField("Key", version: version)
         }
-        writer.buffer.writeInteger(self.keyType)
+        if version >= 1 {
+            writer.buffer.writeInteger(self.keyType)
+        } else if writer.rejectsFieldsMissingFromVersion, self.keyType != 0 {
+            throw KafkaWireError.unsupportedField("KeyType", version: version)
+        }
         if version >= 4 {
             writer.buffer.writeKafkaArrayLength(self.coordinatorKeys.count, compact: flexible)
             for element in self.coordinatorKeys {
@@ -73,23 +79,23 @@ public struct FindCoordinatorRequest: KafkaRequest {
     }
 }
 
-/// The response of API key 10, versions 1–6, flexible from v3.
+/// The response of API key 10, versions 0–6, flexible from v3.
 public struct FindCoordinatorResponse: KafkaResponse {
     public static let apiKey = ApiKey(rawValue: 10)
-    public static let versions: ClosedRange<Int16> = 1...6
+    public static let versions: ClosedRange<Int16> = 0...6
     public static let firstFlexibleVersion: Int16? = 3
 
     /// `ThrottleTimeMs`, int32, versions 1-6.
     public var throttleTimeMs: Int32 = 0
-    /// `ErrorCode`, int16, versions 1-3.
+    /// `ErrorCode`, int16, versions 0-3.
     public var errorCode: Int16 = 0
     /// `ErrorMessage`, string, versions 1-3, nullable.
     public var errorMessage: String? = ""
-    /// `NodeId`, int32, versions 1-3.
+    /// `NodeId`, int32, versions 0-3.
     public var nodeId: Int32 = 0
-    /// `Host`, string, versions 1-3.
+    /// `Host`, string, versions 0-3.
     public var host: String = ""
-    /// `Port`, int32, versions 1-3.
+    /// `Port`, int32, versions 0-3.
     public var port: Int32 = 0
     /// `Coordinators`, []Coordinator, versions 4-6.
     public var coordinators: [Coordinator] = []
@@ -123,11 +129,13 @@ public struct FindCoordinatorResponse: KafkaResponse {
         try Self.checkVersion(version)
         self.init()
         let flexible = version >= 3
-        self.throttleTimeMs = try buffer.readKafkaInteger(as: Int32.self)
+        if version >= 1 {
+            self.throttleTimeMs = try buffer.readKafkaInteger(as: Int32.self)
+        }
         if version <= 3 {
             self.errorCode = try buffer.readKafkaInteger(as: Int16.self)
         }
-        if version <= 3 {
+        if (1...3).contains(version) {
             self.errorMessage = try buffer.readKafkaString(compact: flexible)
         }
         if version <= 3 {
@@ -151,13 +159,15 @@ public struct FindCoordinatorResponse: KafkaResponse {
     public func encode(to writer: inout WireWriter, version: Int16) throws(KafkaWireError) {
         try Self.checkVersion(version)
         let flexible = version >= 3
-        writer.buffer.writeInteger(self.throttleTimeMs)
+        if version >= 1 {
+            writer.buffer.writeInteger(self.throttleTimeMs)
+        }
         if version <= 3 {
             writer.buffer.writeInteger(self.errorCode)
         } else if writer.rejectsFieldsMissingFromVersion, self.errorCode != 0 {
             throw KafkaWireError.unsupportedField("ErrorCode", version: version)
         }
-        if version <= 3 {
+        if (1...3).contains(version) {
             writer.buffer.writeKafkaString(self.errorMessage, compact: flexible)
         }
         if version <= 3 {

@@ -134,6 +134,17 @@ public struct RecordBatchBuilder {
         return batch
     }
 
+    /// Rewrites the producer id, epoch and base sequence of an encoded batch and recomputes its CRC (they lie
+    /// inside the CRC's range). Used when a retried batch must carry new idempotence state.
+    public static func rewriteProducerState(in batch: inout ByteBuffer, producerId: Int64, producerEpoch: Int16, baseSequence: Int32) {
+        let start = batch.readerIndex
+        batch.setInteger(producerId, at: start + RecordBatchLayout.producerId)
+        batch.setInteger(producerEpoch, at: start + RecordBatchLayout.producerEpoch)
+        batch.setInteger(baseSequence, at: start + RecordBatchLayout.baseSequence)
+        let crc = batch.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchLayout.attributes...])) }
+        batch.setInteger(crc, at: start + RecordBatchLayout.crc)
+    }
+
     // MARK: - Encoding helpers
 
     private static func bodySize(

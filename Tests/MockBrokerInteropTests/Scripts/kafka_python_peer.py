@@ -5,15 +5,18 @@ Each command talks to the broker at --bootstrap with kafka-python's own clients 
 kafka-python), prints one JSON document on stdout and exits 0; any failure is printed on stderr with a
 non-zero exit status.
 
-Keys, values and header values travel as UTF-8 strings; JSON null stands for a null key or value.
+Keys, values and header values travel as UTF-8 strings; JSON null stands for a null key or value (kafka-python
+does not send null header values).
 
   produce        stdin: [{"key", "value", "headers": [[name, value]], "partition"?, "timestamp"?}, ...]
-                 stdout: {"acks": [{"partition", "offset", "timestamp"}, ...]} in input order
+                 stdout: {"acks": [{"partition", "offset", "timestamp"}, ...] in input order, "brokerVersion"}
   consume        reads every partition of the topic from its beginning up to its end offset
-                 stdout: {"records": [{"partition", "offset", "timestamp", "key", "value", "headers"}, ...]}
-  offsets        stdout: {"beginning": int, "end": int, "times": [{"target", "offset", "timestamp"} | ...]}
+                 stdout: {"records": [{"partition", "offset", "timestamp", "key", "value", "headers"}, ...],
+                          "endOffsets": {"partition": int}, "brokerVersion": [major, minor]}
+  offsets        looks up --times in --partition (after deleting the records before --delete-before, if given)
+                 stdout: {"beginning": int, "end": int, "times": [{"target", "offset", "timestamp"}, ...]}
   create-topics  stdin: {"name": {"num_partitions"?: int, "configs"?: {...}}, ...}
-                 creates the topics, then asks again for the first one
+                 creates the topics in one request, then asks again for the first one listed
                  stdout: {"created": {"name": {"error", "num_partitions"}, ...},
                           "again": "<class of the error raised, or none>"}
 """
@@ -23,7 +26,6 @@ import json
 import sys
 import time
 
-import kafka
 import kafka.errors
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -74,7 +76,12 @@ def produce(args):
                          "timestamp": metadata.timestamp})
     finally:
         producer.close(timeout=5)
-    return {"acks": acks}
+    return {"acks": acks, "brokerVersion": broker_version(producer)}
+
+
+def broker_version(client):
+    """The broker version kafka-python inferred from ApiVersions (no api_version is configured)."""
+    return list(client.config["api_version"])
 
 
 def consumer_for(args):
@@ -120,7 +127,8 @@ def consume(args):
                         "headers": [[name, decode(value)] for name, value in message.headers],
                     })
         records.sort(key=lambda r: (r["partition"], r["offset"]))
-        return {"records": records, "endOffsets": {str(tp.partition): ends[tp] for tp in partitions}}
+        return {"records": records, "endOffsets": {str(tp.partition): ends[tp] for tp in partitions},
+                "brokerVersion": broker_version(consumer)}
     finally:
         consumer.close()
 
@@ -129,6 +137,12 @@ def offsets(args):
     consumer = consumer_for(args)
     try:
         tp = TopicPartition(args.topic, args.partition)
+        if args.delete_before is not None:
+            admin = KafkaAdminClient(**common(args))
+            try:
+                admin.delete_records({tp: args.delete_before}, timeout_ms=REQUEST_TIMEOUT_MS)
+            finally:
+                admin.close()
         beginning = consumer.beginning_offsets([tp], timeout_ms=REQUEST_TIMEOUT_MS)[tp]
         end = consumer.end_offsets([tp], timeout_ms=REQUEST_TIMEOUT_MS)[tp]
         times = []
@@ -164,19 +178,17 @@ def create_topics(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["produce", "consume", "offsets", "create-topics", "version"])
+    parser.add_argument("command", choices=["produce", "consume", "offsets", "create-topics"])
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--topic")
     parser.add_argument("--codec", default="none", choices=["none", "gzip", "snappy", "lz4", "zstd"])
     parser.add_argument("--linger-ms", type=int, default=0)
     parser.add_argument("--partition", type=int, default=0)
     parser.add_argument("--times", type=int, nargs="*", default=[])
+    parser.add_argument("--delete-before", type=int, default=None)
     args = parser.parse_args()
-    if args.command == "version":
-        result = {"kafka-python": kafka.__version__}
-    else:
-        result = {"produce": produce, "consume": consume, "offsets": offsets,
-                  "create-topics": create_topics}[args.command](args)
+    result = {"produce": produce, "consume": consume, "offsets": offsets,
+              "create-topics": create_topics}[args.command](args)
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

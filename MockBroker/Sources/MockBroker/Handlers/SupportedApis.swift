@@ -24,6 +24,8 @@ enum SupportedApis {
         range(DescribeConfigsRequest.self),
         range(CreatePartitionsRequest.self),
         range(DeleteRecordsRequest.self),
+        // librdkafka turns LZ4 (and group support) on only when FindCoordinator's range includes v0.
+        range(FindCoordinatorRequest.self),
     ]
 
     private static func range<Request: KafkaRequest>(_: Request.Type) -> Range {

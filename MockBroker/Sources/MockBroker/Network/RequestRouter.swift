@@ -49,6 +49,7 @@ struct RequestRouter: Sendable {
         case .deleteRecords: return dispatch(body, context, handlers.deleteRecords.handle)
         case .initProducerId: return dispatch(body, context, handlers.initProducerId.handle)
         case .offsetForLeaderEpoch: return dispatch(body, context, handlers.offsetForLeaderEpoch.handle)
+        case .findCoordinator: return dispatch(body, context, handlers.findCoordinator.handle)
         default:
             return eventLoop.makeFailedFuture(RouterError.unsupported(api: api, version: header.requestApiVersion))
         }
@@ -99,6 +100,7 @@ struct RequestHandlers: Sendable {
     let deleteRecords: DeleteRecordsHandler
     let initProducerId: InitProducerIdHandler
     let offsetForLeaderEpoch: OffsetForLeaderEpochHandler
+    let findCoordinator: FindCoordinatorHandler
 
     init(state: BrokerState) {
         apiVersions = ApiVersionsHandler(state: state)
@@ -111,5 +113,6 @@ struct RequestHandlers: Sendable {
         deleteRecords = DeleteRecordsHandler(state: state)
         initProducerId = InitProducerIdHandler(state: state)
         offsetForLeaderEpoch = OffsetForLeaderEpochHandler(state: state)
+        findCoordinator = FindCoordinatorHandler(state: state)
     }
 }

@@ -1,0 +1,228 @@
+import KafkaProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A client's view of the cluster: one connection per broker (made on demand, with exponential reconnect
+/// backoff and jitter) and the latest metadata. The producer and the consumer each own one.
+final class ClusterClient: Sendable {
+    let configuration: ClientConfiguration
+    let eventLoopGroup: any EventLoopGroup
+    let logger: Logger
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var metadata = ClusterMetadata()
+        var lastRefresh: NIODeadline?
+        var connections: [Int32: Slot] = [:]
+        var refresh: EventLoopFuture<ClusterMetadata>?
+        /// Topics the client uses; periodic refreshes ask for these.
+        var topics: Set<String> = []
+        var nextBootstrap = 0
+        var closed = false
+    }
+
+    private enum Slot {
+        case connecting(EventLoopFuture<BrokerConnection>)
+        case connected(BrokerConnection)
+        case failed(attempts: Int, retryAt: NIODeadline)
+    }
+
+    init(configuration: ClientConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    /// The latest metadata.
+    var metadata: ClusterMetadata { state.withLockedValue { $0.metadata } }
+
+    /// Whether the metadata is older than `metadata.max.age.ms` (or was never fetched).
+    var metadataIsStale: Bool {
+        state.withLockedValue { state in
+            guard let last = state.lastRefresh else { return true }
+            return NIODeadline.now() - last >= configuration.metadataMaxAge
+        }
+    }
+
+    // MARK: - Connections
+
+    /// Bootstrap servers get negative node ids, so they never clash with broker ids.
+    private func address(of node: Int32, in state: State) -> BrokerAddress? {
+        if node < 0 {
+            let index = Int(-node) - 1
+            return index < configuration.bootstrapServers.count ? configuration.bootstrapServers[index] : nil
+        }
+        return state.metadata.brokers[node]
+    }
+
+    /// The connection to `node`, connecting if there is none. Fails at once while the node is backing off after
+    /// a failed attempt.
+    func connection(to node: Int32) -> EventLoopFuture<BrokerConnection> {
+        let eventLoop = eventLoopGroup.next()
+        let decision: Result<EventLoopFuture<BrokerConnection>, Error> = state.withLockedValue { state in
+            guard !state.closed else { return .failure(KafkaClientError.connectionClosed(broker: "node \(node)")) }
+            switch state.connections[node] {
+            case .connected(let connection) where connection.isActive:
+                return .success(eventLoop.makeSucceededFuture(connection))
+            case .connecting(let future):
+                return .success(future)
+            case .failed(_, let retryAt) where NIODeadline.now() < retryAt:
+                let broker = address(of: node, in: state).map(\.description) ?? "node \(node)"
+                return .failure(KafkaClientError.connectionFailed(broker: broker, reason: "reconnect backoff"))
+            default:
+                guard let address = address(of: node, in: state) else {
+                    return .failure(KafkaClientError.connectionFailed(broker: "node \(node)", reason: "unknown broker"))
+                }
+                let attempts: Int = if case .failed(let attempts, _) = state.connections[node] { attempts } else { 0 }
+                let future = connect(node: node, address: address, attempts: attempts, on: eventLoop)
+                state.connections[node] = .connecting(future)
+                return .success(future)
+            }
+        }
+        switch decision {
+        case .success(let future): return future
+        case .failure(let error): return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func connect(node: Int32, address: BrokerAddress, attempts: Int, on eventLoop: any EventLoop) -> EventLoopFuture<BrokerConnection> {
+        let configuration = self.configuration
+        let group = eventLoopGroup
+        let future = eventLoop.makeFutureWithTask {
+            try await BrokerConnection.connect(host: address.host, port: address.port,
+                                               configuration: configuration.connection, eventLoopGroup: group)
+        }
+        let backoff = ExponentialBackoff(initial: configuration.reconnectBackoff, maximum: configuration.reconnectBackoffMax)
+        future.whenComplete { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let connection):
+                let keep = self.state.withLockedValue { state -> Bool in
+                    guard !state.closed else { return false }
+                    state.connections[node] = .connected(connection)
+                    return true
+                }
+                guard keep else {
+                    Task { await connection.close() }
+                    return
+                }
+                self.logger.debug("connected to \(address) (node \(node))")
+                connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed(node: node, connection) }
+            case .failure(let error):
+                let delay = backoff.delay(attempt: attempts)
+                self.logger.debug("connecting to \(address) failed: \(error); retrying in \(delay.nanoseconds / 1_000_000) ms")
+                self.state.withLockedValue { $0.connections[node] = .failed(attempts: attempts + 1, retryAt: .now() + delay) }
+            }
+        }
+        return future
+    }
+
+    private func connectionClosed(node: Int32, _ connection: BrokerConnection) {
+        state.withLockedValue { state in
+            if case .connected(let current) = state.connections[node], current === connection {
+                state.connections[node] = nil
+                // A broker going away may mean leadership moved.
+                state.lastRefresh = nil
+            }
+        }
+        logger.debug("connection to node \(node) closed")
+    }
+
+    /// A node to ask for metadata: a connected broker if any, else a known one, else the next bootstrap server.
+    private func metadataNode() -> Int32 {
+        state.withLockedValue { state in
+            if let connected = state.connections.first(where: { if case .connected(let c) = $0.value { c.isActive } else { false } }) {
+                return connected.key
+            }
+            let slots = state.connections
+            let ready = { (node: Int32) -> Bool in
+                if case .failed(_, let retryAt) = slots[node] { return NIODeadline.now() >= retryAt }
+                return true
+            }
+            if let known = state.metadata.brokers.keys.sorted().first(where: ready) { return known }
+            let count = max(configuration.bootstrapServers.count, 1)
+            for _ in 0..<count {
+                let node = Int32(-(state.nextBootstrap % count) - 1)
+                state.nextBootstrap += 1
+                if ready(node) { return node }
+            }
+            return Int32(-(state.nextBootstrap % count) - 1)
+        }
+    }
+
+    // MARK: - Metadata
+
+    /// Adds topics to those periodic refreshes ask about.
+    func track(_ topics: some Sequence<String>) {
+        state.withLockedValue { $0.topics.formUnion(topics) }
+    }
+
+    /// Refreshes metadata for the tracked topics (and `topics`), coalescing with a refresh already under way.
+    /// Tries up to one node per known broker and bootstrap server before failing.
+    func refreshMetadata(adding topics: Set<String> = [], allowAutoTopicCreation: Bool = true) -> EventLoopFuture<ClusterMetadata> {
+        let eventLoop = eventLoopGroup.next()
+        let promise = eventLoop.makePromise(of: ClusterMetadata.self)
+        let start: (wanted: Set<String>, attempts: Int)? = state.withLockedValue { state in
+            state.topics.formUnion(topics)
+            if let running = state.refresh, topics.isSubset(of: state.topics) {
+                promise.completeWith(running)
+                return nil
+            }
+            state.refresh = promise.futureResult
+            return (state.topics, max(1, state.metadata.brokers.count + configuration.bootstrapServers.count))
+        }
+        guard let start else { return promise.futureResult }
+        // Started outside the lock: choosing a node and connecting take it again.
+        fetchMetadata(topics: start.wanted, allowAutoTopicCreation: allowAutoTopicCreation, attemptsLeft: start.attempts,
+                      on: eventLoop).cascade(to: promise)
+        promise.futureResult.whenComplete { [weak self] _ in
+            self?.state.withLockedValue { state in
+                if state.refresh === promise.futureResult { state.refresh = nil }
+            }
+        }
+        return promise.futureResult
+    }
+
+    private func fetchMetadata(topics: Set<String>, allowAutoTopicCreation: Bool, attemptsLeft: Int,
+                               on eventLoop: any EventLoop) -> EventLoopFuture<ClusterMetadata> {
+        let node = metadataNode()
+        let request = MetadataRequest(topics: topics.sorted().map { .init(name: $0) },
+                                      allowAutoTopicCreation: allowAutoTopicCreation)
+        return connection(to: node).flatMap { connection in
+            connection.sendRequest(request)
+        }.map { [weak self] response -> ClusterMetadata in
+            guard let self else { return ClusterMetadata() }
+            return self.state.withLockedValue { state in
+                state.metadata.merge(response, requestedAll: false)
+                state.lastRefresh = .now()
+                return state.metadata
+            }
+        }.flatMapError { [weak self] error in
+            guard let self, attemptsLeft > 1 else { return eventLoop.makeFailedFuture(error) }
+            self.logger.debug("metadata from node \(node) failed: \(error)")
+            return self.fetchMetadata(topics: topics, allowAutoTopicCreation: allowAutoTopicCreation,
+                                      attemptsLeft: attemptsLeft - 1, on: eventLoop)
+        }
+    }
+
+    /// Marks the metadata stale, so that the next check refreshes it (after NOT_LEADER_OR_FOLLOWER and friends).
+    func invalidateMetadata() {
+        state.withLockedValue { $0.lastRefresh = nil }
+    }
+
+    // MARK: - Closing
+
+    func close() async {
+        let connections = state.withLockedValue { state -> [BrokerConnection] in
+            state.closed = true
+            let open = state.connections.values.compactMap { slot -> BrokerConnection? in
+                if case .connected(let connection) = slot { return connection }
+                return nil
+            }
+            state.connections = [:]
+            return open
+        }
+        for connection in connections { await connection.close() }
+    }
+}

@@ -1,0 +1,89 @@
+import NIOCore
+
+/// A broker address, as given in `bootstrap.servers` or learned from Metadata.
+public struct BrokerAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` (`[v6-address]:port` for IPv6 literals).
+    public init?(_ text: String) {
+        let trimmed = text.trimmingWhitespace()
+        guard let colon = trimmed.lastIndex(of: ":"), let port = Int(trimmed[trimmed.index(after: colon)...]), port > 0, port < 65536 else {
+            return nil
+        }
+        var host = trimmed[..<colon]
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard !host.isEmpty else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Settings every client (producer, consumer) shares. Names and defaults follow the Java client.
+public struct ClientConfiguration: Sendable {
+    /// `bootstrap.servers`: brokers to ask for the cluster's metadata first.
+    public var bootstrapServers: [BrokerAddress]
+    /// `client.id`, sent in every request.
+    public var clientId = "swift-kafka"
+    /// `request.timeout.ms`: how long to wait for a response. Default 30 s.
+    public var requestTimeout: TimeAmount = .seconds(30)
+    /// `socket.connection.setup.timeout.ms`. Default 10 s.
+    public var connectionSetupTimeout: TimeAmount = .seconds(10)
+    /// `reconnect.backoff.ms`: the first wait before reconnecting to a broker. Default 50 ms.
+    public var reconnectBackoff: TimeAmount = .milliseconds(50)
+    /// `reconnect.backoff.max.ms`: the longest wait; the backoff doubles up to it, with ±20% jitter. Default 1 s.
+    public var reconnectBackoffMax: TimeAmount = .seconds(1)
+    /// `retry.backoff.ms`: the first wait before retrying a failed request. Default 100 ms.
+    public var retryBackoff: TimeAmount = .milliseconds(100)
+    /// `retry.backoff.max.ms`: the longest, reached by doubling with jitter. Default 1 s.
+    public var retryBackoffMax: TimeAmount = .seconds(1)
+    /// `metadata.max.age.ms`: metadata is refreshed at least this often. Default 5 minutes.
+    public var metadataMaxAge: TimeAmount = .minutes(5)
+    /// Largest response frame accepted (a safety bound; Kafka's `fetch.max.bytes` default is 50 MiB).
+    public var maxResponseBytes = 512 * 1024 * 1024
+
+    public init(bootstrapServers: [BrokerAddress]) {
+        self.bootstrapServers = bootstrapServers
+    }
+
+    /// `bootstrapServers` as Kafka writes them: `host1:9092,host2:9092`.
+    public init(bootstrapServers: String) {
+        self.init(bootstrapServers: bootstrapServers.split(separator: ",").compactMap { BrokerAddress(String($0)) })
+    }
+
+    var connection: BrokerConnection.Configuration {
+        var configuration = BrokerConnection.Configuration()
+        configuration.clientId = clientId
+        configuration.requestTimeout = requestTimeout
+        configuration.connectTimeout = connectionSetupTimeout
+        configuration.maxResponseBytes = maxResponseBytes
+        return configuration
+    }
+}
+
+/// Exponential backoff with ±20% jitter, as the Java client computes `reconnect.backoff` and `retry.backoff`.
+struct ExponentialBackoff: Sendable {
+    var initial: TimeAmount
+    var maximum: TimeAmount
+
+    func delay(attempt: Int) -> TimeAmount {
+        let base = Double(initial.nanoseconds) * pow2(min(attempt, 30))
+        let capped = min(base, Double(maximum.nanoseconds))
+        let jittered = capped * Double.random(in: 0.8...1.2)
+        return .nanoseconds(Int64(jittered))
+    }
+
+    private func pow2(_ exponent: Int) -> Double { Double(1 << exponent) }
+}
+
+extension StringProtocol {
+    func trimmingWhitespace() -> String {
+        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}

@@ -1,0 +1,45 @@
+import NIOCore
+
+/// Bytes a record's key or value can be given as. The producer copies them once, straight into the batch;
+/// none of these conformances allocates to hand the bytes over.
+public protocol KafkaBytes: Sendable {
+    var kafkaByteCount: Int { get }
+    func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result
+}
+
+extension ByteBuffer: KafkaBytes {
+    public var kafkaByteCount: Int { readableBytes }
+    public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withUnsafeReadableBytes(body)
+    }
+}
+
+extension Array: KafkaBytes where Element == UInt8 {
+    public var kafkaByteCount: Int { count }
+    public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withUnsafeBytes(body)
+    }
+}
+
+extension ArraySlice: KafkaBytes where Element == UInt8 {
+    public var kafkaByteCount: Int { count }
+    public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withUnsafeBytes(body)
+    }
+}
+
+extension String: KafkaBytes {
+    public var kafkaByteCount: Int { utf8.count }
+    public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        var string = self
+        return try string.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+extension Substring: KafkaBytes {
+    public var kafkaByteCount: Int { utf8.count }
+    public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        var string = self
+        return try string.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+    }
+}

@@ -1,0 +1,95 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// `buffer.memory`: the bytes of batches the producer may hold. A new batch reserves its capacity here and gives
+/// it back when the batch is done. When nothing is left, senders wait in order of arrival, up to `max.block.ms`.
+final class MemoryPool: Sendable {
+    let capacity: Int
+    private let state: NIOLockedValueBox<State>
+
+    private struct Waiter {
+        let id: UInt64
+        let bytes: Int
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var available: Int
+        var waiters = CircularBuffer<Waiter>()
+        var nextId: UInt64 = 0
+    }
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        state = NIOLockedValueBox(State(available: capacity))
+    }
+
+    /// Takes `bytes` if they are free now and nobody is waiting ahead.
+    func tryReserve(_ bytes: Int) -> Bool {
+        state.withLockedValue { state in
+            guard state.waiters.isEmpty, state.available >= bytes else { return false }
+            state.available -= bytes
+            return true
+        }
+    }
+
+    /// Takes `bytes`, waiting (behind earlier waiters) until they are free or `timeout` passes.
+    func reserve(_ bytes: Int, timeout: TimeAmount, eventLoop: any EventLoop) async throws(KafkaProducerError) {
+        if tryReserve(bytes) { return }
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let id = state.withLockedValue { state -> UInt64 in
+                    state.nextId += 1
+                    state.waiters.append(Waiter(id: state.nextId, bytes: bytes, continuation: continuation))
+                    return state.nextId
+                }
+                eventLoop.scheduleTask(in: timeout) { [weak self] in
+                    self?.expire(id, waited: timeout)
+                }
+                // Memory may have been released between the first attempt and joining the queue.
+                release(0)
+            }
+        } catch let error as KafkaProducerError {
+            throw error
+        } catch {
+            throw .producerClosed
+        }
+    }
+
+    private func expire(_ id: UInt64, waited: TimeAmount) {
+        let expired = state.withLockedValue { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        expired?.continuation.resume(throwing: KafkaProducerError.bufferExhausted(waitedMilliseconds: waited.nanoseconds / 1_000_000))
+        if expired != nil { release(0) }
+    }
+
+    /// Gives back `bytes` and wakes the waiters that now fit, in order.
+    func release(_ bytes: Int) {
+        let woken = state.withLockedValue { state -> [Waiter] in
+            state.available += bytes
+            var woken: [Waiter] = []
+            while let first = state.waiters.first, first.bytes <= state.available {
+                state.available -= first.bytes
+                woken.append(state.waiters.removeFirst())
+            }
+            return woken
+        }
+        for waiter in woken { waiter.continuation.resume() }
+    }
+
+    /// Whether senders are waiting for memory (then partially filled batches are sent without lingering).
+    var isExhausted: Bool { state.withLockedValue { !$0.waiters.isEmpty } }
+
+    var available: Int { state.withLockedValue { $0.available } }
+
+    /// Fails every waiter (the producer is closing).
+    func failWaiters() {
+        let waiters = state.withLockedValue { state -> [Waiter] in
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters)
+        }
+        for waiter in waiters { waiter.continuation.resume(throwing: KafkaProducerError.producerClosed) }
+    }
+}

@@ -1,0 +1,96 @@
+import KafkaCompression
+import NIOCore
+
+/// Producer settings, named and defaulted after the Java client's (Kafka 4.0).
+public struct ProducerConfiguration: Sendable {
+    /// Connections, timeouts, backoff and metadata settings shared with the consumer.
+    public var client: ClientConfiguration
+
+    /// `acks`: how many replicas must have a batch before the broker answers.
+    public enum Acks: Int16, Sendable {
+        /// `acks=0`: the broker sends no answer; a record is reported delivered once written to the socket.
+        case none = 0
+        /// `acks=1`: the leader has it.
+        case leader = 1
+        /// `acks=all` (-1): every in-sync replica has it. The default.
+        case all = -1
+    }
+
+    public var acks: Acks = .all
+    /// `linger.ms`: how long a batch waits for more records before it is sent anyway. Default 5 ms.
+    public var linger: TimeAmount = .milliseconds(5)
+    /// `batch.size`: a partition's batch is sent once it holds this many bytes. Default 16384.
+    public var batchSize = 16_384
+    /// `buffer.memory`: bytes of batches the producer may hold; when full, sending waits up to `max.block.ms`.
+    /// Default 32 MiB.
+    public var bufferMemory = 32 * 1024 * 1024
+    /// `compression.type` (and `compression.<codec>.level`): nil level = the codec's default.
+    public var compression: CompressionCodec = .none
+    public var compressionLevel: Int?
+    /// `enable.idempotence`: nil (the default) means on when `acks` is `.all`, as in the Java client.
+    public var enableIdempotence: Bool?
+    /// `max.in.flight.requests.per.connection`. Default 5 (at most 5 with idempotence).
+    public var maxInFlightRequestsPerConnection = 5
+    /// `retries`: attempts after the first for retriable errors, within `delivery.timeout.ms`. Default: no limit.
+    public var retries = Int(Int32.max)
+    /// `delivery.timeout.ms`: the longest a record may take from `send` to its outcome. Default 2 minutes.
+    public var deliveryTimeout: TimeAmount = .minutes(2)
+    /// `max.block.ms`: the longest `send` waits for metadata or for room in `buffer.memory`. Default 60 s.
+    public var maxBlock: TimeAmount = .seconds(60)
+    /// `max.request.size`: the largest record (and produce request) the producer sends. Default 1 MiB.
+    public var maxRequestSize = 1_048_576
+    /// `partitioner.class`: how records without an explicit partition are placed.
+    public var partitioner: PartitionerChoice = .sticky
+    /// `partitioner.ignore.keys`: place keyed records like keyless ones instead of by key hash.
+    public var partitionerIgnoreKeys = false
+
+    public init(bootstrapServers: String) {
+        client = ClientConfiguration(bootstrapServers: bootstrapServers)
+    }
+
+    public init(client: ClientConfiguration) {
+        self.client = client
+    }
+
+    /// Whether the producer is idempotent with these settings.
+    public var isIdempotent: Bool { enableIdempotence ?? (acks == .all) }
+
+    /// Refuses contradictory settings the way the Java client does.
+    func validate() throws(KafkaProducerError) {
+        if enableIdempotence == true {
+            guard acks == .all else {
+                throw .invalidConfiguration("enable.idempotence requires acks=all")
+            }
+            guard maxInFlightRequestsPerConnection <= 5 else {
+                throw .invalidConfiguration("enable.idempotence requires max.in.flight.requests.per.connection <= 5")
+            }
+        }
+        guard batchSize > 0, bufferMemory >= batchSize else {
+            throw .invalidConfiguration("buffer.memory must be at least batch.size, and batch.size positive")
+        }
+        guard maxInFlightRequestsPerConnection > 0 else {
+            throw .invalidConfiguration("max.in.flight.requests.per.connection must be positive")
+        }
+        if let level = compressionLevel, let range = compression.supportedLevels, !range.contains(level) {
+            throw .invalidConfiguration("compression level \(level) is outside \(range) for \(compression)")
+        }
+        guard !client.bootstrapServers.isEmpty else { throw .invalidConfiguration("bootstrap.servers is empty") }
+    }
+}
+
+/// How records without an explicit partition are placed.
+public enum PartitionerChoice: Sendable {
+    /// Keyed records by `murmur2(key)` like the Java client; keyless records stick to one partition until its
+    /// batch is sent, then move on (the Java client's default).
+    case sticky
+    /// Keyed records by `murmur2(key)`; keyless records in turn across the partitions.
+    case roundRobin
+    /// Your own placement for every record without an explicit partition.
+    case custom(any Partitioner)
+}
+
+/// A user-supplied partitioner.
+public protocol Partitioner: Sendable {
+    /// The partition (0..<partitionCount) for a record.
+    func partition(topic: String, key: (any KafkaBytes)?, value: (any KafkaBytes)?, partitionCount: Int32) -> Int32
+}

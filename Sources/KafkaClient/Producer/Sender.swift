@@ -1,0 +1,336 @@
+import KafkaCompression
+import KafkaProtocol
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Moves batches from the accumulator to the brokers: one Produce request per broker carrying every ready
+/// batch (one per partition), up to `max.in.flight.requests.per.connection` requests per broker, and reports
+/// each record's outcome.
+///
+/// All of its state lives on one event loop; `wakeup()` may be called from anywhere.
+final class Sender: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private let cluster: ClusterClient
+    private let accumulator: RecordAccumulator
+    private let memory: MemoryPool
+    private let configuration: ProducerConfiguration
+    private let events: AsyncStream<ProducerEvent>.Continuation?
+    private let logger: Logger
+    private let workspace = CompressionWorkspace()
+    private let retryBackoff: ExponentialBackoff
+    private let wakePending = NIOLockedValueBox(false)
+
+    private var inFlight: [Int32: Int] = [:]
+    private var idempotence: IdempotenceState?
+    private var initializingProducerId = false
+    private var refreshingMetadata = false
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private var stopped = false
+    private var lastMetadataError: String?
+
+    private let recordsSent = Counter(label: "kafka_producer_records_sent")
+    private let bytesSent = Counter(label: "kafka_producer_bytes_sent")
+    private let recordErrors = Counter(label: "kafka_producer_record_errors")
+    private let retries = Counter(label: "kafka_producer_retries")
+    private let requestLatency = Timer(label: "kafka_producer_request_latency")
+
+    init(eventLoop: any EventLoop, cluster: ClusterClient, accumulator: RecordAccumulator, memory: MemoryPool,
+         configuration: ProducerConfiguration, events: AsyncStream<ProducerEvent>.Continuation?, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.cluster = cluster
+        self.accumulator = accumulator
+        self.memory = memory
+        self.configuration = configuration
+        self.events = events
+        self.logger = logger
+        retryBackoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+        idempotence = configuration.isIdempotent ? IdempotenceState() : nil
+    }
+
+    /// Asks the sender to look at the accumulator soon (coalesced: many calls, one look).
+    func wakeup() {
+        let schedule = wakePending.withLockedValue { pending -> Bool in
+            defer { pending = true }
+            return !pending
+        }
+        if schedule { eventLoop.execute { self.run() } }
+    }
+
+    func stop() {
+        eventLoop.execute {
+            self.stopped = true
+            self.timer?.cancel()
+        }
+    }
+
+    /// Requests still waiting for answers.
+    var requestsInFlight: Int {
+        eventLoop.preconditionInEventLoop()
+        return inFlight.values.reduce(0, +)
+    }
+
+    // MARK: - The loop
+
+    private func run() {
+        wakePending.withLockedValue { $0 = false }
+        guard !stopped else { return }
+        let now = NIODeadline.now()
+        for batch in accumulator.expired(deliveryTimeout: configuration.deliveryTimeout, now: now) {
+            finish(batch, .failure(.deliveryTimedOut(lastError: batch.lastError ?? lastMetadataError)))
+        }
+        let metadata = cluster.metadata
+        let readiness = accumulator.ready(metadata: metadata, memoryExhausted: memory.isExhausted, now: now)
+        if !readiness.unknownLeaders.isEmpty || cluster.metadataIsStale {
+            refreshMetadata(readiness.unknownLeaders)
+        }
+        if var state = idempotence {
+            if !state.hasProducerId || (state.needsEpochBump && state.inFlightCount == 0) {
+                initializeProducerId(bumping: state.hasProducerId ? state : nil)
+                state = idempotence!
+            }
+            if !state.hasProducerId || state.needsEpochBump {
+                schedule(at: now + .milliseconds(100))
+                return
+            }
+        }
+        for node in readiness.nodes where inFlight[node, default: 0] < configuration.maxInFlightRequestsPerConnection {
+            cluster.connection(to: node).hop(to: eventLoop).whenComplete { result in
+                switch result {
+                case .success(let connection):
+                    self.send(to: node, over: connection)
+                case .failure(let error):
+                    self.logger.debug("no connection to node \(node): \(error)")
+                    self.lastMetadataError = "\(error)"
+                    self.cluster.invalidateMetadata()
+                    self.schedule(at: .now() + self.configuration.client.reconnectBackoff)
+                }
+            }
+        }
+        schedule(at: readiness.nextCheck ?? now + .milliseconds(500))
+    }
+
+    private func schedule(at deadline: NIODeadline) {
+        if let current = timerDeadline, current <= deadline, current > .now() { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = eventLoop.scheduleTask(deadline: deadline) {
+            self.timerDeadline = nil
+            self.run()
+        }
+    }
+
+    private func refreshMetadata(_ topics: Set<String>) {
+        guard !refreshingMetadata else { return }
+        refreshingMetadata = true
+        cluster.refreshMetadata(adding: topics).hop(to: eventLoop).whenComplete { result in
+            self.refreshingMetadata = false
+            if case .failure(let error) = result {
+                self.lastMetadataError = "\(error)"
+                self.logger.debug("metadata refresh failed: \(error)")
+                self.schedule(at: .now() + self.retryBackoff.delay(attempt: 0))
+            } else {
+                self.lastMetadataError = nil
+                self.run()
+            }
+        }
+    }
+
+    /// InitProducerId: a new producer id, or (KIP-360) the same id with a bumped epoch.
+    private func initializeProducerId(bumping current: IdempotenceState?) {
+        guard !initializingProducerId else { return }
+        initializingProducerId = true
+        let node = cluster.metadata.brokers.keys.sorted().first ?? -1
+        let request = InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: -1,
+                                            producerId: current?.producerId ?? -1, producerEpoch: current?.epoch ?? -1)
+        cluster.connection(to: node).flatMap { connection in
+            connection.sendRequest(request, version: (try? connection.version(for: InitProducerIdRequest.self)).map {
+                // Only v3+ carries the current id and epoch for a bump.
+                current == nil ? $0 : max($0, 3)
+            })
+        }.hop(to: eventLoop).whenComplete { result in
+            self.initializingProducerId = false
+            switch result {
+            case .success(let response) where response.errorCode == 0:
+                self.idempotence?.adopt(producerId: response.producerId, epoch: response.producerEpoch)
+                self.logger.debug("producer id \(response.producerId), epoch \(response.producerEpoch)")
+                self.run()
+            case .success(let response):
+                self.logger.debug("InitProducerId failed: \(KafkaErrorCode(rawValue: response.errorCode))")
+                self.schedule(at: .now() + self.retryBackoff.delay(attempt: 1))
+            case .failure(let error):
+                self.logger.debug("InitProducerId failed: \(error)")
+                self.cluster.invalidateMetadata()
+                self.schedule(at: .now() + self.retryBackoff.delay(attempt: 1))
+            }
+        }
+    }
+
+    // MARK: - Sending
+
+    private func send(to node: Int32, over connection: BrokerConnection) {
+        guard !stopped, inFlight[node, default: 0] < configuration.maxInFlightRequestsPerConnection else { return }
+        let metadata = cluster.metadata
+        let batches = accumulator.drain(node: node, metadata: metadata, maxRequestSize: configuration.maxRequestSize,
+                                        now: .now()) { key, batch in
+            idempotence?.canSend(batch, of: key) ?? true
+        }
+        guard !batches.isEmpty else { return }
+        var sent: [ProducerBatch] = []
+        var topics: [String: [ProduceRequest.PartitionProduceData]] = [:]
+        var order: [String] = []
+        for batch in batches {
+            let key = TopicPartition(topic: batch.topic, partition: batch.partition)
+            idempotence?.stamp(batch, of: key)
+            do {
+                let encoded = try batch.close(compression: configuration.compression, level: configuration.compressionLevel,
+                                              workspace: workspace)
+                if topics[batch.topic] == nil { order.append(batch.topic) }
+                topics[batch.topic, default: []].append(.init(index: batch.partition, records: RecordSet(encoded)))
+                sent.append(batch)
+            } catch {
+                idempotence?.answered(batch, of: key)
+                finish(batch, .failure(.broker(.corruptMessage, topic: batch.topic, partition: batch.partition)))
+            }
+        }
+        guard !sent.isEmpty else { return }
+        let batchesSent = sent
+        let request = ProduceRequest(acks: configuration.acks.rawValue,
+                                     timeoutMs: Int32(configuration.client.requestTimeout.nanoseconds / 1_000_000),
+                                     topicData: order.map { .init(name: $0, partitionData: topics[$0]!) })
+        inFlight[node, default: 0] += 1
+        let started = NIODeadline.now()
+        if configuration.acks == .none {
+            connection.sendRequestWithoutResponse(request).hop(to: eventLoop).whenComplete { result in
+                self.inFlight[node, default: 1] -= 1
+                switch result {
+                case .success:
+                    for batch in batchesSent { self.succeeded(batch, baseOffset: -1, logAppendTime: -1) }
+                case .failure(let error):
+                    for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
+                }
+                self.run()
+            }
+            return
+        }
+        connection.sendRequest(request).hop(to: eventLoop).whenComplete { result in
+            self.inFlight[node, default: 1] -= 1
+            self.requestLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            switch result {
+            case .success(let response):
+                self.handle(response, for: batchesSent)
+            case .failure(let error):
+                self.logger.debug("produce to node \(node) failed: \(error)")
+                for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
+            }
+            self.run()
+        }
+    }
+
+    private func handle(_ response: ProduceResponse, for batches: [ProducerBatch]) {
+        var answers: [TopicPartition: ProduceResponse.PartitionProduceResponse] = [:]
+        for topic in response.responses {
+            for partition in topic.partitionResponses {
+                answers[TopicPartition(topic: topic.name, partition: partition.index)] = partition
+            }
+        }
+        for batch in batches {
+            let key = TopicPartition(topic: batch.topic, partition: batch.partition)
+            guard let answer = answers[key] else {
+                failed(batch, retriable: true, reason: "no answer for \(key)", invalidateMetadata: true)
+                continue
+            }
+            let code = KafkaErrorCode(rawValue: answer.errorCode)
+            switch code {
+            case .none:
+                succeeded(batch, baseOffset: answer.baseOffset, logAppendTime: answer.logAppendTimeMs)
+            case .duplicateSequenceNumber:
+                // Already written by an earlier attempt whose answer was lost; the broker no longer knows where.
+                succeeded(batch, baseOffset: -1, logAppendTime: -1)
+            case .messageTooLarge where batch.recordCount > 1:
+                split(batch)
+            case .messageTooLarge:
+                idempotence?.answered(batch, of: key)
+                finish(batch, .failure(.recordTooLarge(bytes: batch.sizeInBytes, limit: -1, setting: "the broker's max.message.bytes")))
+            case .outOfOrderSequenceNumber, .unknownProducerId:
+                if let state = idempotence, state.isOldest(batch, of: key) {
+                    // The broker has no record of the batches before this one: start a new epoch (KIP-360) and
+                    // send this batch again as its first.
+                    logger.info("\(key): broker lost the producer's sequence state (\(code.name)); bumping the epoch")
+                    idempotence?.needsEpochBump = true
+                }
+                failed(batch, retriable: true, reason: code.name, invalidateMetadata: false)
+            default:
+                let leaderMoved: Set<KafkaErrorCode> = [.notLeaderOrFollower, .unknownTopicOrPartition, .leaderNotAvailable,
+                                                        .fencedLeaderEpoch, .unknownLeaderEpoch, .kafkaStorageError]
+                failed(batch, retriable: code.isRetriable, reason: code.name, code: code, invalidateMetadata: leaderMoved.contains(code))
+            }
+        }
+    }
+
+    // MARK: - Outcomes
+
+    private func succeeded(_ batch: ProducerBatch, baseOffset: Int64, logAppendTime: Int64) {
+        idempotence?.answered(batch, of: TopicPartition(topic: batch.topic, partition: batch.partition))
+        recordsSent.increment(by: batch.recordCount)
+        bytesSent.increment(by: batch.sizeInBytes)
+        finish(batch, .success((baseOffset, logAppendTime)))
+    }
+
+    /// Retries within `retries` and `delivery.timeout.ms` when the error allows it; otherwise reports it.
+    private func failed(_ batch: ProducerBatch, retriable: Bool, reason: String, code: KafkaErrorCode? = nil, invalidateMetadata: Bool) {
+        let key = TopicPartition(topic: batch.topic, partition: batch.partition)
+        batch.lastError = reason
+        if invalidateMetadata { cluster.invalidateMetadata() }
+        let retryAt = NIODeadline.now() + retryBackoff.delay(attempt: batch.attempts)
+        if retriable, batch.attempts < configuration.retries, retryAt < batch.createdAt + configuration.deliveryTimeout, !stopped {
+            batch.attempts += 1
+            retries.increment()
+            idempotence?.willRetry(batch, of: key)
+            logger.debug("\(key): retrying after \(reason) (attempt \(batch.attempts))")
+            accumulator.reenqueue(batch, retryAt: retryAt)
+            return
+        }
+        idempotence?.answered(batch, of: key)
+        let error: KafkaProducerError = if let code, !retriable {
+            .broker(code, topic: batch.topic, partition: batch.partition)
+        } else if retryAt >= batch.createdAt + configuration.deliveryTimeout {
+            .deliveryTimedOut(lastError: reason)
+        } else {
+            .broker(code ?? .networkException, topic: batch.topic, partition: batch.partition)
+        }
+        finish(batch, .failure(error))
+    }
+
+    /// A batch the broker found too large is split into batches of about half its size, sent again in order.
+    private func split(_ batch: ProducerBatch) {
+        let key = TopicPartition(topic: batch.topic, partition: batch.partition)
+        idempotence?.willRetry(batch, of: key)
+        do {
+            let pieces = try accumulator.split(batch, targetBytes: max(batch.sizeInBytes / 2, 1))
+            // The pieces carry the records from here; the original's memory goes back now.
+            memory.release(batch.reservedBytes)
+            logger.debug("\(key): split a batch of \(batch.recordCount) records into \(pieces) batches after MESSAGE_TOO_LARGE")
+        } catch {
+            idempotence?.answered(batch, of: key)
+            finish(batch, .failure(.recordTooLarge(bytes: batch.sizeInBytes, limit: -1, setting: "the broker's max.message.bytes")))
+        }
+    }
+
+    private func finish(_ batch: ProducerBatch, _ outcome: Result<(baseOffset: Int64, logAppendTime: Int64), KafkaProducerError>) {
+        if case .failure = outcome { recordErrors.increment(by: batch.recordCount) }
+        let reports = batch.complete(outcome)
+        memory.release(batch.reservedBytes)
+        accumulator.completed(batch)
+        if !reports.isEmpty { events?.yield(.deliveryReports(reports)) }
+    }
+
+    /// Fails every queued batch (closing without delivering).
+    func abandonQueued() {
+        eventLoop.execute {
+            for batch in self.accumulator.removeAll() { self.finish(batch, .failure(.producerClosed)) }
+        }
+    }
+}
