@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "MockBroker", targets: ["MockBroker"]),
         .executable(name: "mock-broker", targets: ["mock-broker"]),
+        .executable(name: "kafka-producer", targets: ["kafka-producer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -91,6 +92,27 @@ let package = Package(
             path: "MockBroker/Sources/mock-broker"
         ),
 
+        // MARK: Examples
+        .executableTarget(
+            name: "kafka-producer",
+            dependencies: [
+                "KafkaClient", "KafkaCompression", "KafkaProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Examples/kafka-producer"
+        ),
+        .executableTarget(
+            name: "demo",
+            dependencies: [
+                "KafkaClient", "MockBroker", "KafkaProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Examples/demo"
+        ),
+
         // MARK: Code generation (schema -> Sources/KafkaProtocol/Messages)
         .target(name: "KafkaCodegen", path: "Tools/KafkaCodegen/Sources/KafkaCodegen"),
         .executableTarget(
@@ -114,6 +136,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/FetchBenchmark"
+        ),
+
+        .executableTarget(
+            name: "producer-benchmark",
+            dependencies: [
+                "KafkaClient", "KafkaCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ProducerBenchmark"
         ),
 
         // MARK: Tests

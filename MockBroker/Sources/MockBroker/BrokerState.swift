@@ -8,6 +8,7 @@ final class BrokerState: Sendable {
     let producerIds: ProducerIdManager
     let fetchSessions: FetchSessionCache
     let counters: BrokerCounters
+    let faults = FaultInjector()
     let logger: Logger
     private let boundPort = NIOLockedValueBox(0)
 

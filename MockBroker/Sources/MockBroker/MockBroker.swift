@@ -223,6 +223,19 @@ public final class MockBroker: Service, Sendable {
         try running().state.topics.enforceRetention(now: Int64(now.timeIntervalSince1970 * 1000))
     }
 
+    /// Adds a fault to inject into the broker's answers (see ``Fault``).
+    public func injectFault(_ fault: Fault) throws {
+        try running().state.faults.add(fault)
+    }
+
+    /// Removes every fault not yet used.
+    public func clearFaults() throws {
+        try running().state.faults.clear()
+    }
+
+    /// Faults not yet used up.
+    public var pendingFaults: [Fault] { (try? running().state.faults.pending) ?? [] }
+
     /// What the broker has done so far.
     public var statistics: BrokerStatistics {
         (try? running().state.counters.snapshot) ?? BrokerStatistics()

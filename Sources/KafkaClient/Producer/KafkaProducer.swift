@@ -76,7 +76,11 @@ public final class KafkaProducer: Service, Sendable {
     // MARK: - Sending
 
     /// Queues a record and returns its id once it is in a batch. Its outcome arrives in the delivery reports.
+    ///
+    /// Runs on the caller's executor (`nonisolated(nonsending)`): a loop on an actor pays no executor hop per
+    /// record.
     @discardableResult
+    nonisolated(nonsending)
     public func enqueue(_ record: ProducerRecord) async throws(KafkaProducerError) -> ProducerRecordID {
         let (partition, timestamp, size) = try await prepare(record)
         var reservation: Int?
@@ -100,6 +104,7 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Queues a record and waits until the broker has it (per `acks`).
+    nonisolated(nonsending)
     public func send(_ record: ProducerRecord) async throws(KafkaProducerError) -> RecordMetadata {
         let (partition, timestamp, size) = try await prepare(record)
         var reservation: Int?
@@ -132,6 +137,7 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Checks the record's size, waits for the topic's metadata if needed, and picks its partition.
+    nonisolated(nonsending)
     private func prepare(_ record: ProducerRecord) async throws(KafkaProducerError) -> (partition: Int32, timestamp: Int64, size: Int) {
         guard state.withLockedValue({ $0 == .open }) else { throw .producerClosed }
         let size = RecordBatchBuilder.encodedSize(keyLength: record.key?.kafkaByteCount, valueLength: record.value?.kafkaByteCount,
@@ -157,6 +163,7 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// The topic's partition count from the metadata, fetching it (up to `max.block.ms`) the first time.
+    nonisolated(nonsending)
     private func partitionCount(of topic: String) async throws(KafkaProducerError) -> Int32 {
         if let known = cluster.metadata.topics[topic], known.error == .none, !known.partitions.isEmpty {
             return Int32(known.partitions.count)

@@ -34,6 +34,7 @@ final class MemoryPool: Sendable {
     }
 
     /// Takes `bytes`, waiting (behind earlier waiters) until they are free or `timeout` passes.
+    nonisolated(nonsending)
     func reserve(_ bytes: Int, timeout: TimeAmount, eventLoop: any EventLoop) async throws(KafkaProducerError) {
         if tryReserve(bytes) { return }
         do {

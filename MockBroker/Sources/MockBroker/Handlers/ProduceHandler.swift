@@ -38,6 +38,11 @@ struct ProduceHandler: Sendable {
             result.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
             return
         }
+        if let injected = state.faults.produceError(topic: topic, partition: partition.index) {
+            context.logger.debug("injected \(injected.name) for \(topic)-\(partition.index)")
+            result.errorCode = injected.rawValue
+            return
+        }
         let batch: RecordBatch
         switch ProduceValidator.validate(partition.records, maxMessageBytes: log.currentConfig.maxMessageBytes) {
         case .success(let valid):

@@ -103,6 +103,11 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
                 self.write(frame, context: context)
             case .success(nil):
                 break // acks=0: Kafka sends nothing back
+            case .failure(RequestRouter.RouterError.injectedFault(let action)):
+                self.logger.debug("closing connection: injected \(action)")
+                self.active = false
+                context.close(promise: nil)
+                return
             case .failure(let error):
                 self.closeForBadInput(context: context, reason: "\(error)")
                 return

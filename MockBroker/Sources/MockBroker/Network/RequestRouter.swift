@@ -10,12 +10,14 @@ struct RequestRouter: Sendable {
         case malformedHeader(KafkaWireError)
         case malformedBody(api: ApiKey, version: Int16, KafkaWireError)
         case unsupported(api: ApiKey, version: Int16)
+        case injectedFault(Fault.Action)
 
         var description: String {
             switch self {
             case .malformedHeader(let error): "request header does not parse: \(error)"
             case let .malformedBody(api, version, error): "\(api) v\(version) request does not parse: \(error)"
             case let .unsupported(api, version): "\(api) v\(version) is not supported by this broker"
+            case .injectedFault(let action): "injected fault: \(action)"
             }
         }
     }
@@ -72,10 +74,23 @@ struct RequestRouter: Sendable {
             return context.eventLoop.makeFailedFuture(RouterError.malformedBody(api: Request.apiKey, version: version, error))
         }
         let correlationId = context.header.correlationId
-        return handle(request, context).flatMapThrowing { response in
+        // Request-wide faults; partition errors for Produce are applied by its handler.
+        let fault = state.faults.take(api: Request.apiKey, partitions: request.faultScope)
+        if case .closeConnection? = fault?.action {
+            return context.eventLoop.makeFailedFuture(RouterError.injectedFault(.closeConnection))
+        }
+        let answered = handle(request, context).flatMapThrowing { response -> ResponseFrame? in
             guard let response else { return nil }
+            if case .dropResponse? = fault?.action { throw RouterError.injectedFault(.dropResponse) }
             return try encode(response, version: version, correlationId: correlationId)
         }
+        if case .delay(let milliseconds)? = fault?.action {
+            let eventLoop = context.eventLoop
+            return answered.flatMap { frame in
+                eventLoop.scheduleTask(in: .milliseconds(milliseconds)) { frame }.futureResult
+            }
+        }
+        return answered
     }
 }
 
@@ -114,5 +129,19 @@ struct RequestHandlers: Sendable {
         initProducerId = InitProducerIdHandler(state: state)
         offsetForLeaderEpoch = OffsetForLeaderEpochHandler(state: state)
         findCoordinator = FindCoordinatorHandler(state: state)
+    }
+}
+
+/// The partitions a request touches, for matching faults that name a topic.
+extension KafkaRequest {
+    var faultScope: [(String, Int32)] {
+        switch self {
+        case let produce as ProduceRequest:
+            produce.topicData.flatMap { topic in topic.partitionData.map { (topic.name, $0.index) } }
+        case let fetch as FetchRequest:
+            fetch.topics.flatMap { topic in topic.partitions.map { (topic.topic, $0.partition) } }
+        default:
+            []
+        }
     }
 }

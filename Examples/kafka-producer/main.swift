@@ -1,0 +1,210 @@
+import ArgumentParser
+import Foundation
+import KafkaClient
+import KafkaCompression
+import KafkaProtocol
+import Logging
+import NIOCore
+
+/// `kafka-producer`: sends synthetic records (`--count`, `--size`) or stdin's lines to a topic and reports
+/// throughput and delivery latency.
+@main
+struct KafkaProducerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kafka-producer",
+        abstract: "Produce records to a Kafka topic and report throughput and delivery latency."
+    )
+
+    @Option(name: .customLong("bootstrap-server"), help: "HOST:PORT of a broker (comma-separated for several).")
+    var bootstrapServer: String
+
+    @Option(help: "Topic to produce to.")
+    var topic: String
+
+    @Option(help: "Synthetic records to send (without it, one record per line of stdin).")
+    var count: Int?
+
+    @Option(help: "Value size of synthetic records, in bytes.")
+    var size = 100
+
+    @Option(name: .customLong("key-template"), help: "Key of record n, with {n} replaced by n (e.g. 'key-{n}').")
+    var keyTemplate: String?
+
+    @Option(help: "Use K distinct keys: key-0 ... key-(K-1), cycling.")
+    var keys: Int?
+
+    @Option(help: "0, 1 or all.")
+    var acks = "all"
+
+    @Option(help: "none, gzip, snappy, lz4 or zstd.")
+    var compression = "none"
+
+    @Option(name: .customLong("linger-ms"), help: "linger.ms (default 5).")
+    var lingerMs: Int64?
+
+    @Option(name: .customLong("batch-size"), help: "batch.size in bytes (default 16384).")
+    var batchSize: Int?
+
+    @Option(help: "sticky or round-robin: placement of records without a key.")
+    var partitioner = "sticky"
+
+    @Option(help: "true or false: enable.idempotence (default: true with acks=all).")
+    var idempotent: Bool?
+
+    @Option(name: .customLong("header"), help: "A header k=v added to every record (repeatable).")
+    var headers: [String] = []
+
+    @Flag(name: .customLong("stats-json"), help: "Print the summary as one JSON object on the last line of stdout.")
+    var statsJSON = false
+
+    @Option(name: .customLong("log-level"), help: "Client log level.")
+    var logLevel = "warning"
+
+    func validate() throws {
+        guard ["0", "1", "all", "-1"].contains(acks) else { throw ValidationError("--acks must be 0, 1 or all") }
+        guard CompressionCodec(name: compression) != nil else { throw ValidationError("unknown --compression \(compression)") }
+        guard ["sticky", "round-robin"].contains(partitioner) else { throw ValidationError("--partitioner must be sticky or round-robin") }
+        guard keyTemplate == nil || keys == nil else { throw ValidationError("use either --key-template or --keys") }
+        if let keys, keys <= 0 { throw ValidationError("--keys must be positive") }
+        for header in headers where !header.contains("=") { throw ValidationError("--header takes k=v, got \(header)") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var configuration = ProducerConfiguration(bootstrapServers: bootstrapServer)
+        configuration.client.clientId = "kafka-producer"
+        configuration.acks = acks == "0" ? .none : acks == "1" ? .leader : .all
+        configuration.compression = CompressionCodec(name: compression) ?? .none
+        if let lingerMs { configuration.linger = .milliseconds(lingerMs) }
+        if let batchSize { configuration.batchSize = batchSize }
+        configuration.partitioner = partitioner == "round-robin" ? .roundRobin : .sticky
+        configuration.enableIdempotence = idempotent
+        let headers = self.headers.map { header -> RecordHeader in
+            let parts = header.split(separator: "=", maxSplits: 1)
+            return RecordHeader(key: String(parts[0]), value: parts.count > 1 ? String(parts[1]) : "")
+        }
+        let (producer, events) = try KafkaProducer.makeWithDeliveryReports(configuration: configuration,
+                                                                           logger: Logger(label: "kafka-producer"))
+        let tracker = DeliveryTracker()
+        let reports = Task { await tracker.consume(events) }
+        let progress = Task { await tracker.reportProgress() }
+
+        let payload = ByteBuffer(bytes: (0..<max(size, 0)).map { UInt8(ascii: "a") + UInt8($0 % 26) })
+        let start = ContinuousClock.now
+        var sent = 0
+        var failedToQueue = 0
+        func key(_ n: Int) -> String? {
+            if let keyTemplate { return keyTemplate.replacingOccurrences(of: "{n}", with: String(n)) }
+            if let keys { return "key-\(n % keys)" }
+            return nil
+        }
+        func send(_ value: any KafkaBytes, bytes: Int) async {
+            tracker.willSend(bytes: bytes)
+            do {
+                try await producer.enqueue(ProducerRecord(topic: topic, key: key(sent), value: value, headers: headers))
+            } catch {
+                tracker.failedToQueue(error)
+                failedToQueue += 1
+            }
+            sent += 1
+        }
+        if let count {
+            for _ in 0..<count { await send(payload, bytes: payload.readableBytes) }
+        } else {
+            while let line = readLine(strippingNewline: true) { await send(line, bytes: line.utf8.count) }
+        }
+        await producer.flush()
+        await producer.shutdown()
+        await reports.value
+        progress.cancel()
+        let elapsed = ContinuousClock.now - start
+        let summary = tracker.summary(records: sent, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        print(summary.text)
+        if statsJSON { print(summary.json) }
+        if summary.errors > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Counts outcomes and delivery latencies (from enqueue to report) as reports arrive.
+final class DeliveryTracker: @unchecked Sendable {
+    private let lock = NSLock()
+    private var enqueued: [UInt64] = []
+    private var latencies: [UInt64] = []
+    private var delivered = 0
+    private var errors = 0
+    private var bytes = 0
+    private var firstError: String?
+
+    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    func willSend(bytes: Int) {
+        lock.withLock {
+            enqueued.append(Self.now())
+            self.bytes += bytes
+        }
+    }
+
+    func failedToQueue(_ error: any Error) {
+        lock.withLock {
+            errors += 1
+            firstError = firstError ?? "\(error)"
+        }
+    }
+
+    func consume(_ events: ProducerEvents) async {
+        for await case .deliveryReports(let reports) in events {
+            let now = Self.now()
+            lock.withLock {
+                for report in reports {
+                    switch report.result {
+                    case .success: delivered += 1
+                    case .failure(let error):
+                        errors += 1
+                        firstError = firstError ?? "\(error)"
+                    }
+                    let index = Int(report.id.rawValue)
+                    if index < enqueued.count { latencies.append(now &- enqueued[index]) }
+                }
+            }
+        }
+    }
+
+    func reportProgress() async {
+        var elapsed = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            guard !Task.isCancelled else { return }
+            elapsed += 1
+            let (done, failed) = lock.withLock { (delivered, errors) }
+            FileHandle.standardError.write(Data("[\(elapsed)s] \(done) delivered, \(failed) failed\n".utf8))
+        }
+    }
+
+    struct Summary {
+        var text: String
+        var json: String
+        var errors: Int
+    }
+
+    func summary(records: Int, seconds: Double) -> Summary {
+        lock.withLock {
+            let sorted = latencies.sorted()
+            func percentile(_ p: Double) -> Double {
+                sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1e6
+            }
+            let rate = seconds > 0 ? Double(records) / seconds : 0
+            let megabytes = seconds > 0 ? Double(bytes) / 1e6 / seconds : 0
+            let text = String(format: "%d records, %d bytes in %.2f s: %.0f records/s, %.2f MB/s, delivery latency p50 %.2f ms p99 %.2f ms, %d errors",
+                              records, bytes, seconds, rate, megabytes, percentile(0.5), percentile(0.99), errors)
+                + (firstError.map { " (first: \($0))" } ?? "")
+            let json = String(format: #"{"records":%d,"delivered":%d,"bytes":%d,"seconds":%.3f,"records_per_second":%.1f,"mb_per_second":%.3f,"p50_ms":%.3f,"p99_ms":%.3f,"errors":%d}"#,
+                              records, delivered, bytes, seconds, rate, megabytes, percentile(0.5), percentile(0.99), errors)
+            return Summary(text: text, json: json, errors: errors)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import KafkaProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A fault the broker injects into its answers, for testing how clients cope.
+public struct Fault: Sendable, Hashable {
+    public enum Action: Sendable, Hashable {
+        /// Answer the matching Produce partitions with this error instead of appending.
+        case error(KafkaErrorCode)
+        /// Hold the answer back this long.
+        case delay(milliseconds: Int64)
+        /// Handle the request (a Produce is appended), then close the connection instead of answering: the client
+        /// sees a lost response and retries.
+        case dropResponse
+        /// Close the connection without handling the request.
+        case closeConnection
+    }
+
+    public var api: ApiKey
+    /// Only requests touching this topic (and partition), when set.
+    public var topic: String?
+    public var partition: Int32?
+    public var action: Action
+    /// How many matching requests get the fault.
+    public var count: Int
+
+    public init(api: ApiKey, topic: String? = nil, partition: Int32? = nil, action: Action, count: Int = 1) {
+        self.api = api
+        self.topic = topic
+        self.partition = partition
+        self.action = action
+        self.count = count
+    }
+}
+
+/// The faults waiting to be injected. Each use of a fault counts down its `count`.
+final class FaultInjector: Sendable {
+    private let faults = NIOLockedValueBox<[Fault]>([])
+
+    func add(_ fault: Fault) {
+        faults.withLockedValue { $0.append(fault) }
+    }
+
+    func clear() {
+        faults.withLockedValue { $0.removeAll() }
+    }
+
+    var pending: [Fault] { faults.withLockedValue { $0 } }
+
+    /// Takes one use of the first request-wide fault (delay, drop, close) for `api` that matches.
+    func take(api: ApiKey, partitions: [(String, Int32)] = []) -> Fault? {
+        faults.withLockedValue { faults in
+            guard let index = faults.firstIndex(where: { fault in
+                guard fault.api == api, fault.count > 0 else { return false }
+                if case .error = fault.action { return false }
+                guard let topic = fault.topic else { return true }
+                return partitions.contains { $0.0 == topic && (fault.partition == nil || fault.partition == $0.1) }
+            }) else { return nil }
+            let fault = faults[index]
+            faults[index].count -= 1
+            if faults[index].count <= 0 { faults.remove(at: index) }
+            return fault
+        }
+    }
+
+    /// For Produce: the error a partition gets instead of an append, if a fault says so.
+    func produceError(topic: String, partition: Int32) -> KafkaErrorCode? {
+        faults.withLockedValue { faults in
+            guard let index = faults.firstIndex(where: { fault in
+                guard fault.api == .produce, fault.count > 0, case .error = fault.action, let wanted = fault.topic else { return false }
+                return wanted == topic && (fault.partition == nil || fault.partition == partition)
+            }), case .error(let code) = faults[index].action else { return nil }
+            faults[index].count -= 1
+            if faults[index].count <= 0 { faults.remove(at: index) }
+            return code
+        }
+    }
+}
