@@ -206,6 +206,16 @@ final class ClusterClient: Sendable {
         }
     }
 
+    /// Moves a partition to the leader a response named (KIP-951) if its epoch is newer than ours; otherwise the
+    /// metadata is marked stale. The leader's address may come with the response (`NodeEndpoints`).
+    func learnLeader(topic: String, partition: Int32, leader: Int32, epoch: Int32, address: BrokerAddress?) {
+        state.withLockedValue { state in
+            if !state.metadata.updateLeader(topic: topic, partition: partition, leader: leader, epoch: epoch, address: address) {
+                state.lastRefresh = nil
+            }
+        }
+    }
+
     /// Marks the metadata stale, so that the next check refreshes it (after NOT_LEADER_OR_FOLLOWER and friends).
     func invalidateMetadata() {
         state.withLockedValue { $0.lastRefresh = nil }

@@ -36,6 +36,20 @@ public struct ClusterMetadata: Sendable {
         return leader >= 0 && brokers[leader] != nil ? leader : nil
     }
 
+    /// Records a partition's new leader learned from a response (KIP-951), when its epoch is newer.
+    /// Returns whether anything changed.
+    @discardableResult
+    mutating func updateLeader(topic: String, partition: Int32, leader: Int32, epoch: Int32, address: BrokerAddress?) -> Bool {
+        guard var known = topics[topic], partition >= 0, Int(partition) < known.partitions.count else { return false }
+        guard epoch > known.partitions[Int(partition)].leaderEpoch, leader >= 0 else { return false }
+        if let address { brokers[leader] = address }
+        guard brokers[leader] != nil else { return false }
+        known.partitions[Int(partition)].leader = leader
+        known.partitions[Int(partition)].leaderEpoch = epoch
+        topics[topic] = known
+        return true
+    }
+
     /// Merges a Metadata response: brokers are replaced; topics in the response replace what was known about them.
     mutating func merge(_ response: MetadataResponse, requestedAll: Bool) {
         clusterId = response.clusterId
@@ -50,9 +64,15 @@ public struct ClusterMetadata: Sendable {
                 topics[name] = Topic(name: name, id: topic.topicId, error: error, partitions: [])
                 continue
             }
-            let partitions = topic.partitions.sorted { $0.partitionIndex < $1.partitionIndex }.map {
-                Partition(id: $0.partitionIndex, leader: $0.leaderId, leaderEpoch: $0.leaderEpoch,
-                          error: KafkaErrorCode(rawValue: $0.errorCode))
+            let known = topics[name]?.partitions ?? []
+            let partitions = topic.partitions.sorted { $0.partitionIndex < $1.partitionIndex }.map { answer -> Partition in
+                let fresh = Partition(id: answer.partitionIndex, leader: answer.leaderId, leaderEpoch: answer.leaderEpoch,
+                                      error: KafkaErrorCode(rawValue: answer.errorCode))
+                // A broker with older metadata must not move a partition back to an earlier leader epoch.
+                if let current = known.first(where: { $0.id == fresh.id }), current.leaderEpoch > fresh.leaderEpoch, fresh.leaderEpoch >= 0 {
+                    return current
+                }
+                return fresh
             }
             topics[name] = Topic(name: name, id: topic.topicId, error: error, partitions: partitions)
         }

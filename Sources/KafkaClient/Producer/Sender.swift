@@ -230,6 +230,8 @@ final class Sender: @unchecked Sendable {
     }
 
     private func handle(_ response: ProduceResponse, for batches: [ProducerBatch]) {
+        let endpoints = Dictionary(response.nodeEndpoints.map { ($0.nodeId, BrokerAddress(host: $0.host, port: Int($0.port))) },
+                                   uniquingKeysWith: { first, _ in first })
         var answers: [TopicPartition: ProduceResponse.PartitionProduceResponse] = [:]
         for topic in response.responses {
             for partition in topic.partitionResponses {
@@ -265,7 +267,14 @@ final class Sender: @unchecked Sendable {
             default:
                 let leaderMoved: Set<KafkaErrorCode> = [.notLeaderOrFollower, .unknownTopicOrPartition, .leaderNotAvailable,
                                                         .fencedLeaderEpoch, .unknownLeaderEpoch, .kafkaStorageError]
-                failed(batch, retriable: code.isRetriable, reason: code.name, code: code, invalidateMetadata: leaderMoved.contains(code))
+                var invalidate = leaderMoved.contains(code)
+                if invalidate, answer.currentLeader.leaderId >= 0 {
+                    // The broker named the new leader (KIP-951): use it now rather than waiting for metadata.
+                    cluster.learnLeader(topic: batch.topic, partition: batch.partition, leader: answer.currentLeader.leaderId,
+                                        epoch: answer.currentLeader.leaderEpoch, address: endpoints[answer.currentLeader.leaderId])
+                    invalidate = false
+                }
+                failed(batch, retriable: code.isRetriable, reason: code.name, code: code, invalidateMetadata: invalidate)
             }
         }
     }
