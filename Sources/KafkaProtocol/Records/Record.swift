@@ -32,24 +32,30 @@ public struct RecordHeader: Sendable, Hashable {
 /// The batch decoder has already checked that the section is well formed.
 public struct RecordHeaders: Sequence, Sendable, Hashable {
     public let count: Int
-    let encoded: ByteBuffer
+    /// nil when there are none, so header-less records (the common case) hold no extra reference.
+    let encoded: ByteBuffer?
 
     init(count: Int, encoded: ByteBuffer) {
         self.count = count
-        self.encoded = encoded
+        self.encoded = count == 0 ? nil : encoded
     }
 
-    public static let empty = RecordHeaders(count: 0, encoded: ByteBuffer())
+    private init() {
+        count = 0
+        encoded = nil
+    }
+
+    public static var empty: RecordHeaders { RecordHeaders() }
 
     public struct Iterator: IteratorProtocol {
         var remaining: Int
-        var buffer: ByteBuffer
+        var buffer: ByteBuffer?
 
         public mutating func next() -> RecordHeader? {
-            guard remaining > 0 else { return nil }
+            guard remaining > 0, buffer != nil else { return nil }
             remaining -= 1
             // Validated when the record was read, so these reads cannot fail.
-            guard let header = try? RecordHeaders.readHeader(&buffer) else { return nil }
+            guard let header = try? RecordHeaders.readHeader(&buffer!) else { return nil }
             return header
         }
     }
@@ -69,5 +75,18 @@ public struct RecordHeaders: Sequence, Sendable, Hashable {
             throw RecordBatchError.corrupt("bad header value length \(valueLength)")
         }
         return RecordHeader(key: key, value: value)
+    }
+
+    /// Checks one header's lengths and moves past it, without building the key string; false when the lengths
+    /// do not fit before `end`.
+    static func skipHeader(_ buffer: inout ByteBuffer, end: Int) throws(KafkaWireError) -> Bool {
+        let keyLength = Int(try buffer.readKafkaVarint())
+        guard keyLength >= 0, keyLength <= end - buffer.readerIndex else { return false }
+        buffer.moveReaderIndex(forwardBy: keyLength)
+        let valueLength = Int(try buffer.readKafkaVarint())
+        if valueLength == -1 { return true }
+        guard valueLength >= 0, valueLength <= end - buffer.readerIndex else { return false }
+        buffer.moveReaderIndex(forwardBy: valueLength)
+        return true
     }
 }

@@ -155,6 +155,7 @@ public struct RecordIterator {
     }
 
     /// The next record, nil after the last; throws when the section disagrees with the header or a length is bad.
+    /// Reads in place: the only references taken are the key, value and (when present) header slices.
     public mutating func next() throws(RecordBatchError) -> Record? {
         guard remaining > 0 else {
             guard buffer.readableBytes == 0 else {
@@ -168,27 +169,39 @@ public struct RecordIterator {
             guard length > 0, length <= buffer.readableBytes else {
                 throw RecordBatchError.corrupt("record length \(length) with \(buffer.readableBytes) bytes left")
             }
-            var body = buffer.readSlice(length: length)!
-            _ = try body.readKafkaInteger(as: Int8.self) // record attributes: unused
-            let timestampDelta = try body.readKafkaVarlong()
-            let offsetDelta = try body.readKafkaVarint()
-            let key = try Self.readField(&body)
-            let value = try Self.readField(&body)
-            let headerCount = Int(try body.readKafkaVarint())
-            guard headerCount >= 0, headerCount <= body.readableBytes / 2 else {
+            let end = buffer.readerIndex + length
+            _ = try buffer.readKafkaInteger(as: Int8.self) // record attributes: unused
+            let timestampDelta = try buffer.readKafkaVarlong()
+            let offsetDelta = try buffer.readKafkaVarint()
+            let key = try readField(end: end)
+            let value = try readField(end: end)
+            let headerCount = Int(try buffer.readKafkaVarint())
+            guard headerCount >= 0, headerCount <= (end - buffer.readerIndex) / 2 else {
                 throw RecordBatchError.corrupt("header count \(headerCount)")
             }
-            let headersStart = body
-            for _ in 0..<headerCount { _ = try RecordHeaders.readHeader(&body) }
-            guard body.readableBytes == 0 else {
-                throw RecordBatchError.corrupt("\(body.readableBytes) bytes left inside a record")
+            var headers = RecordHeaders.empty
+            if headerCount > 0 {
+                let headersStart = buffer.readerIndex
+                for _ in 0..<headerCount {
+                    guard try RecordHeaders.skipHeader(&buffer, end: end) else {
+                        throw RecordBatchError.corrupt("header lengths overrun the record")
+                    }
+                }
+                // Validated: step back and take the section as one slice.
+                let headersLength = buffer.readerIndex - headersStart
+                buffer.moveReaderIndex(to: headersStart)
+                headers = RecordHeaders(count: headerCount, encoded: buffer.readSlice(length: headersLength)!)
+            }
+            guard buffer.readerIndex == end else {
+                throw RecordBatchError.corrupt(buffer.readerIndex < end
+                    ? "\(end - buffer.readerIndex) bytes left inside a record" : "record fields overrun its length")
             }
             return Record(
                 offset: baseOffset &+ Int64(offsetDelta),
                 timestamp: logAppendTime ?? baseTimestamp &+ timestampDelta,
                 key: key,
                 value: value,
-                rawHeaders: RecordHeaders(count: headerCount, encoded: headersStart)
+                rawHeaders: headers
             )
         } catch let error as RecordBatchError {
             throw error
@@ -197,13 +210,13 @@ public struct RecordIterator {
         }
     }
 
-    private static func readField(_ body: inout ByteBuffer) throws -> ByteBuffer? {
-        let length = Int(try body.readKafkaVarint())
+    private mutating func readField(end: Int) throws -> ByteBuffer? {
+        let length = Int(try buffer.readKafkaVarint())
         if length == -1 { return nil }
-        guard length >= 0, let field = body.readSlice(length: length) else {
-            throw RecordBatchError.corrupt("field length \(length) with \(body.readableBytes) bytes left")
+        guard length >= 0, length <= end - buffer.readerIndex else {
+            throw RecordBatchError.corrupt("field length \(length) with \(end - buffer.readerIndex) bytes left")
         }
-        return field
+        return buffer.readSlice(length: length)!
     }
 }
 
@@ -218,6 +231,23 @@ public struct RecordBatchReader {
 
     /// Bytes not yet returned as batches (after the end: the size of a truncated tail, if any).
     public var remainingBytes: Int { buffer.readableBytes }
+
+    /// The sum of the record counts in the complete batch headers ahead, read without decoding anything (to size
+    /// an array once). Corrupt headers end the count early; ``next()`` reports them.
+    public var recordCountAhead: Int {
+        var index = buffer.readerIndex
+        let end = buffer.writerIndex
+        var count = 0
+        while end - index >= RecordBatchLayout.headerSize,
+              let length: Int32 = buffer.getInteger(at: index + RecordBatchLayout.batchLength),
+              length >= RecordBatchLayout.headerSize - RecordBatchLayout.logOverhead,
+              Int(length) + RecordBatchLayout.logOverhead <= end - index,
+              let records: Int32 = buffer.getInteger(at: index + RecordBatchLayout.recordCount), records >= 0 {
+            count += Int(records)
+            index += Int(length) + RecordBatchLayout.logOverhead
+        }
+        return count
+    }
 
     public mutating func next() throws(RecordBatchError) -> RecordBatch? {
         guard buffer.readableBytes >= RecordBatchLayout.logOverhead else { return nil }
