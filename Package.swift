@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "MockBroker", targets: ["MockBroker"]),
         .executable(name: "mock-broker", targets: ["mock-broker"]),
         .executable(name: "kafka-producer", targets: ["kafka-producer"]),
+        .executable(name: "kafka-consumer", targets: ["kafka-consumer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -104,6 +105,16 @@ let package = Package(
             path: "Examples/kafka-producer"
         ),
         .executableTarget(
+            name: "kafka-consumer",
+            dependencies: [
+                "KafkaClient", "KafkaProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Examples/kafka-consumer"
+        ),
+        .executableTarget(
             name: "demo",
             dependencies: [
                 "KafkaClient", "MockBroker", "KafkaProtocol",
@@ -148,21 +159,43 @@ let package = Package(
             path: "Benchmarks/ProducerBenchmark"
         ),
 
+        .executableTarget(
+            name: "consumer-benchmark",
+            dependencies: [
+                "KafkaClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ConsumerBenchmark"
+        ),
+
         // MARK: Tests
+        // Helpers the test targets share: brokers in-process and as child processes, the peers (kcat, kafka-python,
+        // Tansu), writing and reading records back. A library for test targets only; no product exposes it.
+        .target(
+            name: "KafkaTestSupport",
+            dependencies: [
+                "MockBroker", "KafkaClient", "KafkaProtocol", "KafkaCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/KafkaTestSupport"
+        ),
         .testTarget(
             name: "KafkaCompressionTests",
-            dependencies: ["KafkaCompression", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KafkaCompression", "KafkaTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "KafkaProtocolTests",
-            dependencies: ["KafkaProtocol", "KafkaCodegen", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KafkaProtocol", "KafkaCodegen", "KafkaTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaClient", "MockBroker", "KafkaProtocol", "KafkaCompression",
+                "KafkaTestSupport", "KafkaClient", "MockBroker", "KafkaProtocol", "KafkaCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -172,7 +205,7 @@ let package = Package(
         .testTarget(
             name: "MockBrokerInteropTests",
             dependencies: [
-                "MockBroker", "KafkaClient", "KafkaProtocol",
+                "KafkaTestSupport", "MockBroker", "KafkaClient", "KafkaProtocol", "KafkaCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -181,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "MockBrokerTests",
             dependencies: [
-                "MockBroker", "KafkaClient", "KafkaProtocol",
+                "KafkaTestSupport", "MockBroker", "KafkaClient", "KafkaProtocol", "KafkaCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

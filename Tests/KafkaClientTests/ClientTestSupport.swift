@@ -1,71 +1,63 @@
-import Foundation
 import KafkaClient
-import KafkaProtocol
-import Logging
+import KafkaTestSupport
 import MockBroker
-import NIOCore
-import Testing
 
-let clientTestLogger: Logger = {
-    var logger = Logger(label: "client-test")
-    logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
-    return logger
-}()
-
-/// Starts a broker for the duration of `body` and always stops it.
-func withBroker<T>(
-    _ configure: (inout MockBrokerConfiguration) -> Void = { _ in },
-    _ body: (MockBroker) async throws -> T
-) async throws -> T {
-    var configuration = MockBrokerConfiguration()
-    configuration.eventLoopThreads = 2
-    configure(&configuration)
-    let broker = try await MockBroker.start(configuration: configuration, logger: clientTestLogger)
-    do {
-        let result = try await body(broker)
-        try await broker.stop()
-        return result
-    } catch {
-        try? await broker.stop()
-        throw error
-    }
-}
-
-func producerConfiguration(_ broker: MockBroker, _ change: (inout ProducerConfiguration) -> Void = { _ in }) -> ProducerConfiguration {
-    var configuration = ProducerConfiguration(bootstrapServers: broker.bootstrapServers)
+/// A producer configuration for `bootstrapServers` with safety bounds suited to tests (10 s requests, 30 s blocking,
+/// 60 s delivery: generous, because on a small machine the whole suite in parallel can keep a test's tasks waiting
+/// for seconds), then `change`.
+func producerConfiguration(bootstrapServers: String,
+                           _ change: (inout ProducerConfiguration) -> Void = { _ in }) -> ProducerConfiguration {
+    var configuration = ProducerConfiguration(bootstrapServers: bootstrapServers)
     configuration.client.requestTimeout = .seconds(10)
-    configuration.deliveryTimeout = .seconds(30)
-    configuration.maxBlock = .seconds(10)
+    configuration.deliveryTimeout = .seconds(60)
+    configuration.maxBlock = .seconds(30)
     change(&configuration)
     return configuration
 }
 
-/// Reads a partition back with a raw connection: every record from `offset`.
-func readPartition(_ broker: MockBroker, topic: String, partition: Int32, from offset: Int64 = 0, expect count: Int? = nil) async throws -> [Record] {
-    let connection = try await BrokerConnection.connect(host: broker.host, port: broker.port)
-    defer { Task { await connection.close() } }
-    let topicId = try await connection.send(MetadataRequest(topics: [.init(name: topic)], allowAutoTopicCreation: false)).topics.first?.topicId ?? .zero
-    var records: [Record] = []
-    var next = offset
-    for _ in 0..<200 {
-        let highWatermark = broker.offsets(topic: topic, partition: partition)?.highWatermark ?? 0
-        if next >= highWatermark && (count == nil || records.count >= count!) { break }
-        let response = try await connection.send(FetchRequest(maxWaitMs: 100, minBytes: 1, maxBytes: 50 << 20, topics: [
-            .init(topic: topic, topicId: topicId, partitions: [.init(partition: partition, fetchOffset: next, partitionMaxBytes: 10 << 20)]),
-        ]))
-        let data = try #require(response.responses.first?.partitions.first)
-        #expect(data.errorCode == 0)
-        var reader = RecordBatchReader(data.records?.buffer ?? ByteBuffer())
-        while let batch = try reader.next() {
-            try batch.verifyChecksum()
-            records += try batch.allRecords().filter { $0.offset >= next }
-            next = batch.nextOffset
-        }
-    }
-    return records
+/// ``producerConfiguration(bootstrapServers:_:)`` for an in-process broker.
+func producerConfiguration(_ broker: MockBroker, _ change: (inout ProducerConfiguration) -> Void = { _ in }) -> ProducerConfiguration {
+    producerConfiguration(bootstrapServers: broker.bootstrapServers, change)
 }
 
-extension Record {
-    var keyString: String? { key.map { String(buffer: $0) } }
-    var valueString: String? { value.map { String(buffer: $0) } }
+/// Collects the delivery reports `include` accepts (all by default) until `count` records have an outcome, bounded
+/// by a deadline (a safety bound: nothing comes back when it passes).
+func collectReports(_ events: ProducerEvents, count: Int, within seconds: Double = 60,
+                    where include: @escaping @Sendable (DeliveryReport) -> Bool = { _ in true }) async -> [DeliveryReport] {
+    await withTaskGroup(of: [DeliveryReport].self) { group in
+        group.addTask {
+            var reports: [DeliveryReport] = []
+            for await case .deliveryReports(let batch) in events {
+                reports += batch.filter(include)
+                if reports.count >= count { break }
+            }
+            return reports
+        }
+        group.addTask {
+            try? await Task.sleep(for: .seconds(seconds))
+            return []
+        }
+        var collected: [DeliveryReport] = []
+        for await reports in group where !reports.isEmpty || collected.isEmpty {
+            collected = reports
+            group.cancelAll()
+            break
+        }
+        return collected
+    }
+}
+
+/// Sends `record` until an attempt is delivered (at most `attempts`) and returns where it went: a warm-up before the
+/// part of a test its short bounds are for. The first attempt also waits for metadata and a producer id, which a
+/// loaded machine can take longer for than a short `max.block.ms` or `delivery.timeout.ms`.
+func sendUntilDelivered(_ producer: KafkaProducer, _ record: ProducerRecord, attempts: Int = 20) async throws -> RecordMetadata {
+    var failure: KafkaProducerError?
+    for _ in 0..<attempts {
+        do throws(KafkaProducerError) {
+            return try await producer.send(record)
+        } catch {
+            failure = error
+        }
+    }
+    throw failure ?? .invalidConfiguration("no attempts")
 }

@@ -2,34 +2,10 @@ import Foundation
 import KafkaClient
 import KafkaCompression
 import KafkaProtocol
+import KafkaTestSupport
 import MockBroker
 import NIOCore
 import Testing
-
-/// Collects every delivery report until `count` records have an outcome (bounded by a deadline).
-func collectReports(_ events: ProducerEvents, count: Int, within seconds: Double = 30) async -> [DeliveryReport] {
-    await withTaskGroup(of: [DeliveryReport].self) { group in
-        group.addTask {
-            var reports: [DeliveryReport] = []
-            for await case .deliveryReports(let batch) in events {
-                reports += batch
-                if reports.count >= count { break }
-            }
-            return reports
-        }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return []
-        }
-        var collected: [DeliveryReport] = []
-        for await reports in group where !reports.isEmpty || collected.isEmpty {
-            collected = reports
-            group.cancelAll()
-            break
-        }
-        return collected
-    }
-}
 
 @Suite("Producer against the mock broker")
 struct ProducerTests {
@@ -37,7 +13,7 @@ struct ProducerTests {
     func awaitedSends() async throws {
         try await withBroker { broker in
             try broker.createTopic("keyed", partitions: 6)
-            let producer = try KafkaProducer(configuration: producerConfiguration(broker), logger: clientTestLogger)
+            let producer = try KafkaProducer(configuration: producerConfiguration(broker), logger: testLogger)
             var placed: [String: Int32] = [:]
             for index in 0..<50 {
                 let key = "key-\(index)"
@@ -62,7 +38,7 @@ struct ProducerTests {
         try await withBroker { broker in
             try broker.createTopic("acks")
             let (producer, events) = try KafkaProducer.makeWithDeliveryReports(
-                configuration: producerConfiguration(broker) { $0.acks = acks }, logger: clientTestLogger)
+                configuration: producerConfiguration(broker) { $0.acks = acks }, logger: testLogger)
             for index in 0..<300 { try await producer.enqueue(ProducerRecord(topic: "acks", value: "v\(index)")) }
             let reports = await collectReports(events, count: 300)
             await producer.shutdown()
@@ -86,7 +62,7 @@ struct ProducerTests {
             let producer = try KafkaProducer(configuration: producerConfiguration(broker) {
                 $0.compression = codec
                 $0.linger = .milliseconds(50)
-            }, logger: clientTestLogger)
+            }, logger: testLogger)
             let records = (0..<400).map { index in
                 ProducerRecord(topic: "codecs", partition: 0, key: index % 5 == 0 ? nil : "k\(index)",
                                value: "the value of record \(index) repeats repeats repeats",
@@ -112,7 +88,7 @@ struct ProducerTests {
         try await withBroker { broker in
             try broker.createTopic("murmur", partitions: 7)
             let (producer, events) = try KafkaProducer.makeWithDeliveryReports(configuration: producerConfiguration(broker),
-                                                                               logger: clientTestLogger)
+                                                                               logger: testLogger)
             var generator = SystemRandomNumberGenerator()
             var expected: [ProducerRecordID: (key: [UInt8], partition: Int32)] = [:]
             for index in 0..<3000 {
@@ -144,7 +120,7 @@ struct ProducerTests {
             try broker.createTopic("robin", partitions: 4)
             try broker.createTopic("sticky", partitions: 4)
             let robin = try KafkaProducer(configuration: producerConfiguration(broker) { $0.partitioner = .roundRobin },
-                                          logger: clientTestLogger)
+                                          logger: testLogger)
             for index in 0..<1200 { try await robin.enqueue(ProducerRecord(topic: "robin", value: "\(index)")) }
             await robin.shutdown()
             for partition: Int32 in 0..<4 {
@@ -153,7 +129,7 @@ struct ProducerTests {
 
             let (sticky, events) = try KafkaProducer.makeWithDeliveryReports(
                 configuration: producerConfiguration(broker) { $0.batchSize = 1024; $0.linger = .seconds(1) },
-                logger: clientTestLogger)
+                logger: testLogger)
             for index in 0..<900 { try await sticky.enqueue(ProducerRecord(topic: "sticky", value: "value number \(index)")) }
             let reports = await collectReports(events, count: 900).sorted { $0.id < $1.id }
             await sticky.shutdown()
@@ -176,7 +152,7 @@ struct ProducerTests {
                     $0.batchSize = 2048
                     $0.client.retryBackoff = .milliseconds(5)
                     $0.client.reconnectBackoff = .milliseconds(5)
-                }, logger: clientTestLogger)
+                }, logger: testLogger)
             for index in 0..<1000 { try await producer.enqueue(ProducerRecord(topic: "ordered", value: "\(index)")) }
             let reports = await collectReports(events, count: 1000)
             await producer.shutdown()
@@ -198,7 +174,7 @@ struct ProducerTests {
             try broker.createTopic("fatal", partitions: 2)
             try broker.injectFault(Fault(api: .produce, topic: "fatal", partition: 1, action: .error(.topicAuthorizationFailed), count: 1))
             let (producer, events) = try KafkaProducer.makeWithDeliveryReports(configuration: producerConfiguration(broker),
-                                                                               logger: clientTestLogger)
+                                                                               logger: testLogger)
             for index in 0..<20 {
                 try await producer.enqueue(ProducerRecord(topic: "fatal", partition: Int32(index % 2), value: "\(index)"))
             }
@@ -224,14 +200,17 @@ struct ProducerTests {
     func backpressure() async throws {
         try await withBroker { broker in
             try broker.createTopic("slow")
-            // The broker holds its first answers back far longer than max.block.ms.
-            try broker.injectFault(Fault(api: .produce, action: .delay(milliseconds: 1000), count: 3))
             let producer = try KafkaProducer(configuration: producerConfiguration(broker) {
                 $0.batchSize = 1024
                 $0.bufferMemory = 4096
                 $0.maxBlock = .milliseconds(200)
                 $0.linger = .zero
-            }, logger: clientTestLogger)
+            }, logger: testLogger)
+            // max.block.ms also bounds the first metadata lookup: that is done first, so that below it bounds only the
+            // wait for buffer memory.
+            _ = try await sendUntilDelivered(producer, ProducerRecord(topic: "slow", value: "warm-up"))
+            // The broker holds its next answers back far longer than max.block.ms.
+            try broker.injectFault(Fault(api: .produce, action: .delay(milliseconds: 5000), count: 3))
             var accepted = 0
             var exhausted: KafkaProducerError?
             for index in 0..<200 {
@@ -249,7 +228,7 @@ struct ProducerTests {
             }
             #expect(waited == 200 && accepted > 0 && accepted < 200)
             await producer.shutdown()
-            #expect(broker.offsets(topic: "slow", partition: 0)?.highWatermark == Int64(accepted))
+            #expect(broker.offsets(topic: "slow", partition: 0)?.highWatermark == Int64(accepted) + 1)
         }
     }
 
@@ -257,7 +236,7 @@ struct ProducerTests {
     func recordTooLarge() async throws {
         try await withBroker { broker in
             try broker.createTopic("small", configs: ["max.message.bytes": "1000"])
-            let producer = try KafkaProducer(configuration: producerConfiguration(broker), logger: clientTestLogger)
+            let producer = try KafkaProducer(configuration: producerConfiguration(broker), logger: testLogger)
             await #expect(throws: KafkaProducerError.self) {
                 try await producer.enqueue(ProducerRecord(topic: "small", value: [UInt8](repeating: 1, count: 2 << 20)))
             }
@@ -277,7 +256,7 @@ struct ProducerTests {
             try broker.createTopic("split", configs: ["max.message.bytes": "1500"])
             let (producer, events) = try KafkaProducer.makeWithDeliveryReports(
                 configuration: producerConfiguration(broker) { $0.batchSize = 16_384; $0.linger = .milliseconds(200) },
-                logger: clientTestLogger)
+                logger: testLogger)
             for index in 0..<20 {
                 try await producer.enqueue(ProducerRecord(topic: "split", value: String(repeating: "s", count: 400) + "\(index)"))
             }
@@ -293,7 +272,7 @@ struct ProducerTests {
     func unknownTopic() async throws {
         try await withBroker({ $0.autoCreateTopics = false }) { broker in
             let producer = try KafkaProducer(configuration: producerConfiguration(broker) { $0.maxBlock = .milliseconds(300) },
-                                             logger: clientTestLogger)
+                                             logger: testLogger)
             do throws(KafkaProducerError) {
                 try await producer.enqueue(ProducerRecord(topic: "nowhere", value: "x"))
                 Issue.record("expected unknownTopic")
@@ -306,24 +285,24 @@ struct ProducerTests {
 
     @Test("records queued while the broker is down are delivered once it is back")
     func brokerGoneAndBack() async throws {
-        let directory = NSTemporaryDirectory() + "/producer-restart-\(UUID().uuidString)"
+        let directory = try makeTemporaryDirectory("producer-restart")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var configuration = MockBrokerConfiguration()
         configuration.dataDirectory = directory
         configuration.eventLoopThreads = 1
-        let first = try await MockBroker.start(configuration: configuration, logger: clientTestLogger)
+        let first = try await MockBroker.start(configuration: configuration, logger: testLogger)
         try first.createTopic("durable")
         let port = first.port
         let (producer, events) = try KafkaProducer.makeWithDeliveryReports(configuration: producerConfiguration(first) {
             $0.client.reconnectBackoff = .milliseconds(20)
             $0.client.reconnectBackoffMax = .milliseconds(200)
-        }, logger: clientTestLogger)
+        }, logger: testLogger)
         for index in 0..<100 { try await producer.enqueue(ProducerRecord(topic: "durable", value: "\(index)")) }
         await producer.flush()
         try await first.stop()
         for index in 100..<200 { try await producer.enqueue(ProducerRecord(topic: "durable", value: "\(index)")) }
         configuration.port = port
-        let second = try await MockBroker.start(configuration: configuration, logger: clientTestLogger)
+        let second = try await MockBroker.start(configuration: configuration, logger: testLogger)
         let reports = await collectReports(events, count: 200)
         await producer.shutdown()
         #expect(reports.count == 200 && reports.allSatisfy { (try? $0.result.get()) != nil })
@@ -335,17 +314,18 @@ struct ProducerTests {
     @Test("when the broker never comes back every record still gets an outcome: a delivery timeout")
     func brokerGoneForGood() async throws {
         let broker = try await MockBroker.start(configuration: { var c = MockBrokerConfiguration(); c.eventLoopThreads = 1; return c }(),
-                                                logger: clientTestLogger)
+                                                logger: testLogger)
         try broker.createTopic("lost")
         let (producer, events) = try KafkaProducer.makeWithDeliveryReports(configuration: producerConfiguration(broker) {
             $0.deliveryTimeout = .seconds(2)
             $0.client.requestTimeout = .milliseconds(500)
-        }, logger: clientTestLogger)
-        _ = try await producer.send(ProducerRecord(topic: "lost", value: "warm-up"))
+        }, logger: testLogger)
+        _ = try await sendUntilDelivered(producer, ProducerRecord(topic: "lost", value: "warm-up"))
         try await broker.stop()
-        for index in 0..<50 { try await producer.enqueue(ProducerRecord(topic: "lost", value: "\(index)")) }
-        // The awaited warm-up record is reported too; the 50 after it are the ones that must time out.
-        let reports = await collectReports(events, count: 51).filter { $0.id.rawValue > 0 }
+        var lost: Set<ProducerRecordID> = []
+        for index in 0..<50 { lost.insert(try await producer.enqueue(ProducerRecord(topic: "lost", value: "\(index)"))) }
+        // The awaited warm-up records are reported too; the 50 after them are the ones that must time out.
+        let reports = await collectReports(events, count: 50, where: { [lost] in lost.contains($0.id) })
         #expect(reports.count == 50)
         for report in reports {
             guard case .failure(.deliveryTimedOut) = report.result else {
@@ -361,7 +341,7 @@ struct ProducerTests {
         try await withBroker { broker in
             try broker.createTopic("closing")
             let producer = try KafkaProducer(configuration: producerConfiguration(broker) { $0.linger = .seconds(10) },
-                                             logger: clientTestLogger)
+                                             logger: testLogger)
             for index in 0..<500 { try await producer.enqueue(ProducerRecord(topic: "closing", value: "\(index)")) }
             await producer.shutdown()
             #expect(broker.offsets(topic: "closing", partition: 0)?.highWatermark == 500)
@@ -375,7 +355,7 @@ struct ProducerTests {
             try broker.createTopic("epochs")
             try broker.injectFault(Fault(api: .produce, topic: "epochs", action: .error(.unknownProducerId), count: 1))
             let (producer, events) = try KafkaProducer.makeWithDeliveryReports(
-                configuration: producerConfiguration(broker) { $0.client.retryBackoff = .milliseconds(5) }, logger: clientTestLogger)
+                configuration: producerConfiguration(broker) { $0.client.retryBackoff = .milliseconds(5) }, logger: testLogger)
             for index in 0..<100 { try await producer.enqueue(ProducerRecord(topic: "epochs", value: "\(index)")) }
             let reports = await collectReports(events, count: 100)
             await producer.shutdown()
@@ -389,13 +369,8 @@ struct ProducerTests {
 
 /// The codecs of the batches stored in partition 0.
 func storedCodecs(_ broker: MockBroker, topic: String) async throws -> [CompressionCodec] {
-    let connection = try await BrokerConnection.connect(host: broker.host, port: broker.port)
-    defer { Task { await connection.close() } }
-    let response = try await connection.send(FetchRequest(maxWaitMs: 0, minBytes: 0, maxBytes: 50 << 20, topics: [
-        .init(topic: topic, partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 50 << 20)]),
-    ]), version: 12)
-    var reader = RecordBatchReader(response.responses.first?.partitions.first?.records?.buffer ?? ByteBuffer())
-    var codecs: [CompressionCodec] = []
-    while let batch = try reader.next() { codecs.append(batch.compression) }
-    return codecs
+    let connection = try await broker.connect()
+    let stored = try await connection.fetchAll(topic: topic)
+    await connection.close()
+    return stored.batches.map(\.compression)
 }

@@ -26,7 +26,7 @@ struct PythonInteropTests {
     }
 
     @Test("kafka-python decodes what we compress", arguments: [CompressionCodec.gzip, .snappy, .lz4, .zstd], sizes)
-    func pythonDecodes(codec: CompressionCodec, size: Int) throws {
+    func pythonDecodes(codec: CompressionCodec, size: Int) async throws {
         guard PythonDecoder.isAvailable else {
             Issue.record("CI is set but python3 with kafka-python and its codec libraries is not available")
             return
@@ -39,7 +39,7 @@ struct PythonInteropTests {
         for input in inputs {
             for level in Self.levels(for: codec) {
                 let compressed = try workspace.compress(ByteBuffer(bytes: input), codec: codec, level: level)
-                let decoded = try PythonDecoder.decode(compressed.bytes, codec: codec)
+                let decoded = try await PythonDecoder.decode(compressed.bytes, codec: codec)
                 #expect(decoded == input, "\(codec) level \(String(describing: level)) size \(size)")
             }
         }

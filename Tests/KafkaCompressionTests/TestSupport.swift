@@ -1,5 +1,6 @@
 import Foundation
 import KafkaCompression
+import KafkaTestSupport
 import NIOCore
 import Testing
 
@@ -101,40 +102,27 @@ enum PythonDecoder {
     /// Whether `python3` with kafka-python and the codec libraries its decoders need can be run.
     static let isAvailable: Bool = {
         let probe = "import kafka.codec as c, sys; sys.exit(0 if c.has_snappy() and c.has_lz4() and c.has_zstd() else 1)"
-        return (try? run(["-c", probe]).status) == 0
+        return runProcessBlocking("/usr/bin/env", ["python3", "-c", probe])?.succeeded == true
     }()
 
     /// CI must not silently skip the interop tests.
     static let isCI: Bool = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty } ?? false
 
-    struct Outcome {
-        var status: Int32
-        var stderr: String
-    }
-
-    static func run(_ arguments: [String]) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stderr: String(decoding: stderr, as: UTF8.self))
+    /// Runs `python3 arguments...` without holding a thread while it runs (bounded by 60 s, a safety limit).
+    static func run(_ arguments: [String]) async throws -> ProcessOutput {
+        try await runProcess("/usr/bin/env", ["python3"] + arguments)
     }
 
     /// Decodes `compressed` with kafka-python; returns the bytes, or throws with Python's message.
-    static func decode(_ compressed: [UInt8], codec: CompressionCodec) throws -> [UInt8] {
+    static func decode(_ compressed: [UInt8], codec: CompressionCodec) async throws -> [UInt8] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kafka-compression-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let input = folder.appendingPathComponent("in.\(codec)")
         let output = folder.appendingPathComponent("out.raw")
         try Data(compressed).write(to: input)
-        let outcome = try run([script, codec.description, input.path, output.path])
-        guard outcome.status == 0 else {
+        let outcome = try await run([script, codec.description, input.path, output.path])
+        guard outcome.succeeded else {
             throw PythonFailure(status: outcome.status, message: outcome.stderr)
         }
         return [UInt8](try Data(contentsOf: output))

@@ -171,7 +171,7 @@ struct RecordBatchTests {
     }
 
     @Test("kafka-python decodes our batches with every codec, field for field", arguments: CompressionCodec.allCases)
-    func kafkaPythonReadsOurBatches(codec: CompressionCodec) throws {
+    func kafkaPythonReadsOurBatches(codec: CompressionCodec) async throws {
         try #require(TestSupport.requirePythonPeer, "kafka-python is not installed (run the README's test command)")
         let inputs = Array(Self.sampleInputs().prefix(60))
         let first = try Self.build(inputs, codec: codec) { $0.baseOffset = 1000; $0.partitionLeaderEpoch = 4 }
@@ -188,7 +188,7 @@ struct RecordBatchTests {
         try Data(both.readableBytesView).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
 
-        let output = try TestSupport.runPython(
+        let output = try await TestSupport.runPython(
             [TestSupport.fixtures.appendingPathComponent("decode_batch.py").path, file.path], input: nil
         )
         let decoded = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaTestSupport
 import NIOCore
 import Testing
 
@@ -16,33 +17,20 @@ enum TestSupport {
     /// Whether a Python peer (kafka-python) can run here. CI installs it; a test that needs it fails there when
     /// it is missing instead of skipping.
     static let pythonPeerAvailable: Bool = {
-        (try? runPython(["-c", "import kafka"], input: nil)) != nil
+        runProcessBlocking("/usr/bin/env", ["python3", "-c", "import kafka"])?.succeeded == true
     }()
 
     static var requirePythonPeer: Bool { ProcessInfo.processInfo.environment["CI"] != nil || pythonPeerAvailable }
 
-    /// Runs `python3 args...`, returning stdout; throws with stderr on a non-zero exit.
+    /// Runs `python3 args...` without holding a thread while it runs (bounded by 60 s, a safety limit), returning
+    /// stdout; throws with stderr on a non-zero exit.
     @discardableResult
-    static func runPython(_ arguments: [String], input: Data?) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PythonFailure(status: process.terminationStatus, stderr: String(decoding: errors, as: UTF8.self))
+    static func runPython(_ arguments: [String], input: Data?) async throws -> Data {
+        let output = try await runProcess("/usr/bin/env", ["python3"] + arguments, stdin: input ?? Data())
+        guard output.succeeded else {
+            throw PythonFailure(status: output.status, stderr: output.stderr)
         }
-        return output
+        return output.stdout
     }
 
     struct PythonFailure: Error, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
 import KafkaClient
 import KafkaProtocol
+import KafkaTestSupport
 import MockBroker
 import Testing
 
@@ -14,7 +15,7 @@ struct KafkaPythonInteropTests {
     @Test("KafkaProducer and KafkaConsumer round-trip keys, values, headers and timestamps with each codec",
           arguments: ["none", "gzip", "snappy", "lz4", "zstd"])
     func roundTripWithCodec(codec: String) async throws {
-        let python = try KafkaPython()
+        let python = try KafkaPythonScript(named: "kafka_python_peer.py")
         try await withBroker { broker in
             let topic = "python-\(codec)"
             try broker.createTopic(topic, partitions: 2)
@@ -66,7 +67,7 @@ struct KafkaPythonInteropTests {
 
     @Test("beginning_offsets, end_offsets and offsets_for_times return exact offsets, inside and across batches")
     func offsetLookups() async throws {
-        let python = try KafkaPython()
+        let python = try KafkaPythonScript(named: "kafka_python_peer.py")
         try await withBroker { broker in
             try broker.createTopic("python-offsets", partitions: 1)
             let base: Int64 = 1_700_000_000_000
@@ -100,7 +101,7 @@ struct KafkaPythonInteropTests {
 
     @Test("after DeleteRecords, beginning_offsets and offsets_for_times start at the new log start offset")
     func offsetLookupsAfterDeleteRecords() async throws {
-        let python = try KafkaPython()
+        let python = try KafkaPythonScript(named: "kafka_python_peer.py")
         try await withBroker { broker in
             try broker.createTopic("python-deleted", partitions: 1)
             let base: Int64 = 1_700_000_000_000
@@ -121,7 +122,7 @@ struct KafkaPythonInteropTests {
 
     @Test("KafkaAdminClient creates topics with the asked and the default partition counts, and cannot create one twice")
     func createTopics() async throws {
-        let python = try KafkaPython()
+        let python = try KafkaPythonScript(named: "kafka_python_peer.py")
         try await withBroker({ $0.defaultPartitions = 2 }) { broker in
             // One CreateTopics request for both; the script then asks again for the first name in sorted order.
             let result: PythonCreateResult = try await python.run(
@@ -246,30 +247,4 @@ struct PythonCreated: Decodable, Equatable {
 struct PythonCreateResult: Decodable {
     var created: [String: PythonCreated]
     var again: String
-}
-
-struct KafkaPython {
-    let python3: String
-    let script = "\(scriptsDirectory)/kafka_python_peer.py"
-
-    init(sourceLocation: SourceLocation = #_sourceLocation) throws {
-        python3 = try Peers.requireKafkaPython(sourceLocation: sourceLocation)
-    }
-
-    /// Runs one command of the script with `input` as JSON on stdin and decodes its JSON output.
-    func run<Output: Decodable>(_ command: String, _ arguments: [String], bootstrap: String,
-                                input: some Encodable = [String](),
-                                sourceLocation: SourceLocation = #_sourceLocation) async throws -> Output {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let output = try await runProcess(python3, [script, command, "--bootstrap", bootstrap] + arguments,
-                                          stdin: try encoder.encode(input), limit: .seconds(90))
-        try #require(output.succeeded, "\(output.summary)", sourceLocation: sourceLocation)
-        do {
-            return try JSONDecoder().decode(Output.self, from: output.stdout)
-        } catch {
-            Issue.record("undecodable output of `\(command)`: \(error)\n\(output.stdoutText)", sourceLocation: sourceLocation)
-            throw error
-        }
-    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import KafkaClient
 import KafkaCompression
 import KafkaProtocol
+import KafkaTestSupport
 import MockBroker
 import Testing
 
@@ -177,70 +178,16 @@ func largeValue(count: Int) -> String {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-// MARK: - Running kcat
+// MARK: - librdkafka's consistent partitioner
 
-/// A consumed message as `kcat -C -J` prints it.
-struct KcatMessage: Decodable {
-    var topic: String
-    var partition: Int32
-    var offset: Int64
-    var tstype: String
-    var ts: Int64
-    /// Alternating names and values.
-    var headers: [String]?
-    var key: String?
-    var payload: String?
-}
-
-struct KcatMetadata: Decodable {
-    struct Broker: Decodable {
-        var id: Int32
-        var name: String
-    }
-
-    struct Topic: Decodable {
-        struct Partition: Decodable {
-            var partition: Int32
-            var leader: Int32
-        }
-
-        var topic: String
-        var partitions: [Partition]
-    }
-
-    var brokers: [Broker]
-    var topics: [Topic]
-}
-
-struct Kcat {
-    let path: String
-
-    init(sourceLocation: SourceLocation = #_sourceLocation) throws {
-        path = try Peers.requireKcat(sourceLocation: sourceLocation)
-    }
-
-    func run(_ arguments: [String], stdin: Data = Data()) async throws -> ProcessOutput {
-        try await runProcess(path, arguments, stdin: stdin, limit: .seconds(60))
-    }
-
-    /// Produces one message per line (acks=all, the default) and requires kcat to report every delivery.
-    func produce(_ bootstrap: String, topic: String, lines: [String], _ options: [String] = [],
-                 sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let input = Data(lines.map { $0 + "\n" }.joined().utf8)
-        let output = try await run(["-P", "-b", bootstrap, "-t", topic, "-m", "15", "-X", "acks=all"] + options,
-                                   stdin: input)
-        try #require(output.succeeded, "\(output.summary)", sourceLocation: sourceLocation)
-    }
-
-    /// Consumes every partition of `topic` from the beginning to its end and returns the messages in the order
-    /// kcat printed them.
-    func consume(_ bootstrap: String, topic: String, _ options: [String] = [],
-                 sourceLocation: SourceLocation = #_sourceLocation) async throws -> [KcatMessage] {
-        let output = try await run(["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-J", "-m", "15"] + options)
-        try #require(output.succeeded, "\(output.summary)", sourceLocation: sourceLocation)
-        let decoder = JSONDecoder()
-        return try output.stdout.split(separator: UInt8(ascii: "\n")).map { line in
-            try decoder.decode(KcatMessage.self, from: Data(line))
+/// CRC-32 (IEEE, as zlib computes it): librdkafka's `consistent` partitioners pick `crc32(key) % partitions`.
+func crc32(_ bytes: some Sequence<UInt8>) -> UInt32 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in bytes {
+        crc ^= UInt32(byte)
+        for _ in 0..<8 {
+            crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1
         }
     }
+    return ~crc
 }

@@ -2,6 +2,7 @@ import Foundation
 import KafkaClient
 import KafkaCompression
 import KafkaProtocol
+import KafkaTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -53,7 +54,7 @@ struct MockBrokerExecutableTests {
                 for partition in Int32(0)..<2 {
                     let stored = try await connection.fetchRecords(topic: "restart", partition: partition)
                     #expect(stored.map(\.offset) == Array(0..<6))
-                    #expect(stored.map(\.record) == records[Int(partition)])
+                    #expect(stored.map(\.text) == records[Int(partition)])
                 }
                 // Appends continue after the recovered records.
                 let next = try await connection.produce([TextRecord(key: "after", value: "restart")], topic: "restart")
@@ -102,7 +103,7 @@ struct MockBrokerExecutableTests {
                 let stored = try await connection.fetchRecords(topic: "crash")
                 #expect(stored.count == 200)
                 #expect(stored.map(\.offset) == Array(0..<200))
-                #expect(stored.map(\.record) == batches.flatMap { $0 })
+                #expect(stored.map(\.text) == batches.flatMap { $0 })
 
                 let more = (0..<3).map { TextRecord(key: "after", value: "after crash \($0)") }
                 let answer = try await connection.produce(more, topic: "crash", codec: .lz4)
@@ -110,7 +111,7 @@ struct MockBrokerExecutableTests {
                 #expect(answer.baseOffset == 200)
                 let tail = try await connection.fetchRecords(topic: "crash", from: 199)
                 #expect(tail.map(\.offset) == [199, 200, 201, 202])
-                #expect(tail.map(\.record.value) == ["crash record 199", "after crash 0", "after crash 1", "after crash 2"])
+                #expect(tail.map(\.valueString) == ["crash record 199", "after crash 0", "after crash 1", "after crash 2"])
                 await connection.close()
             }
         }
@@ -155,7 +156,7 @@ struct MockBrokerExecutableTests {
             try await withBrokerProcess(dataDirectory: dataDirectory, arguments: arguments) { broker in
                 let connection = try await broker.connect()
                 let stored = try await connection.fetchRecords(topic: "inflight")
-                let values = stored.compactMap(\.record.value)
+                let values = stored.compactMap(\.valueString)
                 #expect(stored.map(\.offset) == Array(0..<Int64(stored.count)), "offsets are dense from 0")
                 #expect(Set(values).count == values.count, "no record is stored twice")
                 let missing = Set(acknowledged).subtracting(values)

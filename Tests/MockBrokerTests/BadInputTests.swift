@@ -1,5 +1,6 @@
 import KafkaClient
 import KafkaProtocol
+import KafkaTestSupport
 import MockBroker
 import NIOConcurrencyHelpers
 import NIOCore
@@ -116,7 +117,7 @@ struct ZeroCopyTests {
             try broker.createTopic("zero-copy", partitions: 2)
             let connection = try await broker.connect()
             for index in 0..<40 {
-                _ = try await connection.produce((0..<10).map { TestRecord(key: "k\($0)", value: "value \(index)-\($0)") },
+                _ = try await connection.append((0..<10).map { TextRecord(key: "k\($0)", value: "value \(index)-\($0)") },
                                                  topic: "zero-copy", partition: Int32(index % 2))
             }
             var received = 0
@@ -146,7 +147,7 @@ struct ZeroCopyTests {
         try await withBroker({ $0.zeroCopyFetch = false }) { broker in
             try broker.createTopic("copied")
             let connection = try await broker.connect()
-            _ = try await connection.produce([TestRecord(key: "a", value: "b")], topic: "copied")
+            _ = try await connection.append([TextRecord(key: "a", value: "b")], topic: "copied")
             let data = try await connection.fetch(topic: "copied", offset: 0)
             #expect(broker.statistics.fetchBytesCopied == Int64(data.records?.byteCount ?? -1))
             #expect(broker.statistics.fetchBytesSentByFileRegion == 0)

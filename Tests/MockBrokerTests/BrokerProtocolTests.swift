@@ -2,6 +2,7 @@ import Foundation
 import KafkaClient
 import KafkaCompression
 import KafkaProtocol
+import KafkaTestSupport
 import MockBroker
 import NIOCore
 import Testing
@@ -15,7 +16,7 @@ struct BrokerProtocolTests {
             let connection = try await broker.connect()
             for index in 0..<5 {
                 let request = ProduceRequest(acks: 0, timeoutMs: 1000, topicData: [.init(name: "fire-and-forget", partitionData: [
-                    .init(index: 0, records: RecordSet(try makeBatch([TestRecord(key: "k\(index)", value: "v\(index)")]))),
+                    .init(index: 0, records: RecordSet(try makeBatch([TextRecord(key: "k\(index)", value: "v\(index)")]))),
                 ])])
                 try await connection.sendWithoutResponse(request)
             }
@@ -53,7 +54,7 @@ struct BrokerProtocolTests {
             // A long wait that only an append can end early: the answer carries the appended record.
             async let waiting = consumer.fetch(topic: "polled", offset: 0, minBytes: 1, maxWaitMs: 30_000)
             try await Task.sleep(for: .milliseconds(100))
-            _ = try await producer.produce([TestRecord(key: "late", value: "arrival")], topic: "polled")
+            _ = try await producer.append([TextRecord(key: "late", value: "arrival")], topic: "polled")
             let woken = try await waiting
             var reader = RecordBatchReader(try #require(woken.records?.buffer))
             let batch = try #require(try reader.next())
@@ -70,7 +71,7 @@ struct BrokerProtocolTests {
             let connection = try await broker.connect()
             let value = String(repeating: "x", count: 1000)
             for index in 0..<10 {
-                _ = try await connection.produce([TestRecord(key: "\(index)", value: value)], topic: "limits")
+                _ = try await connection.append([TextRecord(key: "\(index)", value: value)], topic: "limits")
             }
             let one = try await connection.fetch(topic: "limits", offset: 0, partitionMaxBytes: 2500)
             var reader = RecordBatchReader(try #require(one.records?.buffer))
@@ -91,7 +92,7 @@ struct BrokerProtocolTests {
         try await withBroker { broker in
             try broker.createTopic("range")
             let connection = try await broker.connect()
-            _ = try await connection.produce([TestRecord(key: nil, value: "a"), TestRecord(key: nil, value: "b")], topic: "range")
+            _ = try await connection.append([TextRecord(key: nil, value: "a"), TextRecord(key: nil, value: "b")], topic: "range")
             let answer = try await connection.fetch(topic: "range", offset: 7)
             #expect(answer.errorCode == KafkaErrorCode.offsetOutOfRange.rawValue)
             #expect(answer.highWatermark == 2 && answer.logStartOffset == 0 && answer.lastStableOffset == 2)
@@ -104,7 +105,7 @@ struct BrokerProtocolTests {
         try await withBroker { broker in
             try broker.createTopic("sessions", partitions: 2)
             let connection = try await broker.connect()
-            _ = try await connection.produce([TestRecord(key: nil, value: "p0")], topic: "sessions", partition: 0)
+            _ = try await connection.append([TextRecord(key: nil, value: "p0")], topic: "sessions", partition: 0)
             func request(session: Int32, epoch: Int32, partitions: [(Int32, Int64)]) -> FetchRequest {
                 FetchRequest(maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: session,
                              sessionEpoch: epoch, topics: partitions.isEmpty ? [] : [.init(topic: "sessions", partitions: partitions.map {
@@ -118,7 +119,7 @@ struct BrokerProtocolTests {
             let quiet = try await connection.send(request(session: full.sessionId, epoch: 1, partitions: [(0, 1)]), version: 12)
             #expect(quiet.errorCode == 0 && quiet.responses.isEmpty)
 
-            _ = try await connection.produce([TestRecord(key: nil, value: "p1")], topic: "sessions", partition: 1)
+            _ = try await connection.append([TextRecord(key: nil, value: "p1")], topic: "sessions", partition: 1)
             let news = try await connection.send(request(session: full.sessionId, epoch: 2, partitions: []), version: 12)
             #expect(news.responses.flatMap(\.partitions).map(\.partitionIndex) == [1])
             #expect(news.responses.first?.partitions.first?.records?.byteCount ?? 0 > 0)
@@ -136,7 +137,7 @@ struct BrokerProtocolTests {
         try await withBroker { broker in
             try broker.createTopic("by-id")
             let connection = try await broker.connect()
-            _ = try await connection.produce([TestRecord(key: "a", value: "b")], topic: "by-id")
+            _ = try await connection.append([TextRecord(key: "a", value: "b")], topic: "by-id")
             let data = try await connection.fetch(topic: "by-id", offset: 0, version: 17)
             #expect(data.errorCode == 0 && data.records?.byteCount ?? 0 > 0)
             let request = FetchRequest(maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, sessionEpoch: -1, topics: [
@@ -153,8 +154,8 @@ struct BrokerProtocolTests {
         try await withBroker { broker in
             try broker.createTopic("times")
             let connection = try await broker.connect()
-            _ = try await connection.produce((0..<3).map { TestRecord(key: nil, value: "a\($0)", timestamp: 1_000 + Int64($0) * 10) }, topic: "times")
-            _ = try await connection.produce((0..<3).map { TestRecord(key: nil, value: "b\($0)", timestamp: 2_000 + Int64($0) * 10) }, topic: "times")
+            _ = try await connection.append((0..<3).map { TextRecord(key: nil, value: "a\($0)", timestamp: 1_000 + Int64($0) * 10) }, topic: "times")
+            _ = try await connection.append((0..<3).map { TextRecord(key: nil, value: "b\($0)", timestamp: 2_000 + Int64($0) * 10) }, topic: "times")
             func lookup(_ timestamp: Int64) async throws -> ListOffsetsResponse.ListOffsetsPartitionResponse {
                 let response = try await connection.send(ListOffsetsRequest(replicaId: -1, topics: [
                     .init(name: "times", partitions: [.init(partitionIndex: 0, timestamp: timestamp)]),
@@ -221,7 +222,7 @@ struct BrokerProtocolTests {
             let identity = try await connection.send(InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: -1))
             #expect(identity.errorCode == 0 && identity.producerId >= 0 && identity.producerEpoch == 0)
             func batch(_ sequence: Int32) throws -> ByteBuffer {
-                try makeBatch([TestRecord(key: "s\(sequence)", value: "v")]) {
+                try makeBatch([TextRecord(key: "s\(sequence)", value: "v")]) {
                     $0.producerId = identity.producerId
                     $0.producerEpoch = identity.producerEpoch
                     $0.baseSequence = sequence
@@ -250,7 +251,7 @@ struct BrokerProtocolTests {
         try await withBroker { broker in
             try broker.createTopic("strict", configs: ["max.message.bytes": "2000"])
             let connection = try await broker.connect()
-            var batch = try makeBatch([TestRecord(key: "k", value: "v")])
+            var batch = try makeBatch([TextRecord(key: "k", value: "v")])
             var topic = "strict"
             var acks: Int16 = -1
             var records: RecordSet? = nil
@@ -260,7 +261,7 @@ struct BrokerProtocolTests {
                 batch.setInteger(UInt8(0x7E), at: batch.writerIndex - 1)
                 expected = .corruptMessage
             case "too-large":
-                batch = try makeBatch([TestRecord(key: "k", value: String(repeating: "z", count: 3000))])
+                batch = try makeBatch([TextRecord(key: "k", value: String(repeating: "z", count: 3000))])
                 expected = .messageTooLarge
             case "unknown-topic":
                 topic = "missing"
@@ -270,11 +271,11 @@ struct BrokerProtocolTests {
                 expected = .unsupportedForMessageFormat
             case "two-batches":
                 var two = batch
-                two.writeImmutableBuffer(try makeBatch([TestRecord(key: "k2", value: "v2")]))
+                two.writeImmutableBuffer(try makeBatch([TextRecord(key: "k2", value: "v2")]))
                 batch = two
                 expected = .invalidRecord
             case "control":
-                batch = try makeBatch([TestRecord(key: "k", value: "v")]) { $0.isControl = true }
+                batch = try makeBatch([TextRecord(key: "k", value: "v")]) { $0.isControl = true }
                 expected = .invalidRecord
             case "no-records":
                 batch = ByteBuffer()
@@ -293,7 +294,7 @@ struct BrokerProtocolTests {
             #expect(result.baseOffset == -1)
             #expect(broker.offsets(topic: "strict", partition: 0)?.highWatermark == 0)
             // The connection is still good.
-            #expect(try await connection.produce([TestRecord(key: "ok", value: "ok")], topic: "strict") == 0)
+            #expect(try await connection.append([TextRecord(key: "ok", value: "ok")], topic: "strict") == 0)
             await connection.close()
         }
     }
@@ -303,7 +304,7 @@ struct BrokerProtocolTests {
         try await withBroker { broker in
             try broker.createTopic("trim")
             let connection = try await broker.connect()
-            for index in 0..<5 { _ = try await connection.produce([TestRecord(key: nil, value: "\(index)")], topic: "trim") }
+            for index in 0..<5 { _ = try await connection.append([TextRecord(key: nil, value: "\(index)")], topic: "trim") }
             let response = try await connection.send(DeleteRecordsRequest(topics: [
                 .init(name: "trim", partitions: [.init(partitionIndex: 0, offset: 3)]),
             ], timeoutMs: 1000))
@@ -322,7 +323,7 @@ struct BrokerProtocolTests {
         try await withBroker({ $0.dataDirectory = directory }) { broker in
             try broker.createTopic("durable", partitions: 2, configs: ["retention.ms": "-1"])
             let connection = try await broker.connect()
-            _ = try await connection.produce([TestRecord(key: "a", value: "1"), TestRecord(key: "b", value: "2")], topic: "durable", partition: 1)
+            _ = try await connection.append([TextRecord(key: "a", value: "1"), TextRecord(key: "b", value: "2")], topic: "durable", partition: 1)
             await connection.close()
         }
         try await withBroker({ $0.dataDirectory = directory }) { broker in
@@ -330,7 +331,7 @@ struct BrokerProtocolTests {
             let connection = try await broker.connect()
             let records = try await connection.fetchRecords(topic: "durable", partition: 1, count: 2)
             #expect(records.map(\.valueString) == ["1", "2"])
-            #expect(try await connection.produce([TestRecord(key: "c", value: "3")], topic: "durable", partition: 1) == 2)
+            #expect(try await connection.append([TextRecord(key: "c", value: "3")], topic: "durable", partition: 1) == 2)
             let configs = try await connection.send(DescribeConfigsRequest(resources: [
                 .init(resourceType: 2, resourceName: "durable", configurationKeys: ["retention.ms"]),
             ]))
@@ -344,7 +345,7 @@ struct BrokerProtocolTests {
         try await withBroker { broker in
             try broker.createTopic("epochs")
             let connection = try await broker.connect()
-            _ = try await connection.produce([TestRecord(key: nil, value: "x"), TestRecord(key: nil, value: "y")], topic: "epochs")
+            _ = try await connection.append([TextRecord(key: nil, value: "x"), TextRecord(key: nil, value: "y")], topic: "epochs")
             let response = try await connection.send(OffsetForLeaderEpochRequest(replicaId: -1, topics: [
                 .init(topic: "epochs", partitions: [.init(partition: 0, currentLeaderEpoch: 0, leaderEpoch: 0)]),
             ]))

@@ -1,5 +1,6 @@
 import KafkaClient
 import KafkaProtocol
+import KafkaTestSupport
 import MockBroker
 import NIOCore
 import Testing
@@ -20,9 +21,9 @@ struct BrokerSmokeTests {
             #expect(metadata.topics.first?.errorCode == 0)
             #expect(metadata.topics.first?.partitions.count == 1)
 
-            let first = try await connection.produce([TestRecord(key: "k1", value: "v1"), TestRecord(key: nil, value: "v2")],
+            let first = try await connection.append([TextRecord(key: "k1", value: "v1"), TextRecord(key: nil, value: "v2")],
                                                      topic: "orders")
-            let second = try await connection.produce([TestRecord(key: "k3", value: "v3")], topic: "orders")
+            let second = try await connection.append([TextRecord(key: "k3", value: "v3")], topic: "orders")
             #expect((first, second) == (0, 2))
 
             let records = try await connection.fetchRecords(topic: "orders", count: 3)

@@ -1,6 +1,7 @@
 import Foundation
 import KafkaCompression
 import KafkaProtocol
+import KafkaTestSupport
 import NIOCore
 import Testing
 

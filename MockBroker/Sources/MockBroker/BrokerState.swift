@@ -1,24 +1,31 @@
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 
-/// Everything request handlers share: configuration, topics, producer ids, fetch sessions, counters.
+/// Everything request handlers share: configuration, topics, producer ids, fetch sessions, the group
+/// coordinator, counters.
 final class BrokerState: Sendable {
     let configuration: MockBrokerConfiguration
     let topics: TopicRegistry
     let producerIds: ProducerIdManager
     let fetchSessions: FetchSessionCache
+    /// Groups and committed offsets, confined to one event loop of the broker.
+    let groups: GroupCoordinator
     let counters: BrokerCounters
     let faults = FaultInjector()
     let logger: Logger
     private let boundPort = NIOLockedValueBox(0)
 
-    init(configuration: MockBrokerConfiguration, dataDirectory: String, logger: Logger) {
+    /// Opens the offsets log (replaying it) for the group coordinator, which runs on `coordinatorLoop`.
+    init(configuration: MockBrokerConfiguration, dataDirectory: String, coordinatorLoop: any EventLoop, logger: Logger) throws {
         self.configuration = configuration
         topics = TopicRegistry(dataDirectory: dataDirectory, defaults: configuration.log)
         producerIds = ProducerIdManager(dataDirectory: dataDirectory)
         fetchSessions = FetchSessionCache(capacity: configuration.maxFetchSessions)
         counters = BrokerCounters()
         self.logger = logger
+        groups = try GroupCoordinator(configuration: configuration, dataDirectory: dataDirectory, topics: topics,
+                                      eventLoop: coordinatorLoop, logger: logger)
     }
 
     /// The host and port clients are told to use.

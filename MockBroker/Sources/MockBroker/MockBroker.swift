@@ -10,7 +10,8 @@ import ServiceLifecycle
 /// librdkafka/kcat, kafka-python, this package's client) connect to it as to Kafka.
 ///
 /// Partitions are stored as segmented log files with sparse offset and time indexes; fetches are served from
-/// the files with `sendfile`.
+/// the files with `sendfile`. The broker is also the group coordinator (Kafka's classic JoinGroup/SyncGroup
+/// protocol; see ``describeGroup(_:)``), and keeps committed offsets in its data directory.
 ///
 /// ```swift
 /// let broker = try await MockBroker.start()                 // port 0, temporary data directory
@@ -76,9 +77,23 @@ public final class MockBroker: Service, Sendable {
             throw LifecycleError.alreadyStarted
         }
         let (dataDirectory, removeDataDirectory) = try prepareDataDirectory()
-        let state = BrokerState(configuration: configuration, dataDirectory: dataDirectory, logger: logger)
-        try state.topics.load(now: RequestContext.nowMilliseconds())
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        let state: BrokerState
+        do {
+            // The group coordinator keeps every group on one of the broker's event loops.
+            state = try BrokerState(configuration: configuration, dataDirectory: dataDirectory, coordinatorLoop: group.next(),
+                                    logger: logger)
+            do {
+                try state.topics.load(now: RequestContext.nowMilliseconds())
+            } catch {
+                await state.groups.shutdown()
+                throw error
+            }
+        } catch {
+            try? await group.shutdownGracefully()
+            if removeDataDirectory { try? FileManager.default.removeItem(atPath: dataDirectory) }
+            throw error
+        }
         let router = RequestRouter(state: state, handlers: RequestHandlers(state: state))
         let connections = ConnectionSet()
         let maxFrameSize = configuration.socketRequestMaxBytes
@@ -101,10 +116,12 @@ public final class MockBroker: Service, Sendable {
                 .bind(host: configuration.host, port: configuration.port)
                 .get()
         } catch {
+            await state.groups.shutdown()
             state.topics.close()
             try? await group.shutdownGracefully()
             throw error
         }
+        state.groups.start()
         let port = server.localAddress?.port ?? configuration.port
         state.setBoundPort(port)
         let interval = configuration.retentionCheckInterval
@@ -131,6 +148,7 @@ public final class MockBroker: Service, Sendable {
         running.retention.cancel()
         try? await running.server.close()
         await running.connections.closeAll()
+        await running.state.groups.shutdown()
         running.state.topics.close()
         try await running.group.shutdownGracefully()
         if running.removeDataDirectory { try? FileManager.default.removeItem(atPath: running.dataDirectory) }
@@ -221,6 +239,31 @@ public final class MockBroker: Service, Sendable {
     @discardableResult
     public func enforceRetention(now: Date = Date()) throws -> Int {
         try running().state.topics.enforceRetention(now: Int64(now.timeIntervalSince1970 * 1000))
+    }
+
+    // MARK: - Groups
+
+    /// A consumer group as the coordinator sees it now (state, generation, leader, members with their metadata and
+    /// assignments); nil when the broker has no such group.
+    public func describeGroup(_ groupId: String) async throws -> GroupSnapshot? {
+        try await running().state.groups.snapshot(groupId).get()
+    }
+
+    /// The ids of the broker's groups (including groups that only hold committed offsets).
+    public func groupIds() async throws -> [String] {
+        try await running().state.groups.allGroupIds().get()
+    }
+
+    /// The offsets `group` committed, by topic and partition.
+    public func committedOffsets(group: String) async throws -> [CommittedOffset] {
+        try await running().state.groups.committedOffsets(group).get()
+    }
+
+    /// Runs offset retention (`offsets.retention.minutes`) now, as of `now`, instead of waiting for the next
+    /// check; returns the number of committed offsets expired.
+    @discardableResult
+    public func expireOffsets(now: Date = Date()) async throws -> Int {
+        try await running().state.groups.expireOffsets(now: Int64(now.timeIntervalSince1970 * 1000)).get()
     }
 
     /// Adds a fault to inject into the broker's answers (see ``Fault``).

@@ -33,6 +33,30 @@ public struct MockBrokerConfiguration: Sendable {
     /// Event loop threads; default: one per core.
     public var eventLoopThreads = System.coreCount
 
+    // MARK: Groups and offsets
+
+    /// `group.initial.rebalance.delay.ms`: how long the first rebalance of a group moving from Empty waits for
+    /// more members to join (extended by each member that does, up to the rebalance timeout), so that members
+    /// starting together land in one generation. Kafka's default is 3000 ms; the mock's is 0 so that tests do
+    /// not wait.
+    public var groupInitialRebalanceDelay: TimeAmount = .zero
+    /// `group.min.session.timeout.ms`: JoinGroup requests with a shorter session timeout get
+    /// INVALID_SESSION_TIMEOUT. Default 6 s, as Kafka's; tests of session expiry lower it.
+    public var groupMinSessionTimeout: TimeAmount = .seconds(6)
+    /// `group.max.session.timeout.ms`. Default 30 minutes, as Kafka's.
+    public var groupMaxSessionTimeout: TimeAmount = .minutes(30)
+    /// `group.max.size`: members a group may have (GROUP_MAX_SIZE_REACHED beyond). Default: no limit
+    /// (`Int32.max`), as Kafka's.
+    public var groupMaxSize = Int(Int32.max)
+    /// `offsets.retention.minutes`: how long committed offsets are kept once their group is empty (or, for a
+    /// group that only stores offsets, after their commit). Default 7 days, as Kafka's.
+    public var offsetsRetention: TimeAmount = .hours(7 * 24)
+    /// `offsets.retention.check.interval.ms`: how often expired offsets are removed
+    /// (``MockBroker/expireOffsets(now:)`` runs the check at once). Default 10 minutes, as Kafka's.
+    public var offsetsRetentionCheckInterval: TimeAmount = .minutes(10)
+    /// `offset.metadata.max.bytes`: longer commit metadata gets OFFSET_METADATA_TOO_LARGE. Default 4096.
+    public var offsetMetadataMaxBytes = 4096
+
     public init() {}
 
     /// A configuration listening on `host`:`port` and storing in `dataDirectory`.

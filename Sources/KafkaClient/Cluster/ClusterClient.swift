@@ -206,6 +206,13 @@ final class ClusterClient: Sendable {
         }
     }
 
+    /// Records a broker's address learned outside Metadata (a FindCoordinator answer).
+    func learnBroker(_ node: Int32, address: BrokerAddress) {
+        state.withLockedValue { state in
+            if state.metadata.brokers[node] == nil { state.metadata.brokers[node] = address }
+        }
+    }
+
     /// Moves a partition to the leader a response named (KIP-951) if its epoch is newer than ours; otherwise the
     /// metadata is marked stale. The leader's address may come with the response (`NodeEndpoints`).
     func learnLeader(topic: String, partition: Int32, leader: Int32, epoch: Int32, address: BrokerAddress?) {

@@ -49,11 +49,18 @@ struct DescribeConfigsHandler: Sendable {
         return [
             ("auto.create.topics.enable", String(configuration.autoCreateTopics)),
             ("broker.id", String(configuration.nodeId)),
+            ("group.initial.rebalance.delay.ms", String(configuration.groupInitialRebalanceDelay.nanoseconds / 1_000_000)),
+            ("group.max.session.timeout.ms", String(configuration.groupMaxSessionTimeout.nanoseconds / 1_000_000)),
+            ("group.max.size", String(configuration.groupMaxSize)),
+            ("group.min.session.timeout.ms", String(configuration.groupMinSessionTimeout.nanoseconds / 1_000_000)),
             ("log.retention.check.interval.ms", String(configuration.retentionCheckInterval.nanoseconds / 1_000_000)),
             ("max.incremental.fetch.session.cache.slots", String(configuration.maxFetchSessions)),
             ("message.max.bytes", String(configuration.log.maxMessageBytes)),
             ("node.id", String(configuration.nodeId)),
             ("num.partitions", String(configuration.defaultPartitions)),
+            ("offset.metadata.max.bytes", String(configuration.offsetMetadataMaxBytes)),
+            ("offsets.retention.check.interval.ms", String(configuration.offsetsRetentionCheckInterval.nanoseconds / 1_000_000)),
+            ("offsets.retention.minutes", String(configuration.offsetsRetention.nanoseconds / 60_000_000_000)),
             ("socket.request.max.bytes", String(configuration.socketRequestMaxBytes)),
         ] + configuration.log.entries.map { ("log." + $0.name, $0.value) }
     }

@@ -26,6 +26,17 @@ enum SupportedApis {
         range(DeleteRecordsRequest.self),
         // librdkafka turns LZ4 (and group support) on only when FindCoordinator's range includes v0.
         range(FindCoordinatorRequest.self),
+        // The classic group protocol. librdkafka 2.0 needs JoinGroup from v0 and OffsetCommit v2 / OffsetFetch v1
+        // among the ranges; kafka-python uses the oldest versions.
+        range(JoinGroupRequest.self),
+        range(SyncGroupRequest.self),
+        range(HeartbeatRequest.self),
+        range(LeaveGroupRequest.self),
+        range(OffsetCommitRequest.self),
+        range(OffsetFetchRequest.self),
+        range(DescribeGroupsRequest.self),
+        range(ListGroupsRequest.self),
+        range(DeleteGroupsRequest.self),
     ]
 
     private static func range<Request: KafkaRequest>(_: Request.Type) -> Range {

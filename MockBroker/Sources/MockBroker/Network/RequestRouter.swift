@@ -52,6 +52,15 @@ struct RequestRouter: Sendable {
         case .initProducerId: return dispatch(body, context, handlers.initProducerId.handle)
         case .offsetForLeaderEpoch: return dispatch(body, context, handlers.offsetForLeaderEpoch.handle)
         case .findCoordinator: return dispatch(body, context, handlers.findCoordinator.handle)
+        case .joinGroup: return dispatch(body, context, handlers.groups.joinGroup)
+        case .syncGroup: return dispatch(body, context, handlers.groups.syncGroup)
+        case .heartbeat: return dispatch(body, context, handlers.groups.heartbeat)
+        case .leaveGroup: return dispatch(body, context, handlers.groups.leaveGroup)
+        case .offsetCommit: return dispatch(body, context, handlers.groups.offsetCommit)
+        case .offsetFetch: return dispatch(body, context, handlers.groups.offsetFetch)
+        case .describeGroups: return dispatch(body, context, handlers.groups.describeGroups)
+        case .listGroups: return dispatch(body, context, handlers.groups.listGroups)
+        case .deleteGroups: return dispatch(body, context, handlers.groups.deleteGroups)
         default:
             return eventLoop.makeFailedFuture(RouterError.unsupported(api: api, version: header.requestApiVersion))
         }
@@ -116,6 +125,7 @@ struct RequestHandlers: Sendable {
     let initProducerId: InitProducerIdHandler
     let offsetForLeaderEpoch: OffsetForLeaderEpochHandler
     let findCoordinator: FindCoordinatorHandler
+    let groups: GroupHandlers
 
     init(state: BrokerState) {
         apiVersions = ApiVersionsHandler(state: state)
@@ -129,6 +139,7 @@ struct RequestHandlers: Sendable {
         initProducerId = InitProducerIdHandler(state: state)
         offsetForLeaderEpoch = OffsetForLeaderEpochHandler(state: state)
         findCoordinator = FindCoordinatorHandler(state: state)
+        groups = GroupHandlers(state: state)
     }
 }
 

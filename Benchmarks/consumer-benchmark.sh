@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Consumer throughput: this package's consumer next to librdkafka's `rdkafka_performance -C`, reading the same
+# 1,000,000 records of 100 bytes from the same mock broker, for each codec; prints both and the ratio.
+# Usage: Benchmarks/consumer-benchmark.sh [codecs...]   (default: none lz4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+codecs=("${@:-none lz4}")
+read -r -a codecs <<<"${codecs[*]}"
+count=1000000
+
+work=$(mktemp -d)
+broker_pid=""
+cleanup() {
+    [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+Benchmarks/build-rdkafka-performance.sh "$work/rdkafka_performance"
+swift build -c release --product mock-broker >/dev/null
+swift build -c release --product producer-benchmark >/dev/null
+swift build -c release --product consumer-benchmark >/dev/null
+
+.build/release/mock-broker --port 0 --log-level error >"$work/broker.out" 2>"$work/broker.err" &
+broker_pid=$!
+for _ in $(seq 1 100); do grep -q "listening on" "$work/broker.out" 2>/dev/null && break; sleep 0.1; done
+bootstrap=$(sed -n 's/^mock-broker listening on //p' "$work/broker.out")
+echo "mock broker at $bootstrap; $count records of 100 bytes per topic"
+
+for codec in "${codecs[@]}"; do
+    topic="consume-$codec-$RANDOM"
+    .build/release/producer-benchmark --bootstrap "$bootstrap" --topic "$topic" --count "$count" --size 100 --acks 1 \
+        --compression "$codec" >/dev/null
+    theirs=$("$work/rdkafka_performance" -C -t "$topic" -p 0 -o beginning -c "$count" -b "$bootstrap" -q 2>&1 \
+        | tee /dev/stderr | sed -n 's/.* \([0-9]*\) msgs\/s.*/\1/p' | tail -1)
+    ours=$(.build/release/consumer-benchmark --bootstrap "$bootstrap" --topic "$topic" --count "$count" \
+        | tee /dev/stderr | sed -n 's/^RECORDS_PER_SECOND=//p')
+    echo "$codec: swift-kafka ${ours} records/s, librdkafka ${theirs} records/s, ratio $(python3 -c "print(f'{$ours/$theirs:.2f}')")"
+done

@@ -1,0 +1,535 @@
+import KafkaProtocol
+import Logging
+import NIOCore
+
+/// The consumer's membership in its group (the classic protocol): finds the coordinator, joins, assigns
+/// partitions when it is the leader, syncs, heartbeats on its own schedule, and rejoins when the coordinator
+/// asks. With an eager assignor every partition is given up before a rebalance; with a cooperative one (KIP-429)
+/// only the partitions that move are, in a second, follow-up rebalance.
+///
+/// It also commits offsets and reads committed offsets, with or without group membership.
+actor ConsumerGroup {
+    private let groupId: String
+    private let configuration: ConsumerConfiguration
+    private let cluster: ClusterClient
+    private let subscriptions: SubscriptionState
+    private let buffer: FetchBuffer
+    private let wakeFetcher: @Sendable () -> Void
+    private let events: AsyncStream<RebalanceEvent>.Continuation
+    private let logger: Logger
+
+    private var coordinator: Int32?
+    private var memberId = ""
+    private var generationId: Int32 = -1
+    private var protocolName: String?
+    private var owned: Set<TopicPartition> = []
+    private var needsRejoin = true
+    private var leftForInactivity = false
+    private var closed = false
+    private var lastPoll = NIODeadline.now()
+    private var loop: Task<Void, Never>?
+    private var autoCommit: Task<Void, Never>?
+    private var wake: AsyncStream<Void>.Continuation?
+    /// As the leader: the partition counts the last assignment was computed from, to notice new partitions.
+    private var assignedCounts: [String: Int32]?
+
+    private static let protocolType = "consumer"
+
+    init(groupId: String, configuration: ConsumerConfiguration, cluster: ClusterClient, subscriptions: SubscriptionState,
+         buffer: FetchBuffer, wakeFetcher: @escaping @Sendable () -> Void, events: AsyncStream<RebalanceEvent>.Continuation,
+         logger: Logger) {
+        self.groupId = groupId
+        self.configuration = configuration
+        self.cluster = cluster
+        self.subscriptions = subscriptions
+        self.buffer = buffer
+        self.wakeFetcher = wakeFetcher
+        self.events = events
+        var logger = logger
+        logger[metadataKey: "group"] = "\(groupId)"
+        self.logger = logger
+    }
+
+    // MARK: - Membership
+
+    /// Starts (or nudges) membership after `subscribe`.
+    func subscriptionChanged() {
+        needsRejoin = true
+        if loop == nil {
+            let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            wake = continuation
+            loop = Task { await self.run(stream) }
+        } else {
+            wake?.yield()
+        }
+        if configuration.enableAutoCommit && autoCommit == nil {
+            autoCommit = Task { await self.autoCommitLoop() }
+        }
+    }
+
+    /// The application asked for records: it is alive (`max.poll.interval.ms`).
+    func polled() {
+        lastPoll = .now()
+        if leftForInactivity {
+            leftForInactivity = false
+            needsRejoin = true
+            wake?.yield()
+        }
+    }
+
+    private var isSubscribed: Bool {
+        if case .subscribed = subscriptions.mode { true } else { false }
+    }
+
+    private func run(_ wakes: AsyncStream<Void>) async {
+        var failures = 0
+        while !closed && !Task.isCancelled {
+            do {
+                if isSubscribed && needsRejoin && !leftForInactivity {
+                    try await joinAndSync()
+                    failures = 0
+                    continue
+                }
+                try await heartbeatIfMember()
+                checkPollInterval()
+                try await checkMetadataChanges()
+                failures = 0
+                await sleep(configuration.heartbeatInterval, orUntil: wakes)
+            } catch {
+                failures += 1
+                if case KafkaConsumerError.fencedInstance = error {
+                    buffer.add(error as! KafkaConsumerError)
+                    return
+                }
+                logger.debug("group membership: \(error)")
+                let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+                await sleep(backoff.delay(attempt: failures), orUntil: wakes)
+            }
+        }
+    }
+
+    private func sleep(_ duration: TimeAmount, orUntil wakes: AsyncStream<Void>) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(nanoseconds: UInt64(max(duration.nanoseconds, 0))) }
+            group.addTask {
+                var iterator = wakes.makeAsyncIterator()
+                _ = await iterator.next()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Leaves the group when the application has not asked for records within `max.poll.interval.ms`
+    /// (as the Java consumer does); the next request for records rejoins.
+    private func checkPollInterval() {
+        guard generationId >= 0, NIODeadline.now() - lastPoll > configuration.maxPollInterval else { return }
+        logger.warning("no records requested for longer than max.poll.interval.ms; leaving the group")
+        Task { await self.leaveGroup(reason: "max.poll.interval.ms expired") }
+        leftForInactivity = true
+    }
+
+    /// The leader rebalances when a subscribed topic gained partitions.
+    private func checkMetadataChanges() async throws {
+        guard let assignedCounts, case .subscribed(let topics) = subscriptions.mode else { return }
+        if cluster.metadataIsStale { _ = try await cluster.refreshMetadata(adding: topics, allowAutoTopicCreation: false).get() }
+        let metadata = cluster.metadata
+        for topic in topics {
+            let count = Int32(metadata.topics[topic]?.partitions.count ?? 0)
+            if count != (assignedCounts[topic] ?? 0) {
+                logger.info("partitions of \(topic) changed (\(assignedCounts[topic] ?? 0) -> \(count)); rebalancing")
+                needsRejoin = true
+                return
+            }
+        }
+    }
+
+    // MARK: - Joining
+
+    private var preferredAssignors: [any ConsumerPartitionAssignor] { configuration.assignors }
+
+    private func assignor(named name: String?) -> (any ConsumerPartitionAssignor)? {
+        preferredAssignors.first { $0.name == name }
+    }
+
+    private func joinAndSync() async throws {
+        guard case .subscribed(let topics) = subscriptions.mode else { return }
+        let current = assignor(named: protocolName)
+        if current?.rebalanceProtocol != .cooperative && !owned.isEmpty {
+            // Eager: everything is given up before joining.
+            await revoke(owned, reason: "rebalance")
+        }
+        let connection = try await coordinatorConnection()
+        let cooperativeOwned = current?.rebalanceProtocol == .cooperative ? Array(owned) : []
+        let protocols = try preferredAssignors.map { assignor -> JoinGroupRequest.JoinGroupRequestProtocol in
+            let subscription = ConsumerProtocolSubscription(
+                topics: topics.sorted(),
+                userData: assignor.subscriptionUserData(topics: topics, ownedPartitions: cooperativeOwned),
+                ownedPartitions: Self.grouped(cooperativeOwned),
+                generationId: generationId
+            )
+            return .init(name: assignor.name, metadata: try subscription.encodedWithVersionPrefix(version: 3))
+        }
+        var request = JoinGroupRequest(
+            groupId: groupId, sessionTimeoutMs: Int32(configuration.sessionTimeout.nanoseconds / 1_000_000),
+            rebalanceTimeoutMs: Int32(configuration.maxPollInterval.nanoseconds / 1_000_000), memberId: memberId,
+            groupInstanceId: configuration.groupInstanceId, protocolType: Self.protocolType, protocols: protocols,
+            reason: "joining"
+        )
+        var response = try await connection.send(request, version: joinVersion(connection))
+        for _ in 0..<3 where KafkaErrorCode(rawValue: response.errorCode) == .memberIdRequired {
+            // KIP-394: the coordinator gave us an id; join again with it.
+            memberId = response.memberId
+            request.memberId = memberId
+            response = try await connection.send(request, version: joinVersion(connection))
+        }
+        switch KafkaErrorCode(rawValue: response.errorCode) {
+        case .none:
+            break
+        case .unknownMemberId:
+            memberId = ""
+            throw KafkaConsumerError.broker(.unknownMemberId, context: "JoinGroup")
+        case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
+            coordinator = nil
+            throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: response.errorCode), context: "JoinGroup")
+        case .fencedInstanceId:
+            throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
+        case let code:
+            throw KafkaConsumerError.broker(code, context: "JoinGroup")
+        }
+        memberId = response.memberId
+        generationId = response.generationId
+        protocolName = response.protocolName
+        logger.info("joined generation \(generationId) as \(response.leader == memberId ? "leader" : "member") \(memberId) (\(protocolName ?? "?"))")
+
+        var assignments: [SyncGroupRequest.SyncGroupRequestAssignment] = []
+        assignedCounts = nil
+        if response.leader == memberId && !response.skipAssignment {
+            assignments = try await assign(members: response.members, protocol: protocolName)
+        }
+        let sync = try await connection.send(SyncGroupRequest(
+            groupId: groupId, generationId: generationId, memberId: memberId, groupInstanceId: configuration.groupInstanceId,
+            protocolType: Self.protocolType, protocolName: protocolName, assignments: assignments
+        ))
+        switch KafkaErrorCode(rawValue: sync.errorCode) {
+        case .none:
+            break
+        case .rebalanceInProgress:
+            needsRejoin = true
+            return
+        case .unknownMemberId, .illegalGeneration:
+            await lose(reason: "SyncGroup: \(KafkaErrorCode(rawValue: sync.errorCode).name)")
+            throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: sync.errorCode), context: "SyncGroup")
+        case .notCoordinator, .coordinatorNotAvailable:
+            coordinator = nil
+            throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: sync.errorCode), context: "SyncGroup")
+        case .fencedInstanceId:
+            throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
+        case let code:
+            throw KafkaConsumerError.broker(code, context: "SyncGroup")
+        }
+        needsRejoin = false
+        let assigned = sync.assignment.readableBytes > 0
+            ? Set(Self.flattened(try ConsumerProtocolAssignment(decodingWithVersionPrefix: sync.assignment).assignedPartitions))
+            : []
+        await apply(assigned)
+    }
+
+    private func joinVersion(_ connection: BrokerConnection) throws -> Int16 {
+        try connection.version(for: JoinGroupRequest.self)
+    }
+
+    /// As the leader: decodes every member's subscription and runs the chosen assignor.
+    private func assign(members: [JoinGroupResponse.JoinGroupResponseMember], protocol name: String?) async throws
+        -> [SyncGroupRequest.SyncGroupRequestAssignment] {
+        guard let assignor = assignor(named: name) else {
+            throw KafkaConsumerError.broker(.inconsistentGroupProtocol, context: "the group chose an assignor this consumer lacks")
+        }
+        let subscriptions = try members.map { member in
+            GroupMemberSubscription(memberId: member.memberId, groupInstanceId: member.groupInstanceId,
+                                    subscription: try ConsumerProtocolSubscription(decodingWithVersionPrefix: member.metadata))
+        }
+        let topics = subscriptions.reduce(into: Set<String>()) { $0.formUnion($1.topics) }
+        let metadata = try await cluster.refreshMetadata(adding: topics, allowAutoTopicCreation: false).get()
+        var counts: [String: Int32] = [:]
+        for topic in topics {
+            if let known = metadata.topics[topic], known.error == .none, !known.partitions.isEmpty {
+                counts[topic] = Int32(known.partitions.count)
+            }
+        }
+        assignedCounts = counts
+        let result = assignor.assign(members: subscriptions, partitionCounts: counts)
+        logger.debug("assigned \(counts.values.reduce(0, +)) partitions to \(members.count) members with \(assignor.name)")
+        return try members.map { member in
+            let partitions = result[member.memberId] ?? []
+            let assignment = ConsumerProtocolAssignment(assignedPartitions: Self.grouped(partitions).map {
+                .init(topic: $0.topic, partitions: $0.partitions)
+            })
+            return .init(memberId: member.memberId, assignment: try assignment.encodedWithVersionPrefix(version: 0))
+        }
+    }
+
+    /// Takes on a new assignment: cooperative members give up only what moved (then rejoin), and look up the
+    /// committed offsets of what they gained.
+    private func apply(_ assigned: Set<TopicPartition>) async {
+        let revoked = owned.subtracting(assigned)
+        let added = assigned.subtracting(owned)
+        if !revoked.isEmpty {
+            await revoke(revoked, reason: "moved to another member")
+            // KIP-429: the moved partitions go to their new owners in a follow-up rebalance.
+            needsRejoin = true
+        }
+        owned = assigned
+        subscriptions.add(added, lookupCommitted: true)
+        if !added.isEmpty || revoked.isEmpty { events.yield(.assigned(added.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) })) }
+        logger.info("assignment: \(assigned.count) partitions (+\(added.count), -\(revoked.count))")
+        wakeFetcher()
+        buffer.wake()
+    }
+
+    /// Gives partitions back: commits their positions first when auto-commit is on.
+    private func revoke(_ partitions: Set<TopicPartition>, reason: String) async {
+        guard !partitions.isEmpty else { return }
+        if configuration.enableAutoCommit {
+            let offsets = subscriptions.consumedOffsets.filter { partitions.contains($0.key) }
+            if !offsets.isEmpty { try? await commit(offsets) }
+        }
+        subscriptions.remove(partitions)
+        buffer.drop(partitions)
+        owned.subtract(partitions)
+        events.yield(.revoked(partitions.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }))
+        logger.debug("revoked \(partitions.count) partitions (\(reason))")
+    }
+
+    /// The coordinator no longer knows us: the partitions are lost, not revoked (no commit).
+    private func lose(reason: String) async {
+        let lost = owned
+        subscriptions.remove(lost)
+        buffer.drop(lost)
+        owned = []
+        generationId = -1
+        needsRejoin = true
+        if !lost.isEmpty { events.yield(.lost(lost.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) })) }
+        logger.info("lost \(lost.count) partitions: \(reason)")
+    }
+
+    private func heartbeatIfMember() async throws {
+        guard generationId >= 0, !memberId.isEmpty else { return }
+        let connection = try await coordinatorConnection()
+        let response = try await connection.send(HeartbeatRequest(groupId: groupId, generationId: generationId, memberId: memberId,
+                                                                  groupInstanceId: configuration.groupInstanceId))
+        switch KafkaErrorCode(rawValue: response.errorCode) {
+        case .none:
+            break
+        case .rebalanceInProgress:
+            logger.debug("the group is rebalancing; rejoining")
+            needsRejoin = true
+        case .unknownMemberId:
+            memberId = ""
+            await lose(reason: "the coordinator no longer knows this member")
+        case .illegalGeneration:
+            await lose(reason: "generation \(generationId) is stale")
+        case .fencedInstanceId:
+            throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
+        case .notCoordinator, .coordinatorNotAvailable:
+            coordinator = nil
+        case let code:
+            throw KafkaConsumerError.broker(code, context: "Heartbeat")
+        }
+    }
+
+    /// Leaves voluntarily: the partitions are revoked (committed first with auto-commit), not lost.
+    private func leaveGroup(reason: String) async {
+        await revoke(owned, reason: reason)
+        generationId = -1
+        needsRejoin = true
+        guard !memberId.isEmpty, let connection = try? await coordinatorConnection() else { return }
+        let request = LeaveGroupRequest(groupId: groupId, memberId: memberId, members: [
+            .init(memberId: memberId, groupInstanceId: configuration.groupInstanceId, reason: reason),
+        ])
+        _ = try? await connection.send(request)
+        memberId = configuration.groupInstanceId == nil ? "" : memberId
+    }
+
+    // MARK: - Coordinator
+
+    private func coordinatorConnection() async throws -> BrokerConnection {
+        if let coordinator, let connection = try? await cluster.connection(to: coordinator).get() { return connection }
+        coordinator = nil
+        let metadata = try await cluster.refreshMetadata().get()
+        guard let any = metadata.brokers.keys.sorted().first else { throw KafkaConsumerError.broker(.coordinatorNotAvailable, context: "no brokers") }
+        let connection = try await cluster.connection(to: any).get()
+        let version = try connection.version(for: FindCoordinatorRequest.self)
+        let response = try await connection.send(version >= 4
+            ? FindCoordinatorRequest(keyType: 0, coordinatorKeys: [groupId])
+            : FindCoordinatorRequest(key: groupId, keyType: 0))
+        let (code, node, host, port) = version >= 4
+            ? response.coordinators.first.map { ($0.errorCode, $0.nodeId, $0.host, $0.port) } ?? (KafkaErrorCode.coordinatorNotAvailable.rawValue, -1, "", -1)
+            : (response.errorCode, response.nodeId, response.host, response.port)
+        guard code == 0, node >= 0 else {
+            throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: code), context: "FindCoordinator")
+        }
+        cluster.learnBroker(node, address: BrokerAddress(host: host, port: Int(port)))
+        coordinator = node
+        logger.debug("coordinator is node \(node) (\(host):\(port))")
+        return try await cluster.connection(to: node).get()
+    }
+
+    // MARK: - Offsets
+
+    /// Commits offsets (as a member of the current generation, or as a "simple" commit outside group
+    /// management). Retries coordinator moves; fails on rebalances with ``KafkaConsumerError/commitFailed(_:)``.
+    func commit(_ offsets: [TopicPartition: OffsetAndMetadata]) async throws(KafkaConsumerError) {
+        guard !offsets.isEmpty else { return }
+        let byTopic = Dictionary(grouping: offsets, by: \.key.topic)
+        let inGroup = isSubscribed && generationId >= 0
+        var request = OffsetCommitRequest(
+            groupId: groupId, generationIdOrMemberEpoch: inGroup ? generationId : -1, memberId: inGroup ? memberId : "",
+            groupInstanceId: inGroup ? configuration.groupInstanceId : nil,
+            topics: byTopic.keys.sorted().map { topic in
+                .init(name: topic, partitions: byTopic[topic]!.sorted { $0.key.partition < $1.key.partition }.map { entry in
+                    .init(partitionIndex: entry.key.partition, committedOffset: entry.value.offset,
+                          committedLeaderEpoch: entry.value.leaderEpoch ?? -1, committedMetadata: entry.value.metadata ?? "")
+                })
+            }
+        )
+        request.retentionTimeMs = -1
+        let deadline = NIODeadline.now() + configuration.client.requestTimeout
+        var attempt = 0
+        while true {
+            do {
+                let connection = try await coordinatorConnection()
+                let response = try await connection.send(request)
+                let codes = response.topics.flatMap { $0.partitions.map { KafkaErrorCode(rawValue: $0.errorCode) } }
+                guard let failure = codes.first(where: { $0 != .none }) else { return }
+                switch failure {
+                case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress, .requestTimedOut:
+                    coordinator = nil
+                    throw KafkaConsumerError.broker(failure, context: "OffsetCommit")
+                case .rebalanceInProgress:
+                    needsRejoin = true
+                    wake?.yield()
+                    throw KafkaConsumerError.commitFailed(failure)
+                case .unknownMemberId, .illegalGeneration:
+                    needsRejoin = true
+                    wake?.yield()
+                    throw KafkaConsumerError.commitFailed(failure)
+                case .fencedInstanceId:
+                    throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
+                default:
+                    throw KafkaConsumerError.broker(failure, context: "OffsetCommit")
+                }
+            } catch {
+                let retriable: Bool
+                switch error {
+                case KafkaConsumerError.broker(let code, _): retriable = code.isRetriable || code == .notCoordinator
+                case let error as KafkaClientError: retriable = error.isRetriable
+                default: retriable = false
+                }
+                guard retriable, NIODeadline.now() < deadline, !closed else {
+                    if let error = error as? KafkaConsumerError { throw error }
+                    throw .timedOut("OffsetCommit: \(error)")
+                }
+                attempt += 1
+                let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+                try? await Task.sleep(nanoseconds: UInt64(backoff.delay(attempt: attempt).nanoseconds))
+            }
+        }
+    }
+
+    /// The group's committed offsets for `partitions` (offset -1 when none is committed).
+    func committed(_ partitions: [TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata] {
+        let byTopic = Dictionary(grouping: partitions, by: \.topic)
+        let deadline = NIODeadline.now() + configuration.client.requestTimeout
+        var attempt = 0
+        while true {
+            let connection = try await coordinatorConnection()
+            let version = try connection.version(for: OffsetFetchRequest.self)
+            let topics = byTopic.keys.sorted()
+            let request: OffsetFetchRequest = version >= 8
+                ? OffsetFetchRequest(groups: [.init(groupId: groupId, topics: topics.map { .init(name: $0, partitionIndexes: byTopic[$0]!.map(\.partition)) })],
+                                     requireStable: true)
+                : OffsetFetchRequest(groupId: groupId, topics: topics.map { .init(name: $0, partitionIndexes: byTopic[$0]!.map(\.partition)) },
+                                     requireStable: true)
+            let response = try await connection.send(request, version: version)
+            var code = KafkaErrorCode(rawValue: response.errorCode)
+            var offsets: [TopicPartition: OffsetAndMetadata] = [:]
+            func record(_ topic: String, _ partition: Int32, _ offset: Int64, _ epoch: Int32, _ metadata: String?, _ error: Int16) {
+                if error != 0 && code == .none { code = KafkaErrorCode(rawValue: error) }
+                offsets[TopicPartition(topic: topic, partition: partition)] = OffsetAndMetadata(
+                    offset: offset, leaderEpoch: epoch >= 0 ? epoch : nil, metadata: metadata)
+            }
+            if version >= 8 {
+                for group in response.groups {
+                    if group.errorCode != 0 && code == .none { code = KafkaErrorCode(rawValue: group.errorCode) }
+                    for topic in group.topics {
+                        for p in topic.partitions { record(topic.name, p.partitionIndex, p.committedOffset, p.committedLeaderEpoch, p.metadata, p.errorCode) }
+                    }
+                }
+            } else {
+                for topic in response.topics {
+                    for p in topic.partitions { record(topic.name, p.partitionIndex, p.committedOffset, p.committedLeaderEpoch, p.metadata, p.errorCode) }
+                }
+            }
+            switch code {
+            case .none:
+                return offsets
+            case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress, .unstableOffsetCommit:
+                coordinator = code == .unstableOffsetCommit ? coordinator : nil
+                guard NIODeadline.now() < deadline else { throw KafkaConsumerError.timedOut("OffsetFetch") }
+                attempt += 1
+                try? await Task.sleep(nanoseconds: UInt64(ExponentialBackoff(initial: configuration.client.retryBackoff,
+                                                                              maximum: configuration.client.retryBackoffMax).delay(attempt: attempt).nanoseconds))
+            default:
+                throw KafkaConsumerError.broker(code, context: "OffsetFetch")
+            }
+        }
+    }
+
+    private func autoCommitLoop() async {
+        while !closed && !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: UInt64(configuration.autoCommitInterval.nanoseconds))
+            guard !closed else { return }
+            let offsets = subscriptions.consumedOffsets
+            do {
+                try await commit(offsets)
+            } catch {
+                logger.debug("auto-commit failed: \(error)")
+            }
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Commits (with auto-commit), leaves the group (dynamic members; static members stay so a restart does not
+    /// rebalance), and stops.
+    func close() async {
+        guard !closed else { return }
+        autoCommit?.cancel()
+        if configuration.enableAutoCommit {
+            do {
+                try await commit(subscriptions.consumedOffsets)
+            } catch {
+                logger.warning("final commit failed: \(error)")
+            }
+        }
+        closed = true
+        loop?.cancel()
+        if configuration.groupInstanceId == nil, generationId >= 0 {
+            await leaveGroup(reason: "consumer closed")
+        }
+        wake?.finish()
+    }
+
+    // MARK: - Helpers
+
+    static func grouped(_ partitions: [TopicPartition]) -> [ConsumerProtocolSubscription.TopicPartition] {
+        Dictionary(grouping: partitions, by: \.topic).keys.sorted().map { topic in
+            .init(topic: topic, partitions: partitions.filter { $0.topic == topic }.map(\.partition).sorted())
+        }
+    }
+
+    static func flattened(_ assigned: [ConsumerProtocolAssignment.TopicPartition]) -> [TopicPartition] {
+        assigned.flatMap { topic in topic.partitions.map { TopicPartition(topic: topic.topic, partition: $0) } }
+    }
+}

@@ -1,0 +1,355 @@
+import KafkaProtocol
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Fetches records for the assigned partitions from their leaders: one Fetch in flight per broker, with an
+/// incremental fetch session per broker (KIP-227) where the broker offers them. It also finds positions for
+/// partitions that have none: the group's committed offset, else `auto.offset.reset` through ListOffsets.
+///
+/// All of its state lives on one event loop; `wakeup()` may be called from anywhere.
+final class Fetcher: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private let cluster: ClusterClient
+    private let subscriptions: SubscriptionState
+    private let buffer: FetchBuffer
+    private let configuration: ConsumerConfiguration
+    private let logger: Logger
+    /// Committed offsets of partitions, from the group coordinator (nil without a group).
+    private let committedOffsets: (@Sendable ([TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata])?
+    private let wakePending = NIOLockedValueBox(false)
+
+    private var inFlight: Set<Int32> = []
+    private var sessions: [Int32: Session] = [:]
+    /// Where each partition's next fetch continues (after data already fetched ahead), valid for one epoch.
+    private var nextFetch: [TopicPartition: (offset: Int64, epoch: UInt64)] = [:]
+    /// Read-ahead bounds: per partition about two fetches, in all `fetch.max.bytes`.
+    private var partitionPrefetchLimit: Int { 2 * Int(configuration.maxPartitionFetchBytes) }
+    private var totalPrefetchLimit: Int { max(Int(configuration.fetchMaxBytes), partitionPrefetchLimit) }
+    private var resolving: Set<TopicPartition> = []
+    private var refreshingMetadata = false
+    private var timer: Scheduled<Void>?
+    private var stopped = false
+
+    private let fetchedBytes = Counter(label: "kafka_consumer_fetched_bytes")
+    private let fetchLatency = Timer(label: "kafka_consumer_fetch_latency")
+
+    /// An incremental fetch session with one broker, as this side knows it.
+    private struct Session {
+        var id: Int32 = 0
+        var epoch: Int32 = 0
+        /// What the session holds: partition -> (fetch offset, max bytes), as last sent.
+        var partitions: [TopicPartition: (offset: Int64, maxBytes: Int32)] = [:]
+    }
+
+    init(eventLoop: any EventLoop, cluster: ClusterClient, subscriptions: SubscriptionState, buffer: FetchBuffer,
+         configuration: ConsumerConfiguration, logger: Logger,
+         committedOffsets: (@Sendable ([TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata])?) {
+        self.eventLoop = eventLoop
+        self.cluster = cluster
+        self.subscriptions = subscriptions
+        self.buffer = buffer
+        self.configuration = configuration
+        self.logger = logger
+        self.committedOffsets = committedOffsets
+    }
+
+    func wakeup() {
+        let schedule = wakePending.withLockedValue { pending -> Bool in
+            defer { pending = true }
+            return !pending
+        }
+        if schedule { eventLoop.execute { self.run() } }
+    }
+
+    func stop() {
+        eventLoop.execute {
+            self.stopped = true
+            self.timer?.cancel()
+        }
+    }
+
+    // MARK: - The loop
+
+    private func run() {
+        wakePending.withLockedValue { $0 = false }
+        guard !stopped else { return }
+        resolvePositions()
+        let metadata = cluster.metadata
+        var byNode: [Int32: [SubscriptionState.Fetchable]] = [:]
+        var unknown: Set<String> = []
+        let hasRoom = buffer.bufferedBytes < totalPrefetchLimit
+        for var fetchable in subscriptions.fetchable where hasRoom && buffer.heldBytes(fetchable.partition) < partitionPrefetchLimit {
+            if let chain = nextFetch[fetchable.partition], chain.epoch == fetchable.epoch {
+                fetchable.offset = chain.offset
+            } else {
+                nextFetch[fetchable.partition] = nil
+            }
+            guard let leader = metadata.leader(of: fetchable.partition.topic, partition: fetchable.partition.partition) else {
+                unknown.insert(fetchable.partition.topic)
+                continue
+            }
+            byNode[leader, default: []].append(fetchable)
+        }
+        if !unknown.isEmpty || cluster.metadataIsStale { refreshMetadata(unknown) }
+        for (node, partitions) in byNode where !inFlight.contains(node) {
+            fetch(from: node, partitions)
+        }
+        timer?.cancel()
+        timer = eventLoop.scheduleTask(in: .seconds(1)) { self.run() }
+    }
+
+    private func refreshMetadata(_ topics: Set<String>) {
+        guard !refreshingMetadata else { return }
+        refreshingMetadata = true
+        cluster.refreshMetadata(adding: topics, allowAutoTopicCreation: false).hop(to: eventLoop).whenComplete { result in
+            self.refreshingMetadata = false
+            if case .failure(let error) = result { self.logger.debug("metadata refresh failed: \(error)") }
+            self.wakeup()
+        }
+    }
+
+    // MARK: - Fetching
+
+    private func fetch(from node: Int32, _ partitions: [SubscriptionState.Fetchable]) {
+        inFlight.insert(node)
+        cluster.connection(to: node).hop(to: eventLoop).whenComplete { result in
+            switch result {
+            case .success(let connection):
+                self.fetch(from: node, over: connection, partitions)
+            case .failure(let error):
+                self.logger.debug("no connection to node \(node): \(error)")
+                self.inFlight.remove(node)
+                self.sessions[node] = nil
+                self.cluster.invalidateMetadata()
+                _ = self.eventLoop.scheduleTask(in: self.configuration.client.reconnectBackoff) { self.wakeup() }
+            }
+        }
+    }
+
+    private func fetch(from node: Int32, over connection: BrokerConnection, _ partitions: [SubscriptionState.Fetchable]) {
+        let metadata = cluster.metadata
+        guard var version = try? connection.version(for: FetchRequest.self) else {
+            inFlight.remove(node)
+            buffer.add(.broker(.unsupportedVersion, context: "Fetch from node \(node)"))
+            return
+        }
+        // Topic ids (v13+) need every topic's id from the metadata.
+        if partitions.contains(where: { (metadata.topics[$0.partition.topic]?.id ?? .zero) == .zero }) { version = min(version, 12) }
+        let wanted = Dictionary(partitions.map { ($0.partition, $0) }, uniquingKeysWith: { first, _ in first })
+        let maxBytes = configuration.maxPartitionFetchBytes
+        let session = sessions[node] ?? Session()
+        let incremental = version >= 7 && session.id != 0
+        var toSend: [SubscriptionState.Fetchable] = partitions
+        var forgotten: [TopicPartition] = []
+        if incremental {
+            toSend = partitions.filter { partition in
+                guard let known = session.partitions[partition.partition] else { return true }
+                return known.offset != partition.offset || known.maxBytes != maxBytes
+            }
+            forgotten = session.partitions.keys.filter { wanted[$0] == nil }
+        }
+        var topics: [String: [FetchRequest.FetchPartition]] = [:]
+        for partition in toSend {
+            let leaderEpoch = metadata.topics[partition.partition.topic]?.partitions
+                .first { $0.id == partition.partition.partition }?.leaderEpoch ?? -1
+            topics[partition.partition.topic, default: []].append(.init(
+                partition: partition.partition.partition, currentLeaderEpoch: leaderEpoch, fetchOffset: partition.offset,
+                partitionMaxBytes: maxBytes))
+        }
+        var forgottenTopics: [String: [Int32]] = [:]
+        for partition in forgotten { forgottenTopics[partition.topic, default: []].append(partition.partition) }
+        let request = FetchRequest(
+            maxWaitMs: Int32(configuration.fetchMaxWait.nanoseconds / 1_000_000), minBytes: configuration.fetchMinBytes,
+            maxBytes: configuration.fetchMaxBytes, isolationLevel: configuration.isolationLevel.rawValue,
+            sessionId: version >= 7 ? session.id : 0, sessionEpoch: version >= 7 ? session.epoch : -1,
+            topics: topics.keys.sorted().map { name in
+                .init(topic: name, topicId: metadata.topics[name]?.id ?? .zero, partitions: topics[name]!)
+            },
+            forgottenTopicsData: forgottenTopics.keys.sorted().map { name in
+                .init(topic: name, topicId: metadata.topics[name]?.id ?? .zero, partitions: forgottenTopics[name]!)
+            }
+        )
+        let names = Dictionary(metadata.topics.values.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        let started = NIODeadline.now()
+        let sent = session
+        let usedVersion = version
+        connection.sendRequest(request, version: usedVersion).hop(to: eventLoop).whenComplete { result in
+            self.inFlight.remove(node)
+            self.fetchLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            switch result {
+            case .success(let response):
+                let code = KafkaErrorCode(rawValue: response.errorCode)
+                if code == .fetchSessionIdNotFound || code == .invalidFetchSessionEpoch || response.sessionId == 0 {
+                    // Start over with a full fetch (which asks for a new session).
+                    self.sessions[node] = nil
+                } else if usedVersion >= 7 {
+                    var next = sent
+                    next.id = response.sessionId
+                    next.epoch = incremental ? (sent.epoch == Int32.max ? 1 : sent.epoch + 1) : 1
+                    next.partitions = wanted.mapValues { ($0.offset, maxBytes) }
+                    self.sessions[node] = next
+                }
+                if code == .none { self.handle(response, wanted: wanted, topicNames: names, version: usedVersion) }
+            case .failure(let error):
+                self.logger.debug("fetch from node \(node) failed: \(error)")
+                self.sessions[node] = nil
+                self.cluster.invalidateMetadata()
+            }
+            self.wakeup()
+        }
+    }
+
+    private func handle(_ response: FetchResponse, wanted: [TopicPartition: SubscriptionState.Fetchable],
+                        topicNames: [KafkaUUID: String], version: Int16) {
+        for topic in response.responses {
+            let name = version >= 13 ? (topicNames[topic.topicId] ?? "") : topic.topic
+            for data in topic.partitions {
+                let partition = TopicPartition(topic: name, partition: data.partitionIndex)
+                guard let requested = wanted[partition], subscriptions.isCurrent(partition, epoch: requested.epoch),
+                      requested.offset == expectedOffset(partition, epoch: requested.epoch)
+                else { continue }
+                let code = KafkaErrorCode(rawValue: data.errorCode)
+                switch code {
+                case .none:
+                    subscriptions.updateOffsets(partition, highWatermark: data.highWatermark, logStartOffset: data.logStartOffset,
+                                                lastStableOffset: data.lastStableOffset)
+                    guard let records = data.records?.buffer, records.readableBytes > 0 else { continue }
+                    let next = Self.offsetAfterCompleteBatches(records, from: requested.offset)
+                    guard next > requested.offset else { continue }
+                    fetchedBytes.increment(by: records.readableBytes)
+                    nextFetch[partition] = (next, requested.epoch)
+                    buffer.add(CompletedFetch(
+                        partition: partition, fetchOffset: requested.offset, epoch: requested.epoch, records: records,
+                        nextOffset: next, highWatermark: data.highWatermark,
+                        abortedTransactions: data.abortedTransactions?.map { ($0.producerId, $0.firstOffset) }
+                    ))
+                case .offsetOutOfRange:
+                    logger.info("\(partition): offset \(requested.offset) out of range; resetting (\(configuration.autoOffsetReset.rawValue))")
+                    subscriptions.requestReset(partition, to: .reset)
+                case .topicAuthorizationFailed, .recordListTooLarge, .corruptMessage:
+                    buffer.add(.broker(code, context: "fetching \(partition)"))
+                default:
+                    if data.currentLeader.leaderId >= 0 {
+                        cluster.learnLeader(topic: partition.topic, partition: partition.partition,
+                                            leader: data.currentLeader.leaderId, epoch: data.currentLeader.leaderEpoch, address: nil)
+                    } else {
+                        cluster.invalidateMetadata()
+                    }
+                    logger.debug("\(partition): fetch error \(code.name)")
+                }
+            }
+        }
+    }
+
+    /// The offset a fetch of `partition` must have started at to follow on: after the data fetched ahead in
+    /// this epoch, or the position.
+    private func expectedOffset(_ partition: TopicPartition, epoch: UInt64) -> Int64? {
+        if let chain = nextFetch[partition], chain.epoch == epoch { return chain.offset }
+        return subscriptions.position(of: partition)?.value
+    }
+
+    /// The offset after the last complete batch (a response may end with part of a batch).
+    static func offsetAfterCompleteBatches(_ records: ByteBuffer, from start: Int64) -> Int64 {
+        var reader = RecordBatchReader(records)
+        var next = start
+        while let batch = try? reader.next() { next = max(next, batch.nextOffset) }
+        return next
+    }
+
+    // MARK: - Positions
+
+    /// Looks up committed offsets and resets positions for partitions that need one, in the background.
+    private func resolvePositions() {
+        let needs = subscriptions.partitionsNeedingPositions.filter { !resolving.contains($0.0) && $0.1 != .awaitingSeek }
+        guard !needs.isEmpty else { return }
+        let committed = needs.filter { $0.1 == .committed }.map(\.0)
+        var resets = needs.compactMap { partition, need -> (TopicPartition, Int64)? in
+            switch need {
+            case .resetTo(let timestamp): (partition, timestamp)
+            case .reset: resetTimestamp(for: partition)
+            default: nil
+            }
+        }
+        if committed.isEmpty == false {
+            resolving.formUnion(committed)
+            if let committedOffsets {
+                eventLoop.makeFutureWithTask { try await committedOffsets(committed) }.whenComplete { result in
+                    self.resolving.subtract(committed)
+                    switch result {
+                    case .success(let offsets):
+                        for partition in committed {
+                            if let offset = offsets[partition], offset.offset >= 0 {
+                                _ = self.subscriptions.seek(partition, to: offset.offset, leaderEpoch: offset.leaderEpoch ?? -1)
+                            } else {
+                                self.subscriptions.requestReset(partition, to: .reset)
+                            }
+                        }
+                    case .failure(let error):
+                        self.logger.debug("committed offsets lookup failed: \(error)")
+                    }
+                    self.wakeup()
+                }
+            } else {
+                resolving.subtract(committed)
+                for partition in committed { subscriptions.requestReset(partition, to: .reset) }
+                resets += committed.compactMap(resetTimestamp)
+            }
+        }
+        guard !resets.isEmpty else { return }
+        let metadata = cluster.metadata
+        var byNode: [Int32: [(TopicPartition, Int64)]] = [:]
+        for (partition, timestamp) in resets {
+            guard let leader = metadata.leader(of: partition.topic, partition: partition.partition) else {
+                refreshMetadata([partition.topic])
+                continue
+            }
+            byNode[leader, default: []].append((partition, timestamp))
+        }
+        for (node, wanted) in byNode {
+            let partitions = wanted.map(\.0)
+            resolving.formUnion(partitions)
+            listOffsets(node: node, wanted).whenComplete { result in
+                self.resolving.subtract(partitions)
+                if case .success(let offsets) = result {
+                    for (partition, offset) in offsets where offset >= 0 {
+                        _ = self.subscriptions.seek(partition, to: offset)
+                        self.logger.debug("\(partition): position reset to \(offset)")
+                    }
+                }
+                _ = self.eventLoop.scheduleTask(in: .milliseconds(50)) { self.wakeup() }
+            }
+        }
+    }
+
+    /// The ListOffsets timestamp `auto.offset.reset` asks for, or nil (after reporting) when it is `none`.
+    private func resetTimestamp(for partition: TopicPartition) -> (TopicPartition, Int64)? {
+        switch configuration.autoOffsetReset {
+        case .earliest: return (partition, -2)
+        case .latest: return (partition, -1)
+        case .none:
+            subscriptions.requestReset(partition, to: .awaitingSeek)
+            buffer.add(.noOffset(partition))
+            return nil
+        }
+    }
+
+    private func listOffsets(node: Int32, _ wanted: [(TopicPartition, Int64)]) -> EventLoopFuture<[TopicPartition: Int64]> {
+        var topics: [String: [ListOffsetsRequest.ListOffsetsPartition]] = [:]
+        for (partition, timestamp) in wanted {
+            topics[partition.topic, default: []].append(.init(partitionIndex: partition.partition, timestamp: timestamp))
+        }
+        let request = ListOffsetsRequest(replicaId: -1, isolationLevel: configuration.isolationLevel.rawValue,
+                                         topics: topics.keys.sorted().map { .init(name: $0, partitions: topics[$0]!) })
+        return cluster.connection(to: node).flatMap { $0.sendRequest(request) }.hop(to: eventLoop).map { response in
+            var offsets: [TopicPartition: Int64] = [:]
+            for topic in response.topics {
+                for partition in topic.partitions where partition.errorCode == 0 {
+                    offsets[TopicPartition(topic: topic.name, partition: partition.partitionIndex)] = partition.offset
+                }
+            }
+            return offsets
+        }
+    }
+}

@@ -1,0 +1,356 @@
+import KafkaCompression
+import KafkaProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A Kafka consumer: pulls records from the leaders of its partitions, in a group (``subscribe(topics:)``) or
+/// on its own (``assign(_:)``).
+///
+/// ```swift
+/// var configuration = ConsumerConfiguration(bootstrapServers: "127.0.0.1:9092", groupId: "billing")
+/// configuration.autoOffsetReset = .earliest
+/// let consumer = try KafkaConsumer(configuration: configuration)
+/// try consumer.subscribe(topics: ["orders"])
+/// for try await record in consumer.records {
+///     handle(record)                   // positions move as records are handed out
+/// }                                    // auto-commit commits them; or call commit()
+/// ```
+///
+/// Records come one at a time (``records``) or a fetched partition at a time (``batches``); key, value and
+/// headers are slices of the fetched bytes. One task should read records at a time. Rebalances are announced on
+/// ``rebalanceEvents``. `close()` commits (with auto-commit) and leaves the group. As a swift-service-lifecycle
+/// `Service`, `run()` keeps it until graceful shutdown, then closes it.
+public final class KafkaConsumer: Service, Sendable {
+    public let configuration: ConsumerConfiguration
+    private let cluster: ClusterClient
+    private let subscriptions = SubscriptionState()
+    private let buffer = FetchBuffer()
+    private let fetcher: Fetcher
+    private let group: ConsumerGroup?
+    private let logger: Logger
+    private let eventStream: AsyncStream<RebalanceEvent>
+    private let eventContinuation: AsyncStream<RebalanceEvent>.Continuation
+    private let closed = NIOLockedValueBox(false)
+
+    public init(
+        configuration: ConsumerConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "kafka-consumer")
+    ) throws(KafkaConsumerError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
+        (eventStream, eventContinuation) = AsyncStream.makeStream(of: RebalanceEvent.self)
+        let fetcherLoop = eventLoopGroup.next()
+        // The group needs the fetcher's wake-up, and the fetcher the group's committed offsets: tie the knot
+        // through a box set once both exist.
+        let fetcherBox = NIOLockedValueBox<Fetcher?>(nil)
+        if let groupId = configuration.groupId {
+            group = ConsumerGroup(groupId: groupId, configuration: configuration, cluster: cluster, subscriptions: subscriptions,
+                                  buffer: buffer, wakeFetcher: { fetcherBox.withLockedValue { $0 }?.wakeup() },
+                                  events: eventContinuation, logger: logger)
+        } else {
+            group = nil
+        }
+        let committed: (@Sendable ([TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata])?
+        if let group = self.group {
+            committed = { partitions in try await group.committed(partitions) }
+        } else {
+            committed = nil
+        }
+        fetcher = Fetcher(eventLoop: fetcherLoop, cluster: cluster, subscriptions: subscriptions, buffer: buffer,
+                          configuration: configuration, logger: logger, committedOffsets: committed)
+        fetcherBox.withLockedValue { $0 = fetcher }
+    }
+
+    // MARK: - What to read
+
+    /// Joins the group (`group.id`) to consume `topics`; partitions are assigned by the group's leader.
+    public func subscribe(topics: [String]) throws(KafkaConsumerError) {
+        guard let group else { throw .noGroup }
+        try checkOpen()
+        try subscriptions.setMode(.subscribed(Set(topics)))
+        cluster.track(topics)
+        Task { await group.subscriptionChanged() }
+    }
+
+    /// Consumes exactly these partitions, without group management (offsets may still be committed to
+    /// `group.id` as "simple" commits, and are looked up there first).
+    public func assign(_ partitions: [TopicPartition]) throws(KafkaConsumerError) {
+        try checkOpen()
+        try subscriptions.setMode(.assigned)
+        let current = subscriptions.assignedPartitions
+        let wanted = Set(partitions)
+        subscriptions.remove(current.subtracting(wanted))
+        buffer.drop(current.subtracting(wanted))
+        subscriptions.add(wanted.subtracting(current), lookupCommitted: group != nil)
+        cluster.track(Set(partitions.map(\.topic)))
+        fetcher.wakeup()
+    }
+
+    /// The partitions currently assigned to this consumer.
+    public var assignment: Set<TopicPartition> { subscriptions.assignedPartitions }
+
+    // MARK: - Reading
+
+    /// Records, one at a time, until the consumer closes.
+    public var records: ConsumerRecords { ConsumerRecords(consumer: self) }
+
+    /// Records a fetched partition at a time (better throughput than ``records``).
+    public var batches: ConsumerBatches { ConsumerBatches(consumer: self) }
+
+    /// Assignment changes in the group.
+    public var rebalanceEvents: AsyncStream<RebalanceEvent> { eventStream }
+
+    /// The next fetched partition to read (nil once closed, or when the reading task is cancelled), skipping
+    /// fetches made stale by seeks or rebalances.
+    nonisolated(nonsending) func nextReader(workspace: CompressionWorkspace) async throws(KafkaConsumerError) -> PartitionReader? {
+        while true {
+            if let group { await group.polled() }
+            if closed.withLockedValue({ $0 }) || Task.isCancelled { return nil }
+            guard let entry = await buffer.next() else {
+                if buffer.isClosed { return nil }
+                continue
+            }
+            switch entry {
+            case .failure(let error):
+                throw error
+            case .fetch(let fetch):
+                guard subscriptions.isCurrent(fetch.partition, epoch: fetch.epoch),
+                      let position = subscriptions.position(of: fetch.partition), position.value == fetch.fetchOffset
+                else {
+                    buffer.release(fetch)
+                    // Still current but not where the position is: an earlier reader stopped part-way, so the
+                    // fetched-ahead data does not follow on. Fetch again from the position.
+                    if subscriptions.isCurrent(fetch.partition, epoch: fetch.epoch) { resync(fetch.partition) }
+                    fetcher.wakeup()
+                    continue
+                }
+                let buffer = self.buffer
+                let fetcher = self.fetcher
+                return PartitionReader(fetch, position: position, workspace: workspace, checkCRCs: configuration.checkCRCs,
+                                       maxDecompressedBytes: configuration.maxDecompressedBatchBytes,
+                                       readCommitted: configuration.isolationLevel == .readCommitted) { [weak self] fetch, complete in
+                    buffer.release(fetch)
+                    if !complete { self?.resync(fetch.partition) }
+                    fetcher.wakeup()
+                }
+            }
+        }
+    }
+
+    /// Starts a partition's fetching again from its position, discarding data fetched ahead.
+    private func resync(_ partition: TopicPartition) {
+        subscriptions.resync(partition)
+        buffer.drop([partition])
+    }
+
+    // MARK: - Positions
+
+    /// The offset of the next record to be handed out for `partition`.
+    public func position(_ partition: TopicPartition) -> Int64? {
+        guard let value = subscriptions.position(of: partition)?.value, value >= 0 else { return nil }
+        return value
+    }
+
+    /// Continues `partition` from `offset`.
+    public func seek(_ partition: TopicPartition, to offset: Int64) throws(KafkaConsumerError) {
+        guard subscriptions.seek(partition, to: offset) else { throw .notAssigned(partition) }
+        buffer.drop([partition])
+        fetcher.wakeup()
+    }
+
+    /// Continues from the log start of each partition.
+    public func seekToBeginning(_ partitions: [TopicPartition]) {
+        for partition in partitions { subscriptions.requestReset(partition, to: .resetTo(-2)) }
+        buffer.drop(Set(partitions))
+        fetcher.wakeup()
+    }
+
+    /// Continues from the end of each partition (only new records).
+    public func seekToEnd(_ partitions: [TopicPartition]) {
+        for partition in partitions { subscriptions.requestReset(partition, to: .resetTo(-1)) }
+        buffer.drop(Set(partitions))
+        fetcher.wakeup()
+    }
+
+    /// Stops fetching these partitions until ``resume(_:)``; their positions stay.
+    public func pause(_ partitions: [TopicPartition]) {
+        subscriptions.setPaused(partitions, true)
+        buffer.drop(Set(partitions))
+    }
+
+    public func resume(_ partitions: [TopicPartition]) {
+        subscriptions.setPaused(partitions, false)
+        fetcher.wakeup()
+    }
+
+    public var paused: Set<TopicPartition> { subscriptions.pausedPartitions }
+
+    /// Bytes of fetched records held for the application (queued or being read). Read-ahead stops at about two
+    /// `max.partition.fetch.bytes` per partition and `fetch.max.bytes` in all, so a slow application cannot make
+    /// this grow without bound.
+    public var bufferedBytes: Int { buffer.bufferedBytes }
+
+    /// How far behind the partition's high watermark the position is, once a fetch has told.
+    public func lag(_ partition: TopicPartition) -> Int64? { subscriptions.lag(of: partition) }
+
+    /// For each partition, the first offset whose record timestamp is at least the given time (exact to the
+    /// record), or nil when there is none.
+    public func offsetsForTimes(_ timestamps: [TopicPartition: Int64]) async throws -> [TopicPartition: (offset: Int64, timestamp: Int64)?] {
+        let metadata = try await cluster.refreshMetadata(adding: Set(timestamps.keys.map(\.topic)), allowAutoTopicCreation: false).get()
+        var byLeader: [Int32: [(TopicPartition, Int64)]] = [:]
+        for (partition, timestamp) in timestamps {
+            guard let leader = metadata.leader(of: partition.topic, partition: partition.partition) else {
+                throw KafkaConsumerError.broker(.leaderNotAvailable, context: "offsetsForTimes \(partition)")
+            }
+            byLeader[leader, default: []].append((partition, timestamp))
+        }
+        var result: [TopicPartition: (offset: Int64, timestamp: Int64)?] = [:]
+        for (leader, wanted) in byLeader {
+            let byTopic = Dictionary(grouping: wanted, by: \.0.topic)
+            let request = ListOffsetsRequest(replicaId: -1, isolationLevel: configuration.isolationLevel.rawValue,
+                                             topics: byTopic.keys.sorted().map { topic in
+                                                 .init(name: topic, partitions: byTopic[topic]!.map { .init(partitionIndex: $0.0.partition, timestamp: $0.1) })
+                                             })
+            let response = try await cluster.connection(to: leader).get().send(request)
+            for topic in response.topics {
+                for partition in topic.partitions {
+                    let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
+                    guard partition.errorCode == 0 else {
+                        throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: partition.errorCode), context: "offsetsForTimes \(key)")
+                    }
+                    result[key] = partition.offset >= 0 ? (partition.offset, partition.timestamp) : .some(nil)
+                }
+            }
+        }
+        return result
+    }
+
+    // MARK: - Committing
+
+    /// Commits the positions of every assigned partition (the records handed out so far) and waits.
+    public func commit() async throws(KafkaConsumerError) {
+        try await commit(offsets: subscriptions.consumedOffsets)
+    }
+
+    /// Commits these offsets (each the next offset to read) and waits.
+    public func commit(offsets: [TopicPartition: OffsetAndMetadata]) async throws(KafkaConsumerError) {
+        guard let group else { throw .noGroup }
+        try await group.commit(offsets)
+    }
+
+    /// Commits the current positions in the background; `completion` gets the outcome.
+    public func commitAsync(_ completion: @escaping @Sendable (Result<Void, KafkaConsumerError>) -> Void = { _ in }) {
+        let offsets = subscriptions.consumedOffsets
+        Task {
+            do throws(KafkaConsumerError) {
+                try await commit(offsets: offsets)
+                completion(.success(()))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
+    /// The group's committed offsets for `partitions` (nil where nothing is committed).
+    public func committed(_ partitions: [TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata?] {
+        guard let group else { throw KafkaConsumerError.noGroup }
+        let offsets = try await group.committed(partitions)
+        return Dictionary(uniqueKeysWithValues: partitions.map { partition in
+            (partition, offsets[partition].flatMap { $0.offset >= 0 ? $0 : nil })
+        })
+    }
+
+    // MARK: - Closing
+
+    private func checkOpen() throws(KafkaConsumerError) {
+        if closed.withLockedValue({ $0 }) { throw .closed }
+    }
+
+    /// Commits (with auto-commit), leaves the group, stops fetching and closes connections. Iterations of
+    /// ``records`` end.
+    public func close() async {
+        guard !closed.withLockedValue({ state in defer { state = true }; return state }) else { return }
+        if let group { await group.close() }
+        fetcher.stop()
+        buffer.close()
+        eventContinuation.finish()
+        await cluster.close()
+        logger.debug("consumer closed")
+    }
+
+    /// Runs until graceful shutdown (or cancellation), then closes.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+}
+
+/// ``KafkaConsumer/records``: one record at a time.
+///
+/// The iterator runs on the caller's isolation (`next(isolation:)`), so taking a record from an already fetched
+/// partition costs no executor hop; only waiting for the next fetch suspends.
+public struct ConsumerRecords: AsyncSequence, Sendable {
+    public typealias Element = ConsumerRecord
+    public typealias Failure = KafkaConsumerError
+    let consumer: KafkaConsumer
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: KafkaConsumer
+        var reader: PartitionReader?
+        let workspace = CompressionWorkspace()
+
+        public mutating func next() async throws(KafkaConsumerError) -> ConsumerRecord? {
+            try await next(isolation: nil)
+        }
+
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(KafkaConsumerError) -> ConsumerRecord? {
+            while true {
+                if let current = reader {
+                    do {
+                        if let record = try current.next() { return record }
+                    } catch {
+                        reader = nil // releases the partition's data
+                        throw error
+                    }
+                    reader = nil
+                }
+                guard let next = try await consumer.nextReader(workspace: workspace) else { return nil }
+                reader = next
+            }
+        }
+    }
+}
+
+/// ``KafkaConsumer/batches``: the records of one fetched partition at a time.
+public struct ConsumerBatches: AsyncSequence, Sendable {
+    public typealias Element = [ConsumerRecord]
+    public typealias Failure = KafkaConsumerError
+    let consumer: KafkaConsumer
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: KafkaConsumer
+        let workspace = CompressionWorkspace()
+
+        public mutating func next() async throws(KafkaConsumerError) -> [ConsumerRecord]? {
+            try await next(isolation: nil)
+        }
+
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(KafkaConsumerError) -> [ConsumerRecord]? {
+            while true {
+                guard let reader = try await consumer.nextReader(workspace: workspace) else { return nil }
+                let records = try reader.readAll()
+                if !records.isEmpty { return records }
+            }
+        }
+    }
+}

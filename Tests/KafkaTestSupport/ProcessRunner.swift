@@ -1,0 +1,195 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A child process that did not do what a test needed (did not start, did not finish in time, printed something
+/// unexpected).
+public struct ProcessFailure: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// How a child process ended.
+public struct ExitStatus: Sendable, Hashable, CustomStringConvertible {
+    /// True when it called `exit` (or returned from `main`); false when a signal ended it.
+    public var exitedNormally: Bool
+    /// The exit status, or the signal's number when ``exitedNormally`` is false.
+    public var status: Int32
+
+    public var description: String { "\(exitedNormally ? "status" : "signal") \(status)" }
+}
+
+/// What a finished child process left behind.
+public struct ProcessOutput: Sendable {
+    /// The command line, shortened for messages.
+    public var command: String
+    public var status: Int32
+    public var exitedNormally: Bool
+    public var stdout: Data
+    public var stderr: String
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var succeeded: Bool { exitedNormally && status == 0 }
+    /// For expectation messages.
+    public var summary: String {
+        "`\(command)` exited with \(ExitStatus(exitedNormally: exitedNormally, status: status)); stderr:\n\(stderr)"
+    }
+}
+
+/// A process a test started, with its standard output and error captured in files (a chatty child can never block
+/// on a full pipe). Signals go to this process's own PID, and only while it is still running; ``terminate()``
+/// kills it if needed and removes the captured output.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: Int32
+    /// The command line, shortened for messages.
+    public let command: String
+    private let process: Process
+    private let outputDirectory: String
+    private let handles: [FileHandle]
+
+    private init(process: Process, command: String, outputDirectory: String, handles: [FileHandle]) {
+        self.process = process
+        pid = process.processIdentifier
+        self.command = command
+        self.outputDirectory = outputDirectory
+        self.handles = handles
+    }
+
+    /// Starts `executable` with `arguments`; `stdin` (when given) is its whole input, else it reads `/dev/null`.
+    public static func launch(_ executable: String, _ arguments: [String], stdin: Data? = nil,
+                              label: String = "child-process") throws -> ChildProcess {
+        let directory = try makeTemporaryDirectory(label)
+        do {
+            let outputPath = "\(directory)/stdout", errorPath = "\(directory)/stderr"
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+            var handles = [try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath)),
+                           try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))]
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.standardOutput = handles[0]
+            process.standardError = handles[1]
+            if let stdin {
+                let inputPath = "\(directory)/stdin"
+                try stdin.write(to: URL(fileURLWithPath: inputPath))
+                let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+                handles.append(input)
+                process.standardInput = input
+            } else {
+                process.standardInput = FileHandle.nullDevice
+            }
+            let command = ([executable] + arguments).map { $0.count > 80 ? String($0.prefix(77)) + "..." : $0 }
+                .joined(separator: " ")
+            do {
+                try process.run()
+            } catch {
+                for handle in handles { try? handle.close() }
+                throw ProcessFailure("could not start `\(command)`: \(error)")
+            }
+            return ChildProcess(process: process, command: command, outputDirectory: directory, handles: handles)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    /// Everything it printed on standard output so far.
+    public var stdoutData: Data { (try? Data(contentsOf: URL(fileURLWithPath: "\(outputDirectory)/stdout"))) ?? Data() }
+    public var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
+    /// Everything it printed on standard error so far.
+    public var stderr: String { (try? String(contentsOfFile: "\(outputDirectory)/stderr", encoding: .utf8)) ?? "" }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` to this process (by its PID) if it is still running.
+    public func send(_ signal: Int32) {
+        if process.isRunning { kill(pid, signal) }
+    }
+
+    /// Waits, polling, up to `limit` (a safety bound) for the process to end; nil if it is still running.
+    public func waitForExit(limit: Duration = .seconds(30)) async -> ExitStatus? {
+        let deadline = ContinuousClock.now + limit
+        for _ in 0..<Self.polls(limit) where process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return finished()
+    }
+
+    /// ``waitForExit(limit:)`` for synchronous callers (trait conditions and other static initialisers).
+    public func waitForExitBlocking(limit: Duration = .seconds(30)) -> ExitStatus? {
+        let deadline = ContinuousClock.now + limit
+        for _ in 0..<Self.polls(limit) where process.isRunning && ContinuousClock.now < deadline {
+            usleep(20_000)
+        }
+        return finished()
+    }
+
+    /// Kills the process (SIGKILL, by its PID) if it still runs, waits for it (bounded) and removes its captured
+    /// output. Safe to call more than once.
+    public func terminate() async {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            _ = await waitForExit(limit: .seconds(10))
+        }
+        cleanUpFiles()
+    }
+
+    /// ``terminate()`` for synchronous callers.
+    public func terminateBlocking() {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            _ = waitForExitBlocking(limit: .seconds(10))
+        }
+        cleanUpFiles()
+    }
+
+    private func finished() -> ExitStatus? {
+        guard !process.isRunning else { return nil }
+        process.waitUntilExit()
+        return ExitStatus(exitedNormally: process.terminationReason == .exit, status: process.terminationStatus)
+    }
+
+    private func cleanUpFiles() {
+        for handle in handles { try? handle.close() }
+        try? FileManager.default.removeItem(atPath: outputDirectory)
+    }
+
+    private static func polls(_ limit: Duration) -> Int {
+        max(1, Int(limit.components.seconds) * 50 + Int(limit.components.attoseconds / 20_000_000_000_000_000))
+    }
+}
+
+/// Runs `executable` to completion with `stdin` as its input and returns what it printed. A child still running
+/// after `limit` (a safety bound only) is killed by its PID and reported as a ``ProcessFailure``.
+public func runProcess(_ executable: String, _ arguments: [String], stdin: Data = Data(),
+                       limit: Duration = .seconds(60)) async throws -> ProcessOutput {
+    let child = try ChildProcess.launch(executable, arguments, stdin: stdin, label: "process")
+    guard let exit = await child.waitForExit(limit: limit) else {
+        let stderr = child.stderr
+        await child.terminate()
+        throw ProcessFailure("`\(child.command)` did not finish within \(limit); killed. stderr:\n\(stderr)")
+    }
+    let output = ProcessOutput(command: child.command, status: exit.status, exitedNormally: exit.exitedNormally,
+                               stdout: child.stdoutData, stderr: child.stderr)
+    await child.terminate()
+    return output
+}
+
+/// ``runProcess(_:_:stdin:limit:)`` for synchronous callers (trait conditions); nil when the command could not
+/// start or did not finish within `limit` (it is then killed).
+public func runProcessBlocking(_ executable: String, _ arguments: [String],
+                               limit: Duration = .seconds(60)) -> ProcessOutput? {
+    guard let child = try? ChildProcess.launch(executable, arguments, label: "process") else { return nil }
+    defer { child.terminateBlocking() }
+    guard let exit = child.waitForExitBlocking(limit: limit) else { return nil }
+    return ProcessOutput(command: child.command, status: exit.status, exitedNormally: exit.exitedNormally,
+                         stdout: child.stdoutData, stderr: child.stderr)
+}
