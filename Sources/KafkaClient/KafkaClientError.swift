@@ -14,6 +14,8 @@ public enum KafkaClientError: Error, Sendable, CustomStringConvertible {
     case broker(KafkaErrorCode, context: String)
     /// Bytes from the broker did not parse.
     case malformedResponse(api: ApiKey, broker: String, reason: String)
+    /// The request holds a value the negotiated version has no field for (nothing was sent).
+    case requestNotEncodable(api: ApiKey, version: Int16, reason: String)
 
     public var description: String {
         switch self {
@@ -25,6 +27,7 @@ public enum KafkaClientError: Error, Sendable, CustomStringConvertible {
                 + (versions.map { " (broker: \($0.lowerBound)...\($0.upperBound))" } ?? " (not offered)")
         case let .broker(code, context): "\(context): \(code)"
         case let .malformedResponse(api, broker, reason): "malformed \(api) response from \(broker): \(reason)"
+        case let .requestNotEncodable(api, version, reason): "\(api) v\(version) request cannot be encoded: \(reason)"
         }
     }
 
@@ -33,7 +36,7 @@ public enum KafkaClientError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .connectionFailed, .connectionClosed, .requestTimedOut: true
         case .broker(let code, _): code.isRetriable
-        case .unsupportedVersion, .malformedResponse: false
+        case .unsupportedVersion, .malformedResponse, .requestNotEncodable: false
         }
     }
 }

@@ -1,27 +1,21 @@
 import Foundation
-import KafkaClient
+import KafkaCompression
 import KafkaProtocol
+import KafkaTestSupport
 import Logging
 import MockBroker
 import NIOCore
+import ServiceLifecycle
 import Testing
 
-private let consumerTestLogger: Logger = {
-    var logger = Logger(label: "consumer-test")
-    logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
-    return logger
-}()
+@testable import KafkaClient
 
-private func startBroker() async throws -> MockBroker {
-    var configuration = MockBrokerConfiguration()
-    configuration.eventLoopThreads = 2
-    return try await MockBroker.start(configuration: configuration, logger: consumerTestLogger)
-}
-
-private func produce(_ broker: MockBroker, topic: String, count: Int, partitions: Int32) async throws {
+/// Produces `count` records `k<i>`/`v<i>` with a header `i=<i>` (placed by key).
+private func produce(_ broker: MockBroker, topic: String, count: Int, compression: CompressionCodec = .none) async throws {
     var configuration = ProducerConfiguration(bootstrapServers: broker.bootstrapServers)
     configuration.partitioner = .roundRobin
-    let producer = try KafkaProducer(configuration: configuration, logger: consumerTestLogger)
+    configuration.compression = compression
+    let producer = try KafkaProducer(configuration: configuration, logger: testLogger)
     for index in 0..<count {
         try await producer.enqueue(ProducerRecord(topic: topic, key: "k\(index)", value: "v\(index)",
                                                   headers: [RecordHeader(key: "i", value: "\(index)")]))
@@ -29,52 +23,350 @@ private func produce(_ broker: MockBroker, topic: String, count: Int, partitions
     await producer.shutdown()
 }
 
-/// Reads until `count` records arrived (bounded by `seconds`).
-private func read(_ consumer: KafkaConsumer, count: Int, within seconds: Double = 20) async throws -> [ConsumerRecord] {
-    try await withThrowingTaskGroup(of: [ConsumerRecord].self) { group in
+private func assignedConsumer(_ broker: MockBroker, topic: String, partitions: Int32,
+                              _ change: (inout ConsumerConfiguration) -> Void = { _ in }) throws -> KafkaConsumer {
+    var configuration = ConsumerConfiguration(bootstrapServers: broker.bootstrapServers)
+    configuration.autoOffsetReset = .earliest
+    configuration.client.retryBackoff = .milliseconds(20)
+    change(&configuration)
+    let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
+    try consumer.assign((0..<partitions).map { TopicPartition(topic: topic, partition: $0) })
+    return consumer
+}
+
+/// Reads whole fetched partitions through ``KafkaConsumer/batches`` until `count` records arrived (bounded).
+private func consumeBatches(_ consumer: KafkaConsumer, count: Int, within seconds: Double = 20) async throws -> [ConsumerRecord] {
+    try await withThrowingTaskGroup(of: [ConsumerRecord]?.self) { group in
         group.addTask {
             var records: [ConsumerRecord] = []
-            for try await record in consumer.records {
-                records.append(record)
+            for try await batch in consumer.batches {
+                records += batch
                 if records.count >= count { break }
             }
             return records
         }
         group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return []
+            try? await Task.sleep(for: .seconds(seconds))
+            return nil
         }
-        let first = try await group.next() ?? []
+        let first = try await group.next() ?? nil
         group.cancelAll()
-        return first
+        return first ?? []
     }
 }
+
+/// The first error `consumer.records` throws within `seconds`, with the records read before it.
+private func firstError(_ consumer: KafkaConsumer, within seconds: Double = 15) async -> (records: [String], error: (any Error)?) {
+    await withTaskGroup(of: ([String], (any Error)?)?.self) { group in
+        group.addTask {
+            var values: [String] = []
+            do {
+                for try await record in consumer.records { values.append(String(buffer: record.value!)) }
+                return (values, nil)
+            } catch {
+                return (values, error)
+            }
+        }
+        group.addTask {
+            try? await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first ?? ([], nil)
+    }
+}
+
+private func values(_ records: [ConsumerRecord]) -> [String] { records.map { String(buffer: $0.value!) } }
 
 @Suite("Consumer against the mock broker")
 struct ConsumerTests {
     @Test("assigned partitions are read from the beginning with keys, values and headers")
     func assignedRead() async throws {
-        let broker = try await startBroker()
-        try broker.createTopic("assigned", partitions: 3)
-        try await produce(broker, topic: "assigned", count: 300, partitions: 3)
-        var configuration = ConsumerConfiguration(bootstrapServers: broker.bootstrapServers)
-        configuration.autoOffsetReset = .earliest
-        let consumer = try KafkaConsumer(configuration: configuration, logger: consumerTestLogger)
-        try consumer.assign((0..<3).map { TopicPartition(topic: "assigned", partition: $0) })
-        let records = try await read(consumer, count: 300)
-        #expect(records.count == 300)
-        #expect(Set(records.map { String(buffer: $0.value!) }) == Set((0..<300).map { "v\($0)" }))
-        for record in records {
-            let index = String(buffer: record.value!).dropFirst()
-            #expect(record.key.map { String(buffer: $0) } == "k\(index)")
-            #expect(Array(record.headers).first?.value.map { String(buffer: $0) } == String(index))
+        try await withBroker { broker in
+            try broker.createTopic("assigned", partitions: 3)
+            try await produce(broker, topic: "assigned", count: 300)
+            let consumer = try assignedConsumer(broker, topic: "assigned", partitions: 3)
+            let records = try await consume(consumer, count: 300)
+            #expect(records.count == 300)
+            #expect(Set(values(records)) == Set((0..<300).map { "v\($0)" }))
+            for record in records {
+                let index = String(buffer: record.value!).dropFirst()
+                #expect(record.key.map { String(buffer: $0) } == "k\(index)")
+                #expect(Array(record.headers).first?.value.map { String(buffer: $0) } == String(index))
+            }
+            // Every position is at its partition's end.
+            for partition: Int32 in 0..<3 {
+                #expect(consumer.position(TopicPartition(topic: "assigned", partition: partition))
+                        == broker.offsets(topic: "assigned", partition: partition)?.highWatermark)
+            }
+            await consumer.close()
         }
-        // Keyed records are placed by murmur2: every position is at its partition's end.
-        for partition: Int32 in 0..<3 {
-            #expect(consumer.position(TopicPartition(topic: "assigned", partition: partition))
-                    == broker.offsets(topic: "assigned", partition: partition)?.highWatermark)
-        }
-        await consumer.close()
-        try await broker.stop()
     }
+
+    @Test("every codec is decompressed; records and batches give the same records in partition order",
+          arguments: CompressionCodec.allCases)
+    func codecs(_ codec: CompressionCodec) async throws {
+        try await withBroker { broker in
+            let topic = "codec-\(codec)"
+            try broker.createTopic(topic, partitions: 2)
+            try await produce(broker, topic: topic, count: 2000, compression: codec)
+
+            let oneByOne = try assignedConsumer(broker, topic: topic, partitions: 2)
+            let records = try await consume(oneByOne, count: 2000)
+            await oneByOne.close()
+            let batched = try assignedConsumer(broker, topic: topic, partitions: 2)
+            let batches = try await consumeBatches(batched, count: 2000)
+            await batched.close()
+
+            #expect(records.count == 2000 && batches.count == 2000)
+            #expect(Set(values(records)) == Set((0..<2000).map { "v\($0)" }))
+            for partition: Int32 in 0..<2 {
+                let offsets = records.filter { $0.partition == partition }.map(\.offset)
+                #expect(offsets == Array(0..<Int64(offsets.count)), "offsets of partition \(partition) in order, none missing")
+                #expect(values(records.filter { $0.partition == partition }) == values(batches.filter { $0.partition == partition }))
+            }
+        }
+    }
+
+    @Test("a batch corrupted on disk is a corruptRecords error, and is not skipped; with check.crcs off it is handed out")
+    func corruptBatch() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("corrupt", partitions: 1)
+            var producerConfiguration = ProducerConfiguration(bootstrapServers: broker.bootstrapServers)
+            producerConfiguration.linger = .zero
+            let producer = try KafkaProducer(configuration: producerConfiguration, logger: testLogger)
+            for index in 0..<3 {
+                _ = try await producer.send(ProducerRecord(topic: "corrupt", value: "record-\(index)-payload")) // one batch each
+            }
+            await producer.shutdown()
+
+            // Flip one byte of the second record's value in the segment file (the broker serves the file as it is).
+            let segment = try #require(broker.dataDirectory) + "/corrupt-0/00000000000000000000.log"
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: segment))
+            let target = try #require(bytes.range(of: Data("record-1-payload".utf8)))
+            bytes[target.upperBound - 1] = UInt8(ascii: "X")
+            try bytes.write(to: URL(fileURLWithPath: segment))
+
+            let partition = TopicPartition(topic: "corrupt", partition: 0)
+            let checking = try assignedConsumer(broker, topic: "corrupt", partitions: 1)
+            let first = await firstError(checking)
+            #expect(first.records == ["record-0-payload"])
+            guard case .corruptRecords(let where_, _)? = first.error as? KafkaConsumerError else {
+                Issue.record("expected corruptRecords, got \(String(describing: first.error))")
+                return
+            }
+            #expect(where_ == partition)
+            #expect(checking.position(partition) == 1, "the corrupt batch is not skipped")
+            // Asking again gives the same error; seeking past the batch moves on.
+            let again = await firstError(checking)
+            #expect(again.records.isEmpty && again.error is KafkaConsumerError)
+            try checking.seek(partition, to: 2)
+            #expect(values(try await consume(checking, count: 1)) == ["record-2-payload"])
+            await checking.close()
+
+            let trusting = try assignedConsumer(broker, topic: "corrupt", partitions: 1) { $0.checkCRCs = false }
+            #expect(values(try await consume(trusting, count: 3)) == ["record-0-payload", "record-1-payloaX", "record-2-payload"])
+            await trusting.close()
+        }
+    }
+
+    @Test("NOT_LEADER_OR_FOLLOWER answers and dropped connections are retried without losing or repeating a record")
+    func fetchFaults() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("faults", partitions: 2)
+            try await produce(broker, topic: "faults", count: 200)
+            try broker.injectFault(Fault(api: .fetch, topic: "faults", partition: 0, action: .error(.notLeaderOrFollower), count: 3))
+            try broker.injectFault(Fault(api: .fetch, topic: "faults", action: .closeConnection, count: 1))
+            let consumer = try assignedConsumer(broker, topic: "faults", partitions: 2)
+            let records = try await consume(consumer, count: 200)
+            #expect(records.count == 200)
+            #expect(Set(values(records)).count == 200, "no record twice")
+            #expect(broker.pendingFaults.isEmpty, "every fault was met")
+            await consumer.close()
+        }
+    }
+
+    @Test("a position out of range is reset by auto.offset.reset")
+    func outOfRange() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("range", partitions: 1)
+            try await produce(broker, topic: "range", count: 10)
+            let partition = TopicPartition(topic: "range", partition: 0)
+            let consumer = try assignedConsumer(broker, topic: "range", partitions: 1)
+            try consumer.seek(partition, to: 1000)
+            let records = try await consume(consumer, count: 10)
+            #expect(records.map(\.offset) == Array(0..<10))
+            await consumer.close()
+        }
+    }
+
+    @Test("auto-commit commits positions on its interval; async commits report their outcome, in order")
+    func commits() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("commits", partitions: 1)
+            try await produce(broker, topic: "commits", count: 50)
+            let partition = TopicPartition(topic: "commits", partition: 0)
+
+            let auto = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "auto") {
+                $0.autoCommitInterval = .milliseconds(100)
+            }, logger: testLogger)
+            try auto.subscribe(topics: ["commits"])
+            #expect(try await consume(auto, count: 50).count == 50)
+            // No explicit commit: the interval commits the position.
+            #expect(try await eventually { try await broker.committedOffsets(group: "auto").first?.offset == 50 })
+            await auto.close()
+
+            let manual = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "manual") {
+                $0.enableAutoCommit = false
+            }, logger: testLogger)
+            try manual.subscribe(topics: ["commits"])
+            let outcomes = OutcomeLog()
+            for _ in 0..<5 {
+                _ = try await consume(manual, count: 10)
+                let position = manual.position(partition)
+                manual.commitAsync { result in Task { await outcomes.append(position, result) } }
+            }
+            let allReported = await eventually { await outcomes.entries.count == 5 }
+            let entries = await outcomes.entries
+            let allSucceeded = entries.allSatisfy(\.succeeded)
+            #expect(allReported && allSucceeded)
+            #expect(try await manual.committed([partition])[partition]??.offset == 50)
+            #expect(try await broker.committedOffsets(group: "manual").first?.offset == 50)
+            await manual.close()
+        }
+    }
+
+    @Test("as a Service it runs until graceful shutdown, then commits and leaves the group")
+    func service() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("service", partitions: 2)
+            try await produce(broker, topic: "service", count: 20)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "service"), logger: testLogger)
+            try consumer.subscribe(topics: ["service"])
+            let group = ServiceGroup(configuration: .init(services: [consumer], logger: testLogger))
+            let running = Task { try await group.run() }
+            #expect(try await consume(consumer, count: 20).count == 20)
+            #expect(try await eventually { try await broker.describeGroup("service")?.members.count == 1 })
+
+            await group.triggerGracefulShutdown()
+            try await running.value
+            let snapshot = try await broker.describeGroup("service")
+            #expect(snapshot?.members.isEmpty == true, "the member left")
+            let committed = try await broker.committedOffsets(group: "service")
+            #expect(committed.count == 2)
+            for offset in committed {
+                #expect(offset.offset == broker.offsets(topic: "service", partition: offset.partition)?.highWatermark,
+                        "positions committed on close")
+            }
+        }
+    }
+}
+
+/// Outcomes of async commits, in the order they completed.
+private actor OutcomeLog {
+    struct Entry {
+        var position: Int64?
+        var succeeded: Bool
+    }
+
+    private(set) var entries: [Entry] = []
+
+    func append(_ position: Int64?, _ result: Result<Void, KafkaConsumerError>) {
+        if case .success = result { entries.append(Entry(position: position, succeeded: true)) } else {
+            entries.append(Entry(position: position, succeeded: false))
+        }
+    }
+}
+
+@Suite("Reading fetched partitions")
+struct PartitionReaderTests {
+    /// A transactional or plain batch of string values at `offset`.
+    private func batch(at offset: Int64, _ values: [String], producer: Int64 = -1, transactional: Bool = false) throws -> ByteBuffer {
+        var builder = RecordBatchBuilder()
+        builder.baseOffset = offset
+        builder.producerId = producer
+        builder.producerEpoch = producer >= 0 ? 0 : -1
+        builder.baseSequence = producer >= 0 ? 0 : -1
+        builder.isTransactional = transactional
+        for value in values { builder.append(timestamp: 1000, key: nil, value: ByteBuffer(string: value)) }
+        return try builder.build()
+    }
+
+    /// A transaction marker (control batch) of `producer` at `offset`: abort (0) or commit (1).
+    private func marker(at offset: Int64, producer: Int64, commit: Bool) throws -> ByteBuffer {
+        var builder = RecordBatchBuilder()
+        builder.baseOffset = offset
+        builder.producerId = producer
+        builder.producerEpoch = 0
+        builder.isTransactional = true
+        builder.isControl = true
+        var key = ByteBuffer()
+        key.writeInteger(Int16(0)) // version
+        key.writeInteger(Int16(commit ? 1 : 0))
+        var value = ByteBuffer()
+        value.writeInteger(Int16(0))
+        value.writeInteger(Int32(0)) // coordinator epoch
+        builder.append(timestamp: 1000, key: key, value: value)
+        return try builder.build()
+    }
+
+    /// Offsets 0-1 plain; 2-3 producer 7's transaction, aborted at 4; 5-6 producer 8's, committed at 7.
+    private func transactionalFetch() throws -> CompletedFetch {
+        var records = ByteBuffer()
+        for var part in [try batch(at: 0, ["plain-0", "plain-1"]),
+                         try batch(at: 2, ["aborted-2", "aborted-3"], producer: 7, transactional: true),
+                         try marker(at: 4, producer: 7, commit: false),
+                         try batch(at: 5, ["committed-5", "committed-6"], producer: 8, transactional: true),
+                         try marker(at: 7, producer: 8, commit: true)] {
+            records.writeBuffer(&part)
+        }
+        return CompletedFetch(partition: TopicPartition(topic: "txn", partition: 0), fetchOffset: 0, epoch: 1, records: records,
+                              nextOffset: 8, highWatermark: 8, abortedTransactions: [(producerId: 7, firstOffset: 2)])
+    }
+
+    private func readAll(_ fetch: CompletedFetch, readCommitted: Bool) throws -> (values: [String], position: Int64, complete: Bool) {
+        let position = PartitionPosition()
+        position.store(0, leaderEpoch: -1)
+        let released = ReleaseFlag()
+        var values: [String] = []
+        do {
+            let reader = PartitionReader(fetch, position: position, workspace: CompressionWorkspace(), checkCRCs: true,
+                                         maxDecompressedBytes: 1 << 20, readCommitted: readCommitted) { _, complete in
+                released.complete = complete
+            }
+            while let record = try reader.next() { values.append(String(buffer: record.value!)) }
+        }
+        return (values, position.value, released.complete ?? false)
+    }
+
+    @Test("read_committed leaves out aborted transactions and markers; the position still moves past them")
+    func readCommitted() throws {
+        let result = try readAll(try transactionalFetch(), readCommitted: true)
+        #expect(result.values == ["plain-0", "plain-1", "committed-5", "committed-6"])
+        #expect(result.position == 8)
+        #expect(result.complete)
+    }
+
+    @Test("read_uncommitted sees every data record, aborted ones too, but never a marker")
+    func readUncommitted() throws {
+        let result = try readAll(try transactionalFetch(), readCommitted: false)
+        #expect(result.values == ["plain-0", "plain-1", "aborted-2", "aborted-3", "committed-5", "committed-6"])
+        #expect(result.position == 8)
+    }
+
+    @Test("a fetch that began inside a batch hands out only the records from the position on")
+    func startsInsideBatch() throws {
+        let fetch = try transactionalFetch()
+        let position = PartitionPosition()
+        position.store(1, leaderEpoch: -1)
+        let reader = PartitionReader(fetch, position: position, workspace: CompressionWorkspace(), checkCRCs: true,
+                                     maxDecompressedBytes: 1 << 20, readCommitted: true) { _, _ in }
+        #expect(try reader.readAll().map { String(buffer: $0.value!) } == ["plain-1", "committed-5", "committed-6"])
+        #expect(position.value == 8)
+    }
+}
+
+private final class ReleaseFlag: @unchecked Sendable {
+    var complete: Bool?
 }

@@ -292,7 +292,13 @@ actor ConsumerGroup {
         guard !partitions.isEmpty else { return }
         if configuration.enableAutoCommit {
             let offsets = subscriptions.consumedOffsets.filter { partitions.contains($0.key) }
-            if !offsets.isEmpty { try? await commit(offsets) }
+            if !offsets.isEmpty {
+                do {
+                    try await commit(offsets)
+                } catch {
+                    logger.warning("commit before revoking partitions failed: \(error)")
+                }
+            }
         }
         subscriptions.remove(partitions)
         buffer.drop(partitions)
@@ -343,11 +349,20 @@ actor ConsumerGroup {
         await revoke(owned, reason: reason)
         generationId = -1
         needsRejoin = true
-        guard !memberId.isEmpty, let connection = try? await coordinatorConnection() else { return }
-        let request = LeaveGroupRequest(groupId: groupId, memberId: memberId, members: [
-            .init(memberId: memberId, groupInstanceId: configuration.groupInstanceId, reason: reason),
-        ])
-        _ = try? await connection.send(request)
+        guard !memberId.isEmpty else { return }
+        do {
+            // Best effort: without it the coordinator drops the member when its session times out.
+            let connection = try await coordinatorConnection()
+            // v0-2 name one member at the top level; v3+ (KIP-345) list members, with their instance ids.
+            let request = try connection.version(for: LeaveGroupRequest.self) >= 3
+                ? LeaveGroupRequest(groupId: groupId, members: [
+                    .init(memberId: memberId, groupInstanceId: configuration.groupInstanceId, reason: reason),
+                ])
+                : LeaveGroupRequest(groupId: groupId, memberId: memberId)
+            _ = try await connection.send(request)
+        } catch {
+            logger.info("LeaveGroup failed (the coordinator will expire the member): \(error)")
+        }
         memberId = configuration.groupInstanceId == nil ? "" : memberId
     }
 

@@ -28,6 +28,9 @@ final class Fetcher: @unchecked Sendable {
     private var partitionPrefetchLimit: Int { 2 * Int(configuration.maxPartitionFetchBytes) }
     private var totalPrefetchLimit: Int { max(Int(configuration.fetchMaxBytes), partitionPrefetchLimit) }
     private var resolving: Set<TopicPartition> = []
+    /// Partitions whose last fetch failed are left alone until then (`retry.backoff.ms`), so a broker that keeps
+    /// answering with an error is not asked again in a tight loop while the metadata catches up.
+    private var backoffUntil: [TopicPartition: NIODeadline] = [:]
     private var refreshingMetadata = false
     private var timer: Scheduled<Void>?
     private var stopped = false
@@ -80,7 +83,16 @@ final class Fetcher: @unchecked Sendable {
         var byNode: [Int32: [SubscriptionState.Fetchable]] = [:]
         var unknown: Set<String> = []
         let hasRoom = buffer.bufferedBytes < totalPrefetchLimit
+        let now = NIODeadline.now()
+        var nextRetry: NIODeadline?
         for var fetchable in subscriptions.fetchable where hasRoom && buffer.heldBytes(fetchable.partition) < partitionPrefetchLimit {
+            if let until = backoffUntil[fetchable.partition] {
+                guard until <= now else {
+                    nextRetry = min(nextRetry ?? until, until)
+                    continue
+                }
+                backoffUntil[fetchable.partition] = nil
+            }
             if let chain = nextFetch[fetchable.partition], chain.epoch == fetchable.epoch {
                 fetchable.offset = chain.offset
             } else {
@@ -97,7 +109,12 @@ final class Fetcher: @unchecked Sendable {
             fetch(from: node, partitions)
         }
         timer?.cancel()
-        timer = eventLoop.scheduleTask(in: .seconds(1)) { self.run() }
+        timer = eventLoop.scheduleTask(deadline: min(nextRetry ?? .now() + .seconds(1), .now() + .seconds(1))) { self.run() }
+    }
+
+    private func backOff(_ partitions: some Sequence<TopicPartition>) {
+        let until = NIODeadline.now() + configuration.client.retryBackoff
+        for partition in partitions { backoffUntil[partition] = until }
     }
 
     private func refreshMetadata(_ topics: Set<String>) {
@@ -196,6 +213,7 @@ final class Fetcher: @unchecked Sendable {
                 self.logger.debug("fetch from node \(node) failed: \(error)")
                 self.sessions[node] = nil
                 self.cluster.invalidateMetadata()
+                self.backOff(wanted.keys)
             }
             self.wakeup()
         }
@@ -237,6 +255,7 @@ final class Fetcher: @unchecked Sendable {
                     } else {
                         cluster.invalidateMetadata()
                     }
+                    backOff([partition])
                     logger.debug("\(partition): fetch error \(code.name)")
                 }
             }

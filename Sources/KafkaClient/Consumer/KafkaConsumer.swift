@@ -34,6 +34,9 @@ public final class KafkaConsumer: Service, Sendable {
     private let eventStream: AsyncStream<RebalanceEvent>
     private let eventContinuation: AsyncStream<RebalanceEvent>.Continuation
     private let closed = NIOLockedValueBox(false)
+    /// The latest `commitAsync`: each waits for the one before, so async commits complete in the order they were
+    /// made and an older one never overwrites a newer one (as in the Java client).
+    private let lastAsyncCommit = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     public init(
         configuration: ConsumerConfiguration,
@@ -244,15 +247,20 @@ public final class KafkaConsumer: Service, Sendable {
         try await group.commit(offsets)
     }
 
-    /// Commits the current positions in the background; `completion` gets the outcome.
+    /// Commits the current positions in the background; `completion` gets the outcome. Async commits complete
+    /// in the order they were made.
     public func commitAsync(_ completion: @escaping @Sendable (Result<Void, KafkaConsumerError>) -> Void = { _ in }) {
         let offsets = subscriptions.consumedOffsets
-        Task {
-            do throws(KafkaConsumerError) {
-                try await commit(offsets: offsets)
-                completion(.success(()))
-            } catch {
-                completion(.failure(error))
+        lastAsyncCommit.withLockedValue { last in
+            let previous = last
+            last = Task {
+                await previous?.value
+                do throws(KafkaConsumerError) {
+                    try await commit(offsets: offsets)
+                    completion(.success(()))
+                } catch {
+                    completion(.failure(error))
+                }
             }
         }
     }
@@ -272,10 +280,12 @@ public final class KafkaConsumer: Service, Sendable {
         if closed.withLockedValue({ $0 }) { throw .closed }
     }
 
-    /// Commits (with auto-commit), leaves the group, stops fetching and closes connections. Iterations of
-    /// ``records`` end.
+    /// Waits for async commits, commits (with auto-commit), leaves the group, stops fetching and closes
+    /// connections. Iterations of ``records`` end.
     public func close() async {
         guard !closed.withLockedValue({ state in defer { state = true }; return state }) else { return }
+        // Async commits made before closing finish first (each is bounded by the request timeout).
+        await lastAsyncCommit.withLockedValue { $0 }?.value
         if let group { await group.close() }
         fetcher.stop()
         buffer.close()

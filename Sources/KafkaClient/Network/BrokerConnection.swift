@@ -184,7 +184,8 @@ public final class BrokerConnection: Sendable {
             try KafkaFrame.writeRequest(request, version: version, correlationId: correlationId,
                                         clientId: configuration.clientId, into: &writer)
         } catch {
-            return channel.eventLoop.makeFailedFuture(error)
+            return channel.eventLoop.makeFailedFuture(
+                KafkaClientError.requestNotEncodable(api: Request.apiKey, version: version, reason: "\(error)"))
         }
         let outbound = OutboundRequest(chunks: writer.finish(), correlationId: correlationId, response: response,
                                        responseHeaderVersion: Request.responseHeaderVersion(for: version))

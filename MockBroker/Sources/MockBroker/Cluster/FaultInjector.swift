@@ -5,7 +5,8 @@ import NIOCore
 /// A fault the broker injects into its answers, for testing how clients cope.
 public struct Fault: Sendable, Hashable {
     public enum Action: Sendable, Hashable {
-        /// Answer the matching Produce partitions with this error instead of appending.
+        /// Answer the matching Produce or Fetch partitions with this error instead of appending or reading
+        /// (needs `topic`).
         case error(KafkaErrorCode)
         /// Hold the answer back this long.
         case delay(milliseconds: Int64)
@@ -65,9 +66,14 @@ final class FaultInjector: Sendable {
 
     /// For Produce: the error a partition gets instead of an append, if a fault says so.
     func produceError(topic: String, partition: Int32) -> KafkaErrorCode? {
+        partitionError(api: .produce, topic: topic, partition: partition)
+    }
+
+    /// For Produce and Fetch: the error a partition gets instead of being handled, if a fault says so.
+    func partitionError(api: ApiKey, topic: String, partition: Int32) -> KafkaErrorCode? {
         faults.withLockedValue { faults in
             guard let index = faults.firstIndex(where: { fault in
-                guard fault.api == .produce, fault.count > 0, case .error = fault.action, let wanted = fault.topic else { return false }
+                guard fault.api == api, fault.count > 0, case .error = fault.action, let wanted = fault.topic else { return false }
                 return wanted == topic && (fault.partition == nil || fault.partition == partition)
             }), case .error(let code) = faults[index].action else { return nil }
             faults[index].count -= 1

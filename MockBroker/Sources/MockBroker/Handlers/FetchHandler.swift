@@ -72,6 +72,11 @@ struct FetchHandler: Sendable {
                 return outcome
             }
             outcome.log = log
+            if let injected = state.faults.partitionError(api: .fetch, topic: target.key.topic, partition: target.key.partition) {
+                outcome.error = injected
+                outcome.offsets = log.offsets
+                return outcome
+            }
             let epoch = log.currentLeaderEpoch
             if target.currentLeaderEpoch >= 0 && target.currentLeaderEpoch != epoch {
                 outcome.error = target.currentLeaderEpoch > epoch ? .unknownLeaderEpoch : .fencedLeaderEpoch

@@ -84,7 +84,7 @@ struct RequestRouter: Sendable {
         }
         let correlationId = context.header.correlationId
         // Request-wide faults; partition errors for Produce are applied by its handler.
-        let fault = state.faults.take(api: Request.apiKey, partitions: request.faultScope)
+        let fault = state.faults.take(api: Request.apiKey, partitions: request.faultScope { self.state.topics.topic(id: $0)?.name })
         if case .closeConnection? = fault?.action {
             return context.eventLoop.makeFailedFuture(RouterError.injectedFault(.closeConnection))
         }
@@ -143,14 +143,17 @@ struct RequestHandlers: Sendable {
     }
 }
 
-/// The partitions a request touches, for matching faults that name a topic.
+/// The partitions a request touches, for matching faults that name a topic (Fetch v13+ names topics by id).
 extension KafkaRequest {
-    var faultScope: [(String, Int32)] {
+    func faultScope(topicName: (KafkaUUID) -> String?) -> [(String, Int32)] {
         switch self {
         case let produce as ProduceRequest:
             produce.topicData.flatMap { topic in topic.partitionData.map { (topic.name, $0.index) } }
         case let fetch as FetchRequest:
-            fetch.topics.flatMap { topic in topic.partitions.map { (topic.topic, $0.partition) } }
+            fetch.topics.flatMap { topic in
+                let name = topic.topicId == .zero ? topic.topic : (topicName(topic.topicId) ?? topic.topic)
+                return topic.partitions.map { (name, $0.partition) }
+            }
         default:
             []
         }
