@@ -5,6 +5,7 @@ import KafkaProtocol
 import KafkaTestSupport
 import MockBroker
 import NIOCore
+import ServiceLifecycle
 import Testing
 
 @Suite("Producer against the mock broker")
@@ -346,6 +347,22 @@ struct ProducerTests {
             await producer.shutdown()
             #expect(broker.offsets(topic: "closing", partition: 0)?.highWatermark == 500)
             await #expect(throws: KafkaProducerError.self) { try await producer.enqueue(ProducerRecord(topic: "closing", value: "late")) }
+        }
+    }
+
+    @Test("as a Service it runs until graceful shutdown, then delivers what is queued and closes")
+    func service() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("service")
+            let producer = try KafkaProducer(configuration: producerConfiguration(broker) { $0.linger = .seconds(10) },
+                                             logger: testLogger)
+            let group = ServiceGroup(configuration: .init(services: [producer], logger: testLogger))
+            let running = Task { try await group.run() }
+            for index in 0..<300 { try await producer.enqueue(ProducerRecord(topic: "service", value: "\(index)")) }
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(broker.offsets(topic: "service", partition: 0)?.highWatermark == 300)
+            await #expect(throws: KafkaProducerError.self) { try await producer.enqueue(ProducerRecord(topic: "service", value: "late")) }
         }
     }
 
