@@ -56,6 +56,19 @@ struct MockBrokerCommand: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "Broker id (node.id).")
     var nodeId: Int32 = 1
 
+    @Option(name: .customLong("group-initial-rebalance-delay-ms"),
+            help: "How long a new group waits for more members before its first rebalance (group.initial.rebalance.delay.ms).")
+    var groupInitialRebalanceDelayMs: Int64 = 0
+
+    @Option(name: .customLong("group-min-session-timeout-ms"), help: "Smallest session.timeout.ms a member may ask for (group.min.session.timeout.ms).")
+    var groupMinSessionTimeoutMs: Int64 = 6000
+
+    @Option(name: .customLong("group-max-session-timeout-ms"), help: "Largest session.timeout.ms a member may ask for (group.max.session.timeout.ms).")
+    var groupMaxSessionTimeoutMs: Int64 = 1_800_000
+
+    @Option(name: .customLong("offsets-retention-minutes"), help: "How long an empty group's committed offsets are kept (offsets.retention.minutes).")
+    var offsetsRetentionMinutes: Int64 = 10080
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -65,6 +78,9 @@ struct MockBrokerCommand: AsyncParsableCommand {
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
         guard partitions > 0 else { throw ValidationError("--partitions must be at least 1") }
+        guard groupMinSessionTimeoutMs > 0, groupMinSessionTimeoutMs <= groupMaxSessionTimeoutMs else {
+            throw ValidationError("--group-min-session-timeout-ms must be positive and at most --group-max-session-timeout-ms")
+        }
     }
 
     func run() async throws {
@@ -87,6 +103,10 @@ struct MockBrokerCommand: AsyncParsableCommand {
         if let flushMessages { configuration.log.flushMessages = flushMessages }
         configuration.retentionCheckInterval = .milliseconds(retentionCheckIntervalMs)
         configuration.zeroCopyFetch = !noZeroCopy
+        configuration.groupInitialRebalanceDelay = .milliseconds(groupInitialRebalanceDelayMs)
+        configuration.groupMinSessionTimeout = .milliseconds(groupMinSessionTimeoutMs)
+        configuration.groupMaxSessionTimeout = .milliseconds(groupMaxSessionTimeoutMs)
+        configuration.offsetsRetention = .minutes(offsetsRetentionMinutes)
 
         let logger = Logger(label: "mock-broker")
         let broker = MockBroker(configuration: configuration, logger: logger)
