@@ -20,7 +20,7 @@ func groupConsumerConfiguration(_ broker: MockBroker, group: String, assignor: a
     var configuration = ConsumerConfiguration(bootstrapServers: broker.bootstrapServers, groupId: group)
     configuration.autoOffsetReset = .earliest
     configuration.heartbeatInterval = .milliseconds(100)
-    configuration.sessionTimeout = .seconds(2)
+    configuration.sessionTimeout = .seconds(6) // generous: a loaded machine can delay heartbeats
     configuration.client.retryBackoff = .milliseconds(20)
     configuration.client.requestTimeout = .seconds(10)
     configuration.assignors = [assignor]
@@ -124,7 +124,7 @@ struct ConsumerGroupTests {
 
             // A member that joins by hand and then never heartbeats is expired after its session timeout.
             let connection = try await broker.connect()
-            var join = JoinGroupRequest(groupId: "churn", sessionTimeoutMs: 800, rebalanceTimeoutMs: 5000, memberId: "",
+            var join = JoinGroupRequest(groupId: "churn", sessionTimeoutMs: 3000, rebalanceTimeoutMs: 5000, memberId: "",
                                         protocolType: "consumer", protocols: [
                                             .init(name: "cooperative-sticky",
                                                   metadata: try ConsumerProtocolSubscription(topics: ["churn"]).encodedWithVersionPrefix(version: 1)),

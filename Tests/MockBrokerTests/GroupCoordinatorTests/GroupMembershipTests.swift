@@ -195,7 +195,8 @@ struct GroupMembershipTests {
         try await withBroker({ $0.groupMinSessionTimeout = .milliseconds(1) }) { broker in
             let a = try await broker.connect()
             let group = "pending"
-            let pendingId = try await a.requestMemberId(group, sessionTimeoutMs: 200)
+            // 3 s: long enough to still see it pending on a loaded machine.
+            let pendingId = try await a.requestMemberId(group, sessionTimeoutMs: 3000)
             #expect(try await broker.describeGroup(group)?.pendingMemberIds == [pendingId])
             let gone = try await broker.waitForGroup(group) { $0.pendingMemberIds.isEmpty }
             #expect(gone.state == .empty)
