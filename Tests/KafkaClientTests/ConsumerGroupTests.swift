@@ -351,4 +351,30 @@ struct ConsumerGroupTests {
             await consumer.close()
         }
     }
+
+    @Test("NOT_COORDINATOR and COORDINATOR_NOT_AVAILABLE make the member find the coordinator again and carry on")
+    func coordinatorMoves() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("moves", partitions: 2)
+            try await produceNumbered(broker, topic: "moves", count: 20, partitions: 2)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "moves") { $0.enableAutoCommit = false },
+                                             logger: testLogger)
+            try consumer.subscribe(topics: ["moves"])
+            #expect(try await consume(consumer, count: 20).count == 20)
+            let before = try #require(try await broker.describeGroup("moves"))
+
+            try broker.injectFault(Fault(api: .heartbeat, group: "moves", action: .error(.notCoordinator), count: 2))
+            try broker.injectFault(Fault(api: .findCoordinator, group: "moves", action: .error(.coordinatorNotAvailable), count: 2))
+            try broker.injectFault(Fault(api: .offsetCommit, group: "moves", action: .error(.notCoordinator), count: 1))
+            try await consumer.commit() // retried once the coordinator is found again
+            #expect(await eventually { broker.pendingFaults.isEmpty }, "heartbeats met their faults too")
+
+            let committed = try await broker.committedOffsets(group: "moves")
+            #expect(committed.map(\.offset).sorted() == [10, 10])
+            // The membership survived: same generation, same member.
+            let after = try #require(try await broker.describeGroup("moves"))
+            #expect(after.generationId == before.generationId && after.members.map(\.memberId) == before.members.map(\.memberId))
+            await consumer.close()
+        }
+    }
 }

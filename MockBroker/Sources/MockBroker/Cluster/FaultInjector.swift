@@ -5,8 +5,8 @@ import NIOCore
 /// A fault the broker injects into its answers, for testing how clients cope.
 public struct Fault: Sendable, Hashable {
     public enum Action: Sendable, Hashable {
-        /// Answer the matching Produce or Fetch partitions with this error instead of appending or reading
-        /// (needs `topic`).
+        /// Answer with this error instead of handling: the matching partitions of a Produce or Fetch (needs
+        /// `topic`), or the whole request of a group API or FindCoordinator (needs `group`).
         case error(KafkaErrorCode)
         /// Hold the answer back this long.
         case delay(milliseconds: Int64)
@@ -21,14 +21,17 @@ public struct Fault: Sendable, Hashable {
     /// Only requests touching this topic (and partition), when set.
     public var topic: String?
     public var partition: Int32?
+    /// Only requests for this group (group APIs, FindCoordinator), when set.
+    public var group: String?
     public var action: Action
     /// How many matching requests get the fault.
     public var count: Int
 
-    public init(api: ApiKey, topic: String? = nil, partition: Int32? = nil, action: Action, count: Int = 1) {
+    public init(api: ApiKey, topic: String? = nil, partition: Int32? = nil, group: String? = nil, action: Action, count: Int = 1) {
         self.api = api
         self.topic = topic
         self.partition = partition
+        self.group = group
         self.action = action
         self.count = count
     }
@@ -67,6 +70,20 @@ final class FaultInjector: Sendable {
     /// For Produce: the error a partition gets instead of an append, if a fault says so.
     func produceError(topic: String, partition: Int32) -> KafkaErrorCode? {
         partitionError(api: .produce, topic: topic, partition: partition)
+    }
+
+    /// For the group APIs and FindCoordinator: the error the request about `group` gets instead of being handled,
+    /// if a fault says so.
+    func groupError(api: ApiKey, group: String) -> KafkaErrorCode? {
+        faults.withLockedValue { faults in
+            guard let index = faults.firstIndex(where: { fault in
+                guard fault.api == api, fault.count > 0, case .error = fault.action else { return false }
+                return fault.group == group
+            }), case .error(let code) = faults[index].action else { return nil }
+            faults[index].count -= 1
+            if faults[index].count <= 0 { faults.remove(at: index) }
+            return code
+        }
     }
 
     /// For Produce and Fetch: the error a partition gets instead of being handled, if a fault says so.

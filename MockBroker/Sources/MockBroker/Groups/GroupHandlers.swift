@@ -8,10 +8,20 @@ struct GroupHandlers: Sendable {
 
     private var coordinator: GroupCoordinator { state.groups }
 
+    /// An error fault injected for this API and group (see ``Fault``).
+    private func injected(_ api: ApiKey, _ group: String) -> KafkaErrorCode? {
+        state.faults.groupError(api: api, group: group)
+    }
+
     // MARK: - Membership
 
     func joinGroup(_ request: JoinGroupRequest, context: RequestContext) -> EventLoopFuture<JoinGroupResponse?> {
         let version = context.apiVersion
+        if let code = injected(.joinGroup, request.groupId) {
+            var response = JoinGroupResponse(errorCode: code.rawValue, generationId: -1, memberId: request.memberId)
+            response.protocolName = version >= 7 ? nil : ""
+            return context.eventLoop.makeSucceededFuture(response)
+        }
         let parameters = GroupCoordinator.JoinParameters(
             groupId: request.groupId,
             memberId: request.memberId,
@@ -48,6 +58,9 @@ struct GroupHandlers: Sendable {
 
     func syncGroup(_ request: SyncGroupRequest, context: RequestContext) -> EventLoopFuture<SyncGroupResponse?> {
         let version = context.apiVersion
+        if let code = injected(.syncGroup, request.groupId) {
+            return context.eventLoop.makeSucceededFuture(SyncGroupResponse(errorCode: code.rawValue))
+        }
         let parameters = GroupCoordinator.SyncParameters(
             groupId: request.groupId,
             generationId: request.generationId,
@@ -64,7 +77,10 @@ struct GroupHandlers: Sendable {
     }
 
     func heartbeat(_ request: HeartbeatRequest, context: RequestContext) -> EventLoopFuture<HeartbeatResponse?> {
-        coordinator.heartbeat(groupId: request.groupId, memberId: request.memberId,
+        if let code = injected(.heartbeat, request.groupId) {
+            return context.eventLoop.makeSucceededFuture(HeartbeatResponse(errorCode: code.rawValue))
+        }
+        return coordinator.heartbeat(groupId: request.groupId, memberId: request.memberId,
                               groupInstanceId: context.apiVersion >= 3 ? request.groupInstanceId : nil,
                               generationId: request.generationId)
             .map { HeartbeatResponse(errorCode: $0.rawValue) }
@@ -72,6 +88,9 @@ struct GroupHandlers: Sendable {
 
     func leaveGroup(_ request: LeaveGroupRequest, context: RequestContext) -> EventLoopFuture<LeaveGroupResponse?> {
         let version = context.apiVersion
+        if let code = injected(.leaveGroup, request.groupId) {
+            return context.eventLoop.makeSucceededFuture(LeaveGroupResponse(errorCode: code.rawValue))
+        }
         let leaving: [(memberId: String, groupInstanceId: String?)] = version >= 3
             ? request.members.map { ($0.memberId, $0.groupInstanceId) }
             : [(request.memberId, nil)]
@@ -105,7 +124,12 @@ struct GroupHandlers: Sendable {
             groupId: request.groupId, generationId: request.generationIdOrMemberEpoch, memberId: request.memberId,
             groupInstanceId: version >= 7 ? request.groupInstanceId : nil,
             retentionTimeMs: version <= 4 ? request.retentionTimeMs : -1, entries: entries, version: version)
-        return coordinator.commitOffsets(parameters).map { errors in
+        let answered: EventLoopFuture<[KafkaErrorCode]> = if let code = injected(.offsetCommit, request.groupId) {
+            context.eventLoop.makeSucceededFuture(Array(repeating: code, count: entries.count))
+        } else {
+            coordinator.commitOffsets(parameters)
+        }
+        return answered.map { errors in
             var response = OffsetCommitResponse()
             var index = 0
             for topic in request.topics {
@@ -132,6 +156,10 @@ struct GroupHandlers: Sendable {
             : [(request.groupId, request.topics.map { $0.map { ($0.name, $0.partitionIndexes) } })]
         // requireStable (v7+) needs no waiting: there are no transactional offsets here.
         return coordinator.fetchOffsets(wanted).map { fetched in
+            let fetched = fetched.map { group in
+                guard let code = injected(.offsetFetch, group.groupId) else { return group }
+                return GroupCoordinator.FetchedGroup(groupId: group.groupId, error: code)
+            }
             var response = OffsetFetchResponse()
             if version >= 8 {
                 response.groups = fetched.map { group in
