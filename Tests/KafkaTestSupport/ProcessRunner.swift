@@ -89,7 +89,7 @@ public final class ChildProcess: @unchecked Sendable {
             let command = ([executable] + arguments).map { $0.count > 80 ? String($0.prefix(77)) + "..." : $0 }
                 .joined(separator: " ")
             do {
-                try process.run()
+                try runWithNoSignalsBlocked(process)
             } catch {
                 for handle in handles { try? handle.close() }
                 throw ProcessFailure("could not start `\(command)`: \(error)")
@@ -99,6 +99,18 @@ public final class ChildProcess: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
+    }
+
+    /// A child inherits the signal mask of the thread that starts it, and the threads Swift concurrency runs on
+    /// block most signals: started from one, kcat would never see SIGTERM. So the mask is cleared for the moment
+    /// `run()` spawns the child, then put back.
+    private static func runWithNoSignalsBlocked(_ process: Process) throws {
+        var nothing = sigset_t()
+        var saved = sigset_t()
+        sigemptyset(&nothing)
+        pthread_sigmask(SIG_SETMASK, &nothing, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        try process.run()
     }
 
     /// Everything it printed on standard output so far.

@@ -32,7 +32,7 @@ final class RawConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        received.withLockedValue { $0.writeBuffer(&bytes) }
+        received.withLockedValue { _ = $0.writeBuffer(&bytes) }
     }
 
     var bytes: ByteBuffer { received.withLockedValue { $0 } }
@@ -104,7 +104,7 @@ struct BadInputTests {
             #expect(body.errorCode == KafkaErrorCode.unsupportedVersion.rawValue)
             #expect(body.apiKeys.contains { $0.apiKey == ApiKey.apiVersions.rawValue && $0.maxVersion == 4 })
             #expect(body.apiKeys.contains { $0.apiKey == ApiKey.produce.rawValue && $0.minVersion == 0 })
-            await raw.channel.close(promise: nil)
+            raw.channel.close(promise: nil)
         }
     }
 }

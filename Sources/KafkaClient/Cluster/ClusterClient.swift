@@ -3,8 +3,8 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// A client's view of the cluster: one connection per broker (made on demand, with exponential reconnect
-/// backoff and jitter) and the latest metadata. The producer and the consumer each own one.
+/// A client's view of the cluster: one connection per broker and purpose (made on demand, with exponential
+/// reconnect backoff and jitter) and the latest metadata. The producer and the consumer each own one.
 final class ClusterClient: Sendable {
     let configuration: ClientConfiguration
     let eventLoopGroup: any EventLoopGroup
@@ -14,12 +14,25 @@ final class ClusterClient: Sendable {
     private struct State {
         var metadata = ClusterMetadata()
         var lastRefresh: NIODeadline?
-        var connections: [Int32: Slot] = [:]
+        var connections: [ConnectionKey: Slot] = [:]
         var refresh: EventLoopFuture<ClusterMetadata>?
         /// Topics the client uses; periodic refreshes ask for these.
         var topics: Set<String> = []
         var nextBootstrap = 0
         var closed = false
+    }
+
+    /// What a connection is for. Group coordination gets its own connection to the coordinator: a broker answers
+    /// a connection's requests in order, so a JoinGroup or commit must not wait behind a fetch long-poll (the Java
+    /// client does the same).
+    enum Purpose: Sendable, Hashable {
+        case data
+        case coordination
+    }
+
+    private struct ConnectionKey: Hashable {
+        var node: Int32
+        var purpose: Purpose
     }
 
     private enum Slot {
@@ -56,13 +69,14 @@ final class ClusterClient: Sendable {
         return state.metadata.brokers[node]
     }
 
-    /// The connection to `node`, connecting if there is none. Fails at once while the node is backing off after
-    /// a failed attempt.
-    func connection(to node: Int32) -> EventLoopFuture<BrokerConnection> {
+    /// The connection to `node` for `purpose`, connecting if there is none. Fails at once while it is backing off
+    /// after a failed attempt.
+    func connection(to node: Int32, for purpose: Purpose = .data) -> EventLoopFuture<BrokerConnection> {
         let eventLoop = eventLoopGroup.next()
+        let key = ConnectionKey(node: node, purpose: purpose)
         let decision: Result<EventLoopFuture<BrokerConnection>, Error> = state.withLockedValue { state in
             guard !state.closed else { return .failure(KafkaClientError.connectionClosed(broker: "node \(node)")) }
-            switch state.connections[node] {
+            switch state.connections[key] {
             case .connected(let connection) where connection.isActive:
                 return .success(eventLoop.makeSucceededFuture(connection))
             case .connecting(let future):
@@ -74,9 +88,9 @@ final class ClusterClient: Sendable {
                 guard let address = address(of: node, in: state) else {
                     return .failure(KafkaClientError.connectionFailed(broker: "node \(node)", reason: "unknown broker"))
                 }
-                let attempts: Int = if case .failed(let attempts, _) = state.connections[node] { attempts } else { 0 }
-                let future = connect(node: node, address: address, attempts: attempts, on: eventLoop)
-                state.connections[node] = .connecting(future)
+                let attempts: Int = if case .failed(let attempts, _) = state.connections[key] { attempts } else { 0 }
+                let future = connect(key, address: address, attempts: attempts, on: eventLoop)
+                state.connections[key] = .connecting(future)
                 return .success(future)
             }
         }
@@ -86,7 +100,7 @@ final class ClusterClient: Sendable {
         }
     }
 
-    private func connect(node: Int32, address: BrokerAddress, attempts: Int, on eventLoop: any EventLoop) -> EventLoopFuture<BrokerConnection> {
+    private func connect(_ key: ConnectionKey, address: BrokerAddress, attempts: Int, on eventLoop: any EventLoop) -> EventLoopFuture<BrokerConnection> {
         let configuration = self.configuration
         let group = eventLoopGroup
         let future = eventLoop.makeFutureWithTask {
@@ -100,44 +114,47 @@ final class ClusterClient: Sendable {
             case .success(let connection):
                 let keep = self.state.withLockedValue { state -> Bool in
                     guard !state.closed else { return false }
-                    state.connections[node] = .connected(connection)
+                    state.connections[key] = .connected(connection)
                     return true
                 }
                 guard keep else {
                     Task { await connection.close() }
                     return
                 }
-                self.logger.debug("connected to \(address) (node \(node))")
-                connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed(node: node, connection) }
+                self.logger.debug("connected to \(address) (node \(key.node), \(key.purpose))")
+                connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed(key, connection) }
             case .failure(let error):
                 let delay = backoff.delay(attempt: attempts)
                 self.logger.debug("connecting to \(address) failed: \(error); retrying in \(delay.nanoseconds / 1_000_000) ms")
-                self.state.withLockedValue { $0.connections[node] = .failed(attempts: attempts + 1, retryAt: .now() + delay) }
+                self.state.withLockedValue { $0.connections[key] = .failed(attempts: attempts + 1, retryAt: .now() + delay) }
             }
         }
         return future
     }
 
-    private func connectionClosed(node: Int32, _ connection: BrokerConnection) {
+    private func connectionClosed(_ key: ConnectionKey, _ connection: BrokerConnection) {
         state.withLockedValue { state in
-            if case .connected(let current) = state.connections[node], current === connection {
-                state.connections[node] = nil
+            if case .connected(let current) = state.connections[key], current === connection {
+                state.connections[key] = nil
                 // A broker going away may mean leadership moved.
                 state.lastRefresh = nil
             }
         }
-        logger.debug("connection to node \(node) closed")
+        logger.debug("connection to node \(key.node) (\(key.purpose)) closed")
     }
 
     /// A node to ask for metadata: a connected broker if any, else a known one, else the next bootstrap server.
     private func metadataNode() -> Int32 {
         state.withLockedValue { state in
-            if let connected = state.connections.first(where: { if case .connected(let c) = $0.value { c.isActive } else { false } }) {
-                return connected.key
+            if let connected = state.connections.first(where: { entry in
+                guard entry.key.purpose == .data, case .connected(let connection) = entry.value else { return false }
+                return connection.isActive
+            }) {
+                return connected.key.node
             }
             let slots = state.connections
             let ready = { (node: Int32) -> Bool in
-                if case .failed(_, let retryAt) = slots[node] { return NIODeadline.now() >= retryAt }
+                if case .failed(_, let retryAt) = slots[ConnectionKey(node: node, purpose: .data)] { return NIODeadline.now() >= retryAt }
                 return true
             }
             if let known = state.metadata.brokers.keys.sorted().first(where: ready) { return known }

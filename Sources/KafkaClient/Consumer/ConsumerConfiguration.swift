@@ -53,9 +53,11 @@ public struct ConsumerConfiguration: Sendable {
     /// `max.poll.interval.ms`: a member that does not ask for records this long leaves the group (and is the
     /// rebalance timeout it gives the coordinator). Default 5 minutes.
     public var maxPollInterval: TimeAmount = .minutes(5)
-    /// `partition.assignment.strategy`, in order of preference. Default: cooperative-sticky, then range (so a group
-    /// with range-only members still agrees on a protocol).
-    public var assignors: [any ConsumerPartitionAssignor] = [CooperativeStickyAssignor(), RangeAssignor()]
+    /// `partition.assignment.strategy`, in order of preference. Default: cooperative-sticky alone, so rebalances are
+    /// incremental (KIP-429). The member follows the cooperative protocol only when every assignor listed supports
+    /// it, as the Java client does: list `[CooperativeStickyAssignor(), RangeAssignor()]` to share a group with
+    /// range-only members (librdkafka's and kafka-python's defaults); rebalances are then eager.
+    public var assignors: [any ConsumerPartitionAssignor] = [CooperativeStickyAssignor()]
 
     public init(bootstrapServers: String, groupId: String? = nil) {
         client = ClientConfiguration(bootstrapServers: bootstrapServers)

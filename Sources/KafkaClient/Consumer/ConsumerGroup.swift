@@ -26,6 +26,10 @@ actor ConsumerGroup {
     private var needsRejoin = true
     private var leftForInactivity = false
     private var closed = false
+    /// close() has begun: no new rebalance starts.
+    private var closing = false
+    /// A JoinGroup/SyncGroup round is under way (close() lets it finish, so its commit is not refused).
+    private var joining = false
     private var lastPoll = NIODeadline.now()
     private var loop: Task<Void, Never>?
     private var autoCommit: Task<Void, Never>?
@@ -85,7 +89,9 @@ actor ConsumerGroup {
         var failures = 0
         while !closed && !Task.isCancelled {
             do {
-                if isSubscribed && needsRejoin && !leftForInactivity {
+                if isSubscribed && needsRejoin && !leftForInactivity && !closing {
+                    joining = true
+                    defer { joining = false }
                     try await joinAndSync()
                     failures = 0
                     continue
@@ -148,19 +154,26 @@ actor ConsumerGroup {
 
     private var preferredAssignors: [any ConsumerPartitionAssignor] { configuration.assignors }
 
+    /// The rebalance protocol this member follows, whichever assignor the group picks: cooperative only when every
+    /// configured assignor supports it, as in the Java client. Deciding per generation from the picked assignor
+    /// would be too late: a switch to an eager assignor is only known after joining, when the new leader has
+    /// already handed out partitions this member still reads.
+    private var rebalanceProtocol: RebalanceProtocol {
+        preferredAssignors.allSatisfy { $0.rebalanceProtocol == .cooperative } ? .cooperative : .eager
+    }
+
     private func assignor(named name: String?) -> (any ConsumerPartitionAssignor)? {
         preferredAssignors.first { $0.name == name }
     }
 
     private func joinAndSync() async throws {
         guard case .subscribed(let topics) = subscriptions.mode else { return }
-        let current = assignor(named: protocolName)
-        if current?.rebalanceProtocol != .cooperative && !owned.isEmpty {
+        if rebalanceProtocol == .eager && !owned.isEmpty {
             // Eager: everything is given up before joining.
             await revoke(owned, reason: "rebalance")
         }
         let connection = try await coordinatorConnection()
-        let cooperativeOwned = current?.rebalanceProtocol == .cooperative ? Array(owned) : []
+        let cooperativeOwned = rebalanceProtocol == .cooperative ? Array(owned) : []
         let protocols = try preferredAssignors.map { assignor -> JoinGroupRequest.JoinGroupRequestProtocol in
             let subscription = ConsumerProtocolSubscription(
                 topics: topics.sorted(),
@@ -289,7 +302,11 @@ actor ConsumerGroup {
 
     /// Gives partitions back: commits their positions first when auto-commit is on.
     private func revoke(_ partitions: Set<TopicPartition>, reason: String) async {
+        // Only what is still owned, and taken out before the commit suspends: a close() that runs meanwhile must
+        // not revoke the same partitions again.
+        let partitions = partitions.intersection(owned)
         guard !partitions.isEmpty else { return }
+        owned.subtract(partitions)
         if configuration.enableAutoCommit {
             let offsets = subscriptions.consumedOffsets.filter { partitions.contains($0.key) }
             if !offsets.isEmpty {
@@ -302,7 +319,6 @@ actor ConsumerGroup {
         }
         subscriptions.remove(partitions)
         buffer.drop(partitions)
-        owned.subtract(partitions)
         events.yield(.revoked(partitions.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }))
         logger.debug("revoked \(partitions.count) partitions (\(reason))")
     }
@@ -369,11 +385,13 @@ actor ConsumerGroup {
     // MARK: - Coordinator
 
     private func coordinatorConnection() async throws -> BrokerConnection {
-        if let coordinator, let connection = try? await cluster.connection(to: coordinator).get() { return connection }
+        if let coordinator, let connection = try? await cluster.connection(to: coordinator, for: .coordination).get() { return connection }
         coordinator = nil
-        let metadata = try await cluster.refreshMetadata().get()
-        guard let any = metadata.brokers.keys.sorted().first else { throw KafkaConsumerError.broker(.coordinatorNotAvailable, context: "no brokers") }
-        let connection = try await cluster.connection(to: any).get()
+        // Any broker answers FindCoordinator; ask over a coordination connection, which no fetch holds up.
+        var brokers = cluster.metadata.brokers.keys.sorted()
+        if brokers.isEmpty { brokers = try await cluster.refreshMetadata().get().brokers.keys.sorted() }
+        guard let any = brokers.first else { throw KafkaConsumerError.broker(.coordinatorNotAvailable, context: "no brokers") }
+        let connection = try await cluster.connection(to: any, for: .coordination).get()
         let version = try connection.version(for: FindCoordinatorRequest.self)
         let response = try await connection.send(version >= 4
             ? FindCoordinatorRequest(keyType: 0, coordinatorKeys: [groupId])
@@ -387,7 +405,7 @@ actor ConsumerGroup {
         cluster.learnBroker(node, address: BrokerAddress(host: host, port: Int(port)))
         coordinator = node
         logger.debug("coordinator is node \(node) (\(host):\(port))")
-        return try await cluster.connection(to: node).get()
+        return try await cluster.connection(to: node, for: .coordination).get()
     }
 
     // MARK: - Offsets
@@ -519,7 +537,17 @@ actor ConsumerGroup {
     /// Commits (with auto-commit), leaves the group (dynamic members; static members stay so a restart does not
     /// rebalance), and stops.
     func close() async {
-        guard !closed else { return }
+        guard !closed, !closing else { return }
+        closing = true
+        // A rebalance in flight finishes first (bounded): committing between JoinGroup and SyncGroup would be refused
+        // with REBALANCE_IN_PROGRESS, and as the leader this member's SyncGroup is what the others wait for.
+        // (Waited for in a task of its own, which a cancelled caller does not turn into a busy loop.)
+        let deadline = NIODeadline.now() + configuration.client.requestTimeout
+        await Task {
+            while self.joining && NIODeadline.now() < deadline {
+                try? await Task.sleep(nanoseconds: 10_000_000)
+            }
+        }.value
         autoCommit?.cancel()
         if configuration.enableAutoCommit {
             do {
