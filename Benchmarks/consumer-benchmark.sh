@@ -8,22 +8,12 @@ codecs=("${@:-none lz4}")
 read -r -a codecs <<<"${codecs[*]}"
 count=1000000
 
-work=$(mktemp -d)
-broker_pid=""
-cleanup() {
-    [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+scripts/install-dependencies.sh
+source Benchmarks/mock-broker-for-benchmarks.sh
 Benchmarks/build-rdkafka-performance.sh "$work/rdkafka_performance"
-swift build -c release --product mock-broker >/dev/null
 swift build -c release --product producer-benchmark >/dev/null
 swift build -c release --product consumer-benchmark >/dev/null
-
-.build/release/mock-broker --port 0 --log-level error >"$work/broker.out" 2>"$work/broker.err" &
-broker_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/broker.out" 2>/dev/null && break; sleep 0.1; done
-bootstrap=$(sed -n 's/^mock-broker listening on //p' "$work/broker.out")
+start_mock_broker
 echo "mock broker at $bootstrap; $count records of 100 bytes per topic"
 
 for codec in "${codecs[@]}"; do
@@ -34,5 +24,9 @@ for codec in "${codecs[@]}"; do
         | tee /dev/stderr | sed -n 's/.* \([0-9]*\) msgs\/s.*/\1/p' | tail -1)
     ours=$(.build/release/consumer-benchmark --bootstrap "$bootstrap" --topic "$topic" --count "$count" \
         | tee /dev/stderr | sed -n 's/^RECORDS_PER_SECOND=//p')
-    echo "$codec: swift-kafka ${ours} records/s, librdkafka ${theirs} records/s, ratio $(python3 -c "print(f'{$ours/$theirs:.2f}')")"
+    one_by_one=$(.build/release/consumer-benchmark --bootstrap "$bootstrap" --topic "$topic" --count "$count" --records \
+        | tee /dev/stderr | sed -n 's/^RECORDS_PER_SECOND=//p')
+    echo "$codec: librdkafka ${theirs} records/s;" \
+        "swift-kafka batches ${ours} records/s (ratio $(python3 -c "print(f'{$ours/$theirs:.2f}')"))," \
+        "one record at a time ${one_by_one} records/s (ratio $(python3 -c "print(f'{$one_by_one/$theirs:.2f}')"))"
 done

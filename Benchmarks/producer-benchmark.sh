@@ -10,21 +10,10 @@ count=1000000
 size=100
 
 scripts/install-dependencies.sh
-work=$(mktemp -d)
-broker_pid=""
-cleanup() {
-    [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source Benchmarks/mock-broker-for-benchmarks.sh
 Benchmarks/build-rdkafka-performance.sh "$work/rdkafka_performance"
-
-swift build -c release --product mock-broker >/dev/null
 swift build -c release --product producer-benchmark >/dev/null
-.build/release/mock-broker --port 0 --log-level error >"$work/broker.out" 2>"$work/broker.err" &
-broker_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/broker.out" 2>/dev/null && break; sleep 0.1; done
-bootstrap=$(sed -n 's/^mock-broker listening on //p' "$work/broker.out")
+start_mock_broker
 echo "mock broker at $bootstrap; $count records of $size bytes, acks=1"
 
 for codec in "${codecs[@]}"; do

@@ -38,12 +38,20 @@ func eventually(within seconds: Double = 15, _ condition: () async throws -> Boo
     return try await condition()
 }
 
-/// Reads `count` records from `consumer` (bounded by `seconds`); fewer if time runs out.
-func consume(_ consumer: KafkaConsumer, count: Int, within seconds: Double = 20) async throws -> [ConsumerRecord] {
+/// Reads `count` records from `consumer` (bounded by `seconds`); fewer if time runs out. With `inBatches`, through
+/// ``KafkaConsumer/batches`` (whole fetched partitions, so possibly more than `count`).
+func consume(_ consumer: KafkaConsumer, count: Int, within seconds: Double = 20, inBatches: Bool = false) async throws -> [ConsumerRecord] {
     try await withThrowingTaskGroup(of: [ConsumerRecord]?.self) { group in
         group.addTask {
             var records: [ConsumerRecord] = []
             guard count > 0 else { return records }
+            if inBatches {
+                for try await batch in consumer.batches {
+                    records += batch
+                    if records.count >= count { break }
+                }
+                return records
+            }
             for try await record in consumer.records {
                 records.append(record)
                 if records.count >= count { break }

@@ -34,27 +34,6 @@ private func assignedConsumer(_ broker: MockBroker, topic: String, partitions: I
     return consumer
 }
 
-/// Reads whole fetched partitions through ``KafkaConsumer/batches`` until `count` records arrived (bounded).
-private func consumeBatches(_ consumer: KafkaConsumer, count: Int, within seconds: Double = 20) async throws -> [ConsumerRecord] {
-    try await withThrowingTaskGroup(of: [ConsumerRecord]?.self) { group in
-        group.addTask {
-            var records: [ConsumerRecord] = []
-            for try await batch in consumer.batches {
-                records += batch
-                if records.count >= count { break }
-            }
-            return records
-        }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        let first = try await group.next() ?? nil
-        group.cancelAll()
-        return first ?? []
-    }
-}
-
 /// The first error `consumer.records` throws within `seconds`, with the records read before it.
 private func firstError(_ consumer: KafkaConsumer, within seconds: Double = 15) async -> (records: [String], error: (any Error)?) {
     await withTaskGroup(of: ([String], (any Error)?)?.self) { group in
@@ -116,7 +95,7 @@ struct ConsumerTests {
             let records = try await consume(oneByOne, count: 2000)
             await oneByOne.close()
             let batched = try assignedConsumer(broker, topic: topic, partitions: 2)
-            let batches = try await consumeBatches(batched, count: 2000)
+            let batches = try await consume(batched, count: 2000, inBatches: true)
             await batched.close()
 
             #expect(records.count == 2000 && batches.count == 2000)

@@ -18,7 +18,7 @@ final class Fetcher: @unchecked Sendable {
     private let logger: Logger
     /// Committed offsets of partitions, from the group coordinator (nil without a group).
     private let committedOffsets: (@Sendable ([TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata])?
-    private let wakePending = NIOLockedValueBox(false)
+    private let wakeups = CoalescedWakeup()
 
     private var inFlight: Set<Int32> = []
     private var sessions: [Int32: Session] = [:]
@@ -59,11 +59,7 @@ final class Fetcher: @unchecked Sendable {
     }
 
     func wakeup() {
-        let schedule = wakePending.withLockedValue { pending -> Bool in
-            defer { pending = true }
-            return !pending
-        }
-        if schedule { eventLoop.execute { self.run() } }
+        wakeups.wake(on: eventLoop) { self.run() }
     }
 
     func stop() {
@@ -76,7 +72,7 @@ final class Fetcher: @unchecked Sendable {
     // MARK: - The loop
 
     private func run() {
-        wakePending.withLockedValue { $0 = false }
+        wakeups.begin()
         guard !stopped else { return }
         resolvePositions()
         let metadata = cluster.metadata

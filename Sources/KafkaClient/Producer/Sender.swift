@@ -20,7 +20,7 @@ final class Sender: @unchecked Sendable {
     private let logger: Logger
     private let workspace = CompressionWorkspace()
     private let retryBackoff: ExponentialBackoff
-    private let wakePending = NIOLockedValueBox(false)
+    private let wakeups = CoalescedWakeup()
 
     private var inFlight: [Int32: Int] = [:]
     private var idempotence: IdempotenceState?
@@ -52,11 +52,7 @@ final class Sender: @unchecked Sendable {
 
     /// Asks the sender to look at the accumulator soon (coalesced: many calls, one look).
     func wakeup() {
-        let schedule = wakePending.withLockedValue { pending -> Bool in
-            defer { pending = true }
-            return !pending
-        }
-        if schedule { eventLoop.execute { self.run() } }
+        wakeups.wake(on: eventLoop) { self.run() }
     }
 
     func stop() {
@@ -75,7 +71,7 @@ final class Sender: @unchecked Sendable {
     // MARK: - The loop
 
     private func run() {
-        wakePending.withLockedValue { $0 = false }
+        wakeups.begin()
         guard !stopped else { return }
         let now = NIODeadline.now()
         for batch in accumulator.expired(deliveryTimeout: configuration.deliveryTimeout, now: now) {
