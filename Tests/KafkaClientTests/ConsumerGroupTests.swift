@@ -290,15 +290,15 @@ struct ConsumerGroupTests {
             #expect(try await consume(consumer, count: 100).count == 100)
 
             try consumer.seek(p0, to: 45)
-            consumer.pause([p1])
+            try consumer.pause([p1])
             let after = try await consume(consumer, count: 5)
             #expect(after.map(\.offset) == [45, 46, 47, 48, 49] && after.allSatisfy { $0.partition == 0 })
-            consumer.resume([p1])
-            consumer.seekToBeginning([p1])
-            consumer.pause([p0])
+            try consumer.resume([p1])
+            try consumer.seekToBeginning([p1])
+            try consumer.pause([p0])
             let beginning = try await consume(consumer, count: 3)
             #expect(beginning.map(\.offset) == [0, 1, 2] && beginning.allSatisfy { $0.partition == 1 })
-            consumer.seekToEnd([p1])
+            try consumer.seekToEnd([p1])
             #expect(await eventually { consumer.position(p1) == 50 })
 
             // Record n is at offset n/2 of partition n%2, with timestamp 1_000_000 + 10n.
@@ -382,6 +382,111 @@ struct ConsumerGroupTests {
             // The membership survived: same generation, same member.
             let after = try #require(try await broker.describeGroup("moves"))
             #expect(after.generationId == before.generationId && after.members.map(\.memberId) == before.members.map(\.memberId))
+            await consumer.close()
+        }
+    }
+
+    @Test("the membership loop heartbeats on its schedule, not in a tight loop")
+    func heartbeatRate() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("rate")
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "rate") {
+                $0.heartbeatInterval = .milliseconds(200)
+            }, logger: testLogger)
+            try consumer.subscribe(topics: ["rate"])
+            #expect(await eventually { consumer.assignment.count == 1 })
+            let before = broker.statistics.requests["Heartbeat"] ?? 0
+            let start = ContinuousClock.now
+            try await Task.sleep(for: .seconds(2))
+            let sent = (broker.statistics.requests["Heartbeat"] ?? 0) - before
+            // At most one per interval (a loaded machine may send fewer); a loop that does not sleep sends thousands.
+            let intervals = Int64((ContinuousClock.now - start) / .milliseconds(200))
+            #expect(sent <= intervals + 3, "\(sent) heartbeats in \(intervals) intervals of 200 ms")
+            await consumer.close()
+        }
+    }
+
+    @Test("an application waiting for records on an idle topic stays in the group past max.poll.interval.ms")
+    func idleIsAlive() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("idle")
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "idle") {
+                $0.maxPollInterval = .seconds(1)
+            }, logger: testLogger)
+            try consumer.subscribe(topics: ["idle"])
+            let log = EventLog()
+            let collecting = Task { for await event in consumer.rebalanceEvents { await log.append(event) } }
+            defer { collecting.cancel() }
+            let reading = Task { try await consume(consumer, count: 1, within: 30) }
+            #expect(await eventually { consumer.assignment.count == 1 })
+            try await Task.sleep(for: .seconds(3)) // three max.poll.intervals of waiting
+            try await produceNumbered(broker, topic: "idle", count: 1)
+            #expect(try await reading.value.count == 1, "the record produced later still arrives")
+            let events = await log.events
+            #expect(!events.contains { if case .revoked = $0 { true } else { false } }, "never left the group: \(events)")
+            await consumer.close()
+        }
+    }
+
+    @Test("auto-commit commits only what the application has moved past; close commits everything handed out")
+    func autoCommitIsAtLeastOnce() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("processed")
+            try await produceNumbered(broker, topic: "processed", count: 20)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "processed") {
+                $0.autoCommitInterval = .milliseconds(100)
+            }, logger: testLogger)
+            try consumer.subscribe(topics: ["processed"])
+            // Five records handed out; the application is still busy with the fifth.
+            #expect(try await consume(consumer, count: 5).map(\.offset) == [0, 1, 2, 3, 4])
+            #expect(await eventually { (try? await broker.committedOffsets(group: "processed"))?.first?.offset == 4 })
+            try await Task.sleep(for: .milliseconds(500)) // several more auto-commits
+            #expect(try await broker.committedOffsets(group: "processed").first?.offset == 4, "the fifth is not committed yet")
+            await consumer.close()
+            #expect(try await broker.committedOffsets(group: "processed").first?.offset == 5)
+        }
+    }
+
+    @Test("a seek while records of the partition are being handed out takes effect at the next record")
+    func seekDuringIteration() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("reseek")
+            try await produceNumbered(broker, topic: "reseek", count: 30)
+            let partition = TopicPartition(topic: "reseek", partition: 0)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "reseek"), logger: testLogger)
+            try consumer.subscribe(topics: ["reseek"])
+            var offsets: [Int64] = []
+            var iterator = consumer.records.makeAsyncIterator()
+            while offsets.count < 10, let record = try await iterator.next() { offsets.append(record.offset) }
+            try consumer.seek(partition, to: 3)
+            if let record = try await iterator.next() { offsets.append(record.offset) }
+            #expect(offsets == Array(0..<10) + [3])
+            #expect(consumer.position(partition) == 4)
+            await consumer.close()
+        }
+    }
+
+    @Test("seekToBeginning on assignment wins over the committed offset being looked up")
+    func seekBeatsCommittedLookup() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("rewind")
+            try await produceNumbered(broker, topic: "rewind", count: 60)
+            let partition = TopicPartition(topic: "rewind", partition: 0)
+            let first = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "rewind") { $0.enableAutoCommit = false },
+                                          logger: testLogger)
+            try first.assign([partition])
+            try await first.commit(offsets: [partition: OffsetAndMetadata(offset: 50)])
+            await first.close()
+
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "rewind"), logger: testLogger)
+            let rewinding = Task {
+                for await event in consumer.rebalanceEvents {
+                    if case .assigned(let partitions) = event, !partitions.isEmpty { try? consumer.seekToBeginning(partitions) }
+                }
+            }
+            defer { rewinding.cancel() }
+            try consumer.subscribe(topics: ["rewind"])
+            #expect(try await consume(consumer, count: 1).first?.offset == 0)
             await consumer.close()
         }
     }

@@ -192,9 +192,11 @@ struct ConsumerTests {
             }, logger: testLogger)
             try auto.subscribe(topics: ["commits"])
             #expect(try await consume(auto, count: 50).count == 50)
-            // No explicit commit: the interval commits the position.
-            #expect(try await eventually { try await broker.committedOffsets(group: "auto").first?.offset == 50 })
+            // No explicit commit: the interval commits what the application moved past (the 50th record may still
+            // be in its hands), and close commits the rest.
+            #expect(try await eventually { try await broker.committedOffsets(group: "auto").first?.offset == 49 })
             await auto.close()
+            #expect(try await broker.committedOffsets(group: "auto").first?.offset == 50)
 
             let manual = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "manual") {
                 $0.enableAutoCommit = false
@@ -291,32 +293,52 @@ struct PartitionReaderTests {
     }
 
     /// Offsets 0-1 plain; 2-3 producer 7's transaction, aborted at 4; 5-6 producer 8's, committed at 7.
-    private func transactionalFetch() throws -> CompletedFetch {
+    private func transactionalFetch(from fetchOffset: Int64 = 0) throws -> CompletedFetch {
+        try fetch(of: [try batch(at: 0, ["plain-0", "plain-1"]),
+                       try batch(at: 2, ["aborted-2", "aborted-3"], producer: 7, transactional: true),
+                       try marker(at: 4, producer: 7, commit: false),
+                       try batch(at: 5, ["committed-5", "committed-6"], producer: 8, transactional: true),
+                       try marker(at: 7, producer: 8, commit: true)],
+                  from: fetchOffset, aborted: [(producerId: 7, firstOffset: 2)])
+    }
+
+    private func fetch(of batches: [ByteBuffer], from fetchOffset: Int64 = 0,
+                       aborted: [(producerId: Int64, firstOffset: Int64)] = []) throws -> CompletedFetch {
         var records = ByteBuffer()
-        for var part in [try batch(at: 0, ["plain-0", "plain-1"]),
-                         try batch(at: 2, ["aborted-2", "aborted-3"], producer: 7, transactional: true),
-                         try marker(at: 4, producer: 7, commit: false),
-                         try batch(at: 5, ["committed-5", "committed-6"], producer: 8, transactional: true),
-                         try marker(at: 7, producer: 8, commit: true)] {
+        var next = fetchOffset
+        for var part in batches {
+            let batch = try RecordBatch(part)
+            next = max(next, batch.nextOffset)
             records.writeBuffer(&part)
         }
-        return CompletedFetch(partition: TopicPartition(topic: "txn", partition: 0), fetchOffset: 0, epoch: 1, records: records,
-                              nextOffset: 8, highWatermark: 8, abortedTransactions: [(producerId: 7, firstOffset: 2)])
+        return CompletedFetch(partition: TopicPartition(topic: "txn", partition: 0), fetchOffset: fetchOffset, epoch: 1,
+                              records: records, nextOffset: next, highWatermark: next, abortedTransactions: aborted)
+    }
+
+    /// A position at `offset`, in the epoch the test fetches were made in.
+    private func position(at offset: Int64) -> PartitionPosition {
+        let position = PartitionPosition(epoch: 1)
+        position.set(offset, leaderEpoch: -1, epoch: 1)
+        return position
+    }
+
+    private func reader(_ fetch: CompletedFetch, _ position: PartitionPosition, readCommitted: Bool = true,
+                        released: ReleaseFlag = ReleaseFlag()) -> PartitionReader {
+        PartitionReader(fetch, position: position, workspace: CompressionWorkspace(), checkCRCs: true,
+                        maxDecompressedBytes: 1 << 20, readCommitted: readCommitted) { _, complete in
+            released.complete = complete
+        }
     }
 
     private func readAll(_ fetch: CompletedFetch, readCommitted: Bool) throws -> (values: [String], position: Int64, complete: Bool) {
-        let position = PartitionPosition()
-        position.store(0, leaderEpoch: -1)
+        let position = position(at: fetch.fetchOffset)
         let released = ReleaseFlag()
         var values: [String] = []
         do {
-            let reader = PartitionReader(fetch, position: position, workspace: CompressionWorkspace(), checkCRCs: true,
-                                         maxDecompressedBytes: 1 << 20, readCommitted: readCommitted) { _, complete in
-                released.complete = complete
-            }
+            let reader = reader(fetch, position, readCommitted: readCommitted, released: released)
             while let record = try reader.next() { values.append(String(buffer: record.value!)) }
         }
-        return (values, position.value, released.complete ?? false)
+        return (values, position.next, released.complete ?? false)
     }
 
     @Test("read_committed leaves out aborted transactions and markers; the position still moves past them")
@@ -336,13 +358,81 @@ struct PartitionReaderTests {
 
     @Test("a fetch that began inside a batch hands out only the records from the position on")
     func startsInsideBatch() throws {
-        let fetch = try transactionalFetch()
-        let position = PartitionPosition()
-        position.store(1, leaderEpoch: -1)
-        let reader = PartitionReader(fetch, position: position, workspace: CompressionWorkspace(), checkCRCs: true,
-                                     maxDecompressedBytes: 1 << 20, readCommitted: true) { _, _ in }
-        #expect(try reader.readAll().map { String(buffer: $0.value!) } == ["plain-1", "committed-5", "committed-6"])
-        #expect(position.value == 8)
+        let position = position(at: 1)
+        let reader = reader(try transactionalFetch(from: 1), position)
+        let (records, error) = reader.readAll()
+        #expect(error == nil)
+        #expect(records.map { String(buffer: $0.value!) } == ["plain-1", "committed-5", "committed-6"])
+        #expect(position.next == 8)
+    }
+
+    @Test("handing out a record marks the one before it processed; processed never runs ahead of the application")
+    func processedTrailsHandedOut() throws {
+        let position = position(at: 0)
+        let reader = reader(try fetch(of: [try batch(at: 0, ["a", "b", "c"])]), position)
+        _ = try reader.next()
+        #expect(position.next == 1 && position.processed == 0, "a handed out, not yet processed")
+        _ = try reader.next()
+        #expect(position.next == 2 && position.processed == 1, "asking for b means a is done")
+        reader.markAllProcessed()
+        #expect(position.processed == 2)
+    }
+
+    @Test("a position set from outside (seek) stops a reader at its next record, and it does not move the position")
+    func staleReaderStops() throws {
+        let position = position(at: 0)
+        let released = ReleaseFlag()
+        do {
+            let reader = reader(try fetch(of: [try batch(at: 0, ["a", "b", "c"])]), position, released: released)
+            #expect(try reader.next().map { String(buffer: $0.value!) } == "a")
+            position.set(0, leaderEpoch: -1, epoch: 2) // a seek back to 0
+            #expect(try reader.next() == nil)
+            #expect(reader.readAll().records.isEmpty)
+        }
+        #expect(position.next == 0)
+        #expect(released.complete == true, "a stale reader asks for no resync")
+    }
+
+    @Test("a batch whose last records were compacted away moves the position to the batch's end, not to its last record")
+    func compactedTail() throws {
+        // A batch claiming offsets 10-14 that holds records only for 10 and 11 (the cleaner keeps lastOffsetDelta).
+        var compacted = try batch(at: 10, ["x", "y"])
+        compacted.setInteger(Int32(4), at: compacted.readerIndex + RecordBatchLayout.lastOffsetDelta)
+        let checked = compacted.readerIndex + RecordBatchLayout.attributes
+        let crc = compacted.withUnsafeReadableBytes { bytes in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(checked - compacted.readerIndex)...]))
+        }
+        compacted.setInteger(crc, at: compacted.readerIndex + RecordBatchLayout.crc)
+
+        for batches in [false, true] {
+            let position = position(at: 10)
+            let released = ReleaseFlag()
+            do {
+                let reader = reader(try fetch(of: [compacted], from: 10), position, released: released)
+                if batches {
+                    #expect(reader.readAll().records.count == 2)
+                } else {
+                    while try reader.next() != nil {}
+                }
+            }
+            #expect(position.next == 15, "otherwise the same batch would be fetched again and again")
+            #expect(released.complete == true)
+        }
+    }
+
+    @Test("batches: a failing batch after good ones returns the good records with the error; the position stays at the failure")
+    func partialBatchesThenError() throws {
+        var corrupt = try batch(at: 2, ["c", "d"])
+        corrupt.setInteger(UInt32(0xDEAD_BEEF), at: corrupt.readerIndex + RecordBatchLayout.crc)
+        let position = position(at: 0)
+        let reader = reader(try fetch(of: [try batch(at: 0, ["a", "b"]), corrupt]), position)
+        let (records, error) = reader.readAll()
+        #expect(records.map { String(buffer: $0.value!) } == ["a", "b"])
+        guard case .corruptRecords? = error else {
+            Issue.record("expected corruptRecords, got \(String(describing: error))")
+            return
+        }
+        #expect(position.next == 2, "a and b handed out, the corrupt batch not skipped")
     }
 }
 

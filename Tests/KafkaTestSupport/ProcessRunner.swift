@@ -179,10 +179,46 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
+/// Short-lived helper processes (Python decoders, kcat runs) that may run at once. Tests start them by the
+/// hundred in parallel; unbounded, they would starve everything else on a small machine, including the tests
+/// that wait for a group to form.
+private actor ProcessSlots {
+    private var free = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+    }
+}
+
+private let processSlots = ProcessSlots()
+
 /// Runs `executable` to completion with `stdin` as its input and returns what it printed. A child still running
-/// after `limit` (a safety bound only) is killed by its PID and reported as a ``ProcessFailure``.
+/// after `limit` (a safety bound only) is killed by its PID and reported as a ``ProcessFailure``. At most a few
+/// run at once (``ProcessSlots``).
 public func runProcess(_ executable: String, _ arguments: [String], stdin: Data = Data(),
                        limit: Duration = .seconds(60)) async throws -> ProcessOutput {
+    await processSlots.acquire()
+    do {
+        let output = try await runProcessNow(executable, arguments, stdin: stdin, limit: limit)
+        await processSlots.release()
+        return output
+    } catch {
+        await processSlots.release()
+        throw error
+    }
+}
+
+private func runProcessNow(_ executable: String, _ arguments: [String], stdin: Data,
+                           limit: Duration) async throws -> ProcessOutput {
     let child = try ChildProcess.launch(executable, arguments, stdin: stdin, label: "process")
     guard let exit = await child.waitForExit(limit: limit) else {
         let stderr = child.stderr

@@ -15,7 +15,8 @@ final class ClusterClient: Sendable {
         var metadata = ClusterMetadata()
         var lastRefresh: NIODeadline?
         var connections: [ConnectionKey: Slot] = [:]
-        var refresh: EventLoopFuture<ClusterMetadata>?
+        /// The refresh under way, with what it asks for.
+        var refresh: (future: EventLoopFuture<ClusterMetadata>, topics: Set<String>, allowAutoTopicCreation: Bool)?
         /// Topics the client uses; periodic refreshes ask for these.
         var topics: Set<String> = []
         var nextBootstrap = 0
@@ -175,18 +176,19 @@ final class ClusterClient: Sendable {
         state.withLockedValue { $0.topics.formUnion(topics) }
     }
 
-    /// Refreshes metadata for the tracked topics (and `topics`), coalescing with a refresh already under way.
-    /// Tries up to one node per known broker and bootstrap server before failing.
+    /// Refreshes metadata for the tracked topics (and `topics`), joining a refresh already under way when that one
+    /// asks for all of them. Tries up to one node per known broker and bootstrap server before failing.
     func refreshMetadata(adding topics: Set<String> = [], allowAutoTopicCreation: Bool = true) -> EventLoopFuture<ClusterMetadata> {
         let eventLoop = eventLoopGroup.next()
         let promise = eventLoop.makePromise(of: ClusterMetadata.self)
         let start: (wanted: Set<String>, attempts: Int)? = state.withLockedValue { state in
             state.topics.formUnion(topics)
-            if let running = state.refresh, topics.isSubset(of: state.topics) {
-                promise.completeWith(running)
+            if let running = state.refresh, topics.isSubset(of: running.topics),
+               running.allowAutoTopicCreation || !allowAutoTopicCreation {
+                promise.completeWith(running.future)
                 return nil
             }
-            state.refresh = promise.futureResult
+            state.refresh = (promise.futureResult, state.topics, allowAutoTopicCreation)
             return (state.topics, max(1, state.metadata.brokers.count + configuration.bootstrapServers.count))
         }
         guard let start else { return promise.futureResult }
@@ -195,7 +197,7 @@ final class ClusterClient: Sendable {
                       on: eventLoop).cascade(to: promise)
         promise.futureResult.whenComplete { [weak self] _ in
             self?.state.withLockedValue { state in
-                if state.refresh === promise.futureResult { state.refresh = nil }
+                if state.refresh?.future === promise.futureResult { state.refresh = nil }
             }
         }
         return promise.futureResult

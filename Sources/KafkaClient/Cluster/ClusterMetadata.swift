@@ -36,6 +36,12 @@ public struct ClusterMetadata: Sendable {
         return leader >= 0 && brokers[leader] != nil ? leader : nil
     }
 
+    /// The leader epoch of a partition, when known.
+    public func leaderEpoch(of topic: String, partition: Int32) -> Int32? {
+        guard let partitions = topics[topic]?.partitions, partition >= 0, Int(partition) < partitions.count else { return nil }
+        return partitions[Int(partition)].leaderEpoch
+    }
+
     /// Records a partition's new leader learned from a response (KIP-951), when its epoch is newer.
     /// Returns whether anything changed.
     @discardableResult

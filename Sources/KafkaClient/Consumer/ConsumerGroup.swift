@@ -33,7 +33,15 @@ actor ConsumerGroup {
     private var lastPoll = NIODeadline.now()
     private var loop: Task<Void, Never>?
     private var autoCommit: Task<Void, Never>?
-    private var wake: AsyncStream<Void>.Continuation?
+    /// The membership loop's sleep between heartbeats, which ``wakeUp()`` cuts short.
+    private var sleeper: (id: UInt64, continuation: CheckedContinuation<Void, Never>, timer: Task<Void, Never>)?
+    private var nextSleeperId: UInt64 = 0
+    /// A wake-up that came while the loop was not sleeping: the next sleep returns at once.
+    private var wakePending = false
+    /// Changes with every `subscribe`, so a subscription changed during a join is noticed after it.
+    private var subscriptionVersion = 0
+    /// The application's activity when last looked at (`max.poll.interval.ms`).
+    private var lastActivity: (taken: UInt64, progress: Int64) = (0, 0)
     /// As the leader: the partition counts the last assignment was computed from, to notice new partitions.
     private var assignedCounts: [String: Int32]?
 
@@ -59,14 +67,22 @@ actor ConsumerGroup {
     /// Starts (or nudges) membership after `subscribe`.
     func subscriptionChanged() {
         needsRejoin = true
+        subscriptionVersion += 1
         if loop == nil {
-            let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-            wake = continuation
-            loop = Task { await self.run(stream) }
+            loop = Task { await self.run() }
         } else {
-            wake?.yield()
+            wakeUp()
         }
-        if configuration.enableAutoCommit && autoCommit == nil {
+        startAutoCommit()
+    }
+
+    /// `assign` with a `group.id`: no membership, but auto-commit runs.
+    func assignmentChanged() {
+        startAutoCommit()
+    }
+
+    private func startAutoCommit() {
+        if configuration.enableAutoCommit && autoCommit == nil && !closed {
             autoCommit = Task { await self.autoCommitLoop() }
         }
     }
@@ -77,19 +93,27 @@ actor ConsumerGroup {
         if leftForInactivity {
             leftForInactivity = false
             needsRejoin = true
-            wake?.yield()
+            wakeUp()
         }
+    }
+
+    /// Gives up the subscription: commits (with auto-commit) what the application processed and leaves.
+    func unsubscribe() async {
+        subscriptionVersion += 1
+        needsRejoin = false
+        if generationId >= 0 || !owned.isEmpty { await leaveGroup(reason: "unsubscribed", committing: .handedOut) }
+        generationId = -1
     }
 
     private var isSubscribed: Bool {
         if case .subscribed = subscriptions.mode { true } else { false }
     }
 
-    private func run(_ wakes: AsyncStream<Void>) async {
+    private func run() async {
         var failures = 0
-        while !closed && !Task.isCancelled {
+        while !closed && !closing && !Task.isCancelled {
             do {
-                if isSubscribed && needsRejoin && !leftForInactivity && !closing {
+                if isSubscribed && needsRejoin && !leftForInactivity {
                     joining = true
                     defer { joining = false }
                     try await joinAndSync()
@@ -97,42 +121,74 @@ actor ConsumerGroup {
                     continue
                 }
                 try await heartbeatIfMember()
+                if needsRejoin { continue } // the coordinator started a rebalance: rejoin now
                 checkPollInterval()
                 try await checkMetadataChanges()
                 failures = 0
-                await sleep(configuration.heartbeatInterval, orUntil: wakes)
+                await sleep(configuration.heartbeatInterval)
             } catch {
                 failures += 1
                 if case KafkaConsumerError.fencedInstance = error {
+                    // Another instance with this group.instance.id took over: its partitions are no longer ours.
+                    await lose(reason: "fenced by another instance")
                     buffer.add(error as! KafkaConsumerError)
                     return
                 }
                 logger.debug("group membership: \(error)")
                 let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
-                await sleep(backoff.delay(attempt: failures), orUntil: wakes)
+                await sleep(backoff.delay(attempt: failures))
             }
         }
     }
 
-    private func sleep(_ duration: TimeAmount, orUntil wakes: AsyncStream<Void>) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(nanoseconds: UInt64(max(duration.nanoseconds, 0))) }
-            group.addTask {
-                var iterator = wakes.makeAsyncIterator()
-                _ = await iterator.next()
+    /// Sleeps for `duration`, or until ``wakeUp()``.
+    private func sleep(_ duration: TimeAmount) async {
+        if wakePending {
+            wakePending = false
+            return
+        }
+        nextSleeperId += 1
+        let id = nextSleeperId
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let timer = Task {
+                try? await Task.sleep(nanoseconds: UInt64(max(duration.nanoseconds, 0)))
+                await self.endSleep(id)
             }
-            await group.next()
-            group.cancelAll()
+            sleeper = (id, continuation, timer)
         }
     }
 
-    /// Leaves the group when the application has not asked for records within `max.poll.interval.ms`
-    /// (as the Java consumer does); the next request for records rejoins.
+    private func endSleep(_ id: UInt64) {
+        guard let current = sleeper, current.id == id else { return }
+        sleeper = nil
+        current.continuation.resume()
+    }
+
+    /// Cuts the membership loop's sleep short (or the next one, when it is not sleeping).
+    private func wakeUp() {
+        guard let current = sleeper else {
+            wakePending = true
+            return
+        }
+        sleeper = nil
+        current.timer.cancel()
+        current.continuation.resume()
+    }
+
+    /// Leaves the group when the application has not asked for records within `max.poll.interval.ms`, as the Java
+    /// consumer does; the next request for records rejoins. An application waiting for records, or moving
+    /// through fetched ones, is alive.
     private func checkPollInterval() {
+        let (waiting, taken) = buffer.readerActivity
+        let progress = subscriptions.progress
+        if waiting || taken != lastActivity.taken || progress != lastActivity.progress {
+            lastPoll = .now()
+            lastActivity = (taken, progress)
+        }
         guard generationId >= 0, NIODeadline.now() - lastPoll > configuration.maxPollInterval else { return }
         logger.warning("no records requested for longer than max.poll.interval.ms; leaving the group")
-        Task { await self.leaveGroup(reason: "max.poll.interval.ms expired") }
         leftForInactivity = true
+        Task { await self.leaveGroup(reason: "max.poll.interval.ms expired") }
     }
 
     /// The leader rebalances when a subscribed topic gained partitions.
@@ -168,6 +224,7 @@ actor ConsumerGroup {
 
     private func joinAndSync() async throws {
         guard case .subscribed(let topics) = subscriptions.mode else { return }
+        let joinedVersion = subscriptionVersion
         if rebalanceProtocol == .eager && !owned.isEmpty {
             // Eager: everything is given up before joining.
             await revoke(owned, reason: "rebalance")
@@ -189,18 +246,21 @@ actor ConsumerGroup {
             groupInstanceId: configuration.groupInstanceId, protocolType: Self.protocolType, protocols: protocols,
             reason: "joining"
         )
-        var response = try await connection.send(request, version: joinVersion(connection))
+        // The coordinator may hold a JoinGroup for the whole rebalance timeout (as the Java client, allow 5 s more).
+        let joinTimeout = max(configuration.client.requestTimeout, configuration.maxPollInterval + .seconds(5))
+        var response = try await connection.send(request, version: joinVersion(connection), timeout: joinTimeout)
         for _ in 0..<3 where KafkaErrorCode(rawValue: response.errorCode) == .memberIdRequired {
             // KIP-394: the coordinator gave us an id; join again with it.
             memberId = response.memberId
             request.memberId = memberId
-            response = try await connection.send(request, version: joinVersion(connection))
+            response = try await connection.send(request, version: joinVersion(connection), timeout: joinTimeout)
         }
         switch KafkaErrorCode(rawValue: response.errorCode) {
         case .none:
             break
         case .unknownMemberId:
             memberId = ""
+            await lose(reason: "JoinGroup: the coordinator no longer knows this member")
             throw KafkaConsumerError.broker(.unknownMemberId, context: "JoinGroup")
         case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
             coordinator = nil
@@ -231,6 +291,7 @@ actor ConsumerGroup {
             needsRejoin = true
             return
         case .unknownMemberId, .illegalGeneration:
+            if sync.errorCode == KafkaErrorCode.unknownMemberId.rawValue { memberId = "" }
             await lose(reason: "SyncGroup: \(KafkaErrorCode(rawValue: sync.errorCode).name)")
             throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: sync.errorCode), context: "SyncGroup")
         case .notCoordinator, .coordinatorNotAvailable:
@@ -241,7 +302,8 @@ actor ConsumerGroup {
         case let code:
             throw KafkaConsumerError.broker(code, context: "SyncGroup")
         }
-        needsRejoin = false
+        // A subscribe() while joining changed what to join with: join again.
+        needsRejoin = subscriptionVersion != joinedVersion
         let assigned = sync.assignment.readableBytes > 0
             ? Set(Self.flattened(try ConsumerProtocolAssignment(decodingWithVersionPrefix: sync.assignment).assignedPartitions))
             : []
@@ -301,14 +363,23 @@ actor ConsumerGroup {
     }
 
     /// Gives partitions back: commits their positions first when auto-commit is on.
-    private func revoke(_ partitions: Set<TopicPartition>, reason: String) async {
+    /// What a revocation commits (with auto-commit): during a rebalance, what the application has processed (it
+    /// may be in the middle of a record); when it gives the partitions up itself (close, unsubscribe), everything
+    /// handed out; nothing when that was committed just before.
+    enum RevocationCommit {
+        case processed, handedOut, none
+    }
+
+    private func revoke(_ partitions: Set<TopicPartition>, reason: String, committing: RevocationCommit = .processed) async {
         // Only what is still owned, and taken out before the commit suspends: a close() that runs meanwhile must
         // not revoke the same partitions again.
         let partitions = partitions.intersection(owned)
         guard !partitions.isEmpty else { return }
         owned.subtract(partitions)
-        if configuration.enableAutoCommit {
-            let offsets = subscriptions.consumedOffsets.filter { partitions.contains($0.key) }
+        // Nothing more is fetched or handed out for them: a record read during the commit would escape it.
+        subscriptions.freeze(partitions)
+        if configuration.enableAutoCommit && committing != .none {
+            let offsets = subscriptions.committableOffsets(processedOnly: committing == .processed).filter { partitions.contains($0.key) }
             if !offsets.isEmpty {
                 do {
                     try await commit(offsets)
@@ -361,8 +432,8 @@ actor ConsumerGroup {
     }
 
     /// Leaves voluntarily: the partitions are revoked (committed first with auto-commit), not lost.
-    private func leaveGroup(reason: String) async {
-        await revoke(owned, reason: reason)
+    private func leaveGroup(reason: String, committing: RevocationCommit = .processed) async {
+        await revoke(owned, reason: reason, committing: committing)
         generationId = -1
         needsRejoin = true
         guard !memberId.isEmpty else { return }
@@ -441,11 +512,11 @@ actor ConsumerGroup {
                     throw KafkaConsumerError.broker(failure, context: "OffsetCommit")
                 case .rebalanceInProgress:
                     needsRejoin = true
-                    wake?.yield()
+                    wakeUp()
                     throw KafkaConsumerError.commitFailed(failure)
                 case .unknownMemberId, .illegalGeneration:
                     needsRejoin = true
-                    wake?.yield()
+                    wakeUp()
                     throw KafkaConsumerError.commitFailed(failure)
                 case .fencedInstanceId:
                     throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
@@ -522,8 +593,9 @@ actor ConsumerGroup {
     private func autoCommitLoop() async {
         while !closed && !Task.isCancelled {
             try? await Task.sleep(nanoseconds: UInt64(configuration.autoCommitInterval.nanoseconds))
-            guard !closed else { return }
-            let offsets = subscriptions.consumedOffsets
+            guard !closed, !closing, !Task.isCancelled else { return }
+            // What the application is done with: it asked for more after those records were handed out.
+            let offsets = subscriptions.committableOffsets(processedOnly: true)
             do {
                 try await commit(offsets)
             } catch {
@@ -548,20 +620,23 @@ actor ConsumerGroup {
                 try? await Task.sleep(nanoseconds: 10_000_000)
             }
         }.value
+        // An auto-commit under way finishes first: sent after the final commit, it would take it back.
         autoCommit?.cancel()
+        await autoCommit?.value
+        // Everything handed out is committed (the application has stopped reading), as the Java client's close does.
         if configuration.enableAutoCommit {
             do {
-                try await commit(subscriptions.consumedOffsets)
+                try await commit(subscriptions.committableOffsets(processedOnly: false))
             } catch {
                 logger.warning("final commit failed: \(error)")
             }
         }
         closed = true
         loop?.cancel()
+        wakeUp()
         if configuration.groupInstanceId == nil, generationId >= 0 {
-            await leaveGroup(reason: "consumer closed")
+            await leaveGroup(reason: "consumer closed", committing: .none)
         }
-        wake?.finish()
     }
 
     // MARK: - Helpers

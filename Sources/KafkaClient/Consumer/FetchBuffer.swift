@@ -31,6 +31,8 @@ final class FetchBuffer: Sendable {
         var bytes = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
+        /// Entries handed to the application so far.
+        var taken: UInt64 = 0
         var closed = false
     }
 
@@ -83,8 +85,15 @@ final class FetchBuffer: Sendable {
     private func takeEntry() -> Entry? {
         state.withLockedValue { state in
             guard !state.entries.isEmpty else { return nil }
+            state.taken += 1
             return state.entries.removeFirst()
         }
+    }
+
+    /// Whether the application is waiting for data now, and how many entries it has taken: the group's signs that
+    /// it is alive (`max.poll.interval.ms`).
+    var readerActivity: (waiting: Bool, taken: UInt64) {
+        state.withLockedValue { (!$0.waiters.isEmpty, $0.taken) }
     }
 
     /// A fetch taken with ``next()`` has been read (or given up): its bytes no longer count.

@@ -31,6 +31,12 @@ final class Fetcher: @unchecked Sendable {
     /// Partitions whose last fetch failed are left alone until then (`retry.backoff.ms`), so a broker that keeps
     /// answering with an error is not asked again in a tight loop while the metadata catches up.
     private var backoffUntil: [TopicPartition: NIODeadline] = [:]
+    /// Errors already handed to the application, by partition and position epoch: each is reported once, not at
+    /// every retry.
+    private var reported: [TopicPartition: (code: KafkaErrorCode, epoch: UInt64)] = [:]
+    private var reportedUnsupportedFetch: Set<Int32> = []
+    /// Metadata is not asked for again before this (`retry.backoff.ms`).
+    private var nextMetadataRefresh = NIODeadline.uptimeNanoseconds(0)
     private var refreshingMetadata = false
     private var timer: Scheduled<Void>?
     private var stopped = false
@@ -108,13 +114,31 @@ final class Fetcher: @unchecked Sendable {
         timer = eventLoop.scheduleTask(deadline: min(nextRetry ?? .now() + .seconds(1), .now() + .seconds(1))) { self.run() }
     }
 
-    private func backOff(_ partitions: some Sequence<TopicPartition>) {
-        let until = NIODeadline.now() + configuration.client.retryBackoff
+    private func backOff(_ partitions: some Sequence<TopicPartition>, for delay: TimeAmount? = nil) {
+        let until = NIODeadline.now() + (delay ?? configuration.client.retryBackoff)
         for partition in partitions { backoffUntil[partition] = until }
+    }
+
+    /// Hands an error to the application, unless it already has it for this position.
+    private func report(_ error: KafkaConsumerError, code: KafkaErrorCode, for partitions: [TopicPartition]) {
+        var fresh = false
+        for partition in partitions {
+            guard let epoch = subscriptions.position(of: partition)?.epoch else { continue }
+            if let last = reported[partition], last.code == code, last.epoch == epoch { continue }
+            reported[partition] = (code, epoch)
+            fresh = true
+        }
+        if fresh { buffer.add(error) }
     }
 
     private func refreshMetadata(_ topics: Set<String>) {
         guard !refreshingMetadata else { return }
+        let now = NIODeadline.now()
+        guard now >= nextMetadataRefresh else {
+            _ = eventLoop.scheduleTask(deadline: nextMetadataRefresh) { self.wakeup() }
+            return
+        }
+        nextMetadataRefresh = now + configuration.client.retryBackoff
         refreshingMetadata = true
         cluster.refreshMetadata(adding: topics, allowAutoTopicCreation: false).hop(to: eventLoop).whenComplete { result in
             self.refreshingMetadata = false
@@ -145,7 +169,10 @@ final class Fetcher: @unchecked Sendable {
         let metadata = cluster.metadata
         guard var version = try? connection.version(for: FetchRequest.self) else {
             inFlight.remove(node)
-            buffer.add(.broker(.unsupportedVersion, context: "Fetch from node \(node)"))
+            backOff(partitions.map(\.partition))
+            if reportedUnsupportedFetch.insert(node).inserted {
+                buffer.add(.broker(.unsupportedVersion, context: "Fetch from node \(node)"))
+            }
             return
         }
         // Topic ids (v13+) need every topic's id from the metadata.
@@ -165,8 +192,7 @@ final class Fetcher: @unchecked Sendable {
         }
         var topics: [String: [FetchRequest.FetchPartition]] = [:]
         for partition in toSend {
-            let leaderEpoch = metadata.topics[partition.partition.topic]?.partitions
-                .first { $0.id == partition.partition.partition }?.leaderEpoch ?? -1
+            let leaderEpoch = metadata.leaderEpoch(of: partition.partition.topic, partition: partition.partition.partition) ?? -1
             topics[partition.partition.topic, default: []].append(.init(
                 partition: partition.partition.partition, currentLeaderEpoch: leaderEpoch, fetchOffset: partition.offset,
                 partitionMaxBytes: maxBytes))
@@ -243,7 +269,10 @@ final class Fetcher: @unchecked Sendable {
                     logger.info("\(partition): offset \(requested.offset) out of range; resetting (\(configuration.autoOffsetReset.rawValue))")
                     subscriptions.requestReset(partition, to: .reset)
                 case .topicAuthorizationFailed, .recordListTooLarge, .corruptMessage:
-                    buffer.add(.broker(code, context: "fetching \(partition)"))
+                    // Not retriable: the application hears of it (once per position), and the partition is asked
+                    // for again only after a pause.
+                    backOff([partition], for: configuration.client.retryBackoffMax)
+                    report(.broker(code, context: "fetching \(partition)"), code: code, for: [partition])
                 default:
                     if data.currentLeader.leaderId >= 0 {
                         cluster.learnLeader(topic: partition.topic, partition: partition.partition,
@@ -262,7 +291,7 @@ final class Fetcher: @unchecked Sendable {
     /// this epoch, or the position.
     private func expectedOffset(_ partition: TopicPartition, epoch: UInt64) -> Int64? {
         if let chain = nextFetch[partition], chain.epoch == epoch { return chain.offset }
-        return subscriptions.position(of: partition)?.value
+        return subscriptions.position(of: partition)?.next
     }
 
     /// The offset after the last complete batch (a response may end with part of a batch).
@@ -275,40 +304,49 @@ final class Fetcher: @unchecked Sendable {
 
     // MARK: - Positions
 
-    /// Looks up committed offsets and resets positions for partitions that need one, in the background.
+    /// Looks up committed offsets and resets positions for partitions that need one, in the background. An answer
+    /// is taken only if the position was not set meanwhile (a seek wins over a lookup started before it).
     private func resolvePositions() {
-        let needs = subscriptions.partitionsNeedingPositions.filter { !resolving.contains($0.0) && $0.1 != .awaitingSeek }
+        let now = NIODeadline.now()
+        let needs = subscriptions.partitionsNeedingPositions.filter { entry in
+            !resolving.contains(entry.partition) && entry.need != .awaitingSeek && (backoffUntil[entry.partition].map { $0 <= now } ?? true)
+        }
         guard !needs.isEmpty else { return }
-        let committed = needs.filter { $0.1 == .committed }.map(\.0)
-        var resets = needs.compactMap { partition, need -> (TopicPartition, Int64)? in
-            switch need {
-            case .resetTo(let timestamp): (partition, timestamp)
-            case .reset: resetTimestamp(for: partition)
+        let epochs = Dictionary(needs.map { ($0.partition, $0.epoch) }, uniquingKeysWith: { first, _ in first })
+        let committed = needs.filter { $0.need == .committed }.map(\.partition)
+        var resets = needs.compactMap { entry -> (TopicPartition, Int64)? in
+            switch entry.need {
+            case .resetTo(let timestamp): (entry.partition, timestamp)
+            case .reset: resetTimestamp(for: entry.partition)
             default: nil
             }
         }
-        if committed.isEmpty == false {
-            resolving.formUnion(committed)
+        if !committed.isEmpty {
             if let committedOffsets {
+                resolving.formUnion(committed)
                 eventLoop.makeFutureWithTask { try await committedOffsets(committed) }.whenComplete { result in
                     self.resolving.subtract(committed)
                     switch result {
                     case .success(let offsets):
                         for partition in committed {
                             if let offset = offsets[partition], offset.offset >= 0 {
-                                _ = self.subscriptions.seek(partition, to: offset.offset, leaderEpoch: offset.leaderEpoch ?? -1)
+                                self.subscriptions.resolve(partition, to: offset.offset, leaderEpoch: offset.leaderEpoch ?? -1,
+                                                           ifEpoch: epochs[partition]!)
                             } else {
-                                self.subscriptions.requestReset(partition, to: .reset)
+                                self.subscriptions.requestReset(partition, to: .reset, ifEpoch: epochs[partition]!)
                             }
                         }
                     case .failure(let error):
                         self.logger.debug("committed offsets lookup failed: \(error)")
+                        self.backOff(committed, for: self.configuration.client.retryBackoffMax)
+                        if case KafkaConsumerError.broker(let code, _) = error, !code.isRetriable {
+                            self.report(error as! KafkaConsumerError, code: code, for: committed)
+                        }
                     }
                     self.wakeup()
                 }
             } else {
-                resolving.subtract(committed)
-                for partition in committed { subscriptions.requestReset(partition, to: .reset) }
+                for partition in committed { subscriptions.requestReset(partition, to: .reset, ifEpoch: epochs[partition]!) }
                 resets += committed.compactMap(resetTimestamp)
             }
         }
@@ -327,13 +365,31 @@ final class Fetcher: @unchecked Sendable {
             resolving.formUnion(partitions)
             listOffsets(node: node, wanted).whenComplete { result in
                 self.resolving.subtract(partitions)
-                if case .success(let offsets) = result {
-                    for (partition, offset) in offsets where offset >= 0 {
-                        _ = self.subscriptions.seek(partition, to: offset)
-                        self.logger.debug("\(partition): position reset to \(offset)")
+                switch result {
+                case .success(let answers):
+                    for partition in partitions {
+                        switch answers[partition] {
+                        case .offset(let offset)?:
+                            self.subscriptions.resolve(partition, to: offset, ifEpoch: epochs[partition]!)
+                            self.logger.debug("\(partition): position reset to \(offset)")
+                        case .error(let code)?:
+                            self.backOff([partition])
+                            if code.isRetriable {
+                                // Most likely a leader that moved: look again before retrying.
+                                self.cluster.invalidateMetadata()
+                            } else {
+                                self.report(.broker(code, context: "ListOffsets for \(partition)"), code: code, for: [partition])
+                            }
+                        case nil:
+                            self.backOff([partition])
+                        }
                     }
+                case .failure(let error):
+                    self.logger.debug("ListOffsets to node \(node) failed: \(error)")
+                    self.backOff(partitions)
+                    self.cluster.invalidateMetadata()
                 }
-                _ = self.eventLoop.scheduleTask(in: .milliseconds(50)) { self.wakeup() }
+                self.wakeup()
             }
         }
     }
@@ -350,7 +406,12 @@ final class Fetcher: @unchecked Sendable {
         }
     }
 
-    private func listOffsets(node: Int32, _ wanted: [(TopicPartition, Int64)]) -> EventLoopFuture<[TopicPartition: Int64]> {
+    private enum ListOffsetsAnswer {
+        case offset(Int64)
+        case error(KafkaErrorCode)
+    }
+
+    private func listOffsets(node: Int32, _ wanted: [(TopicPartition, Int64)]) -> EventLoopFuture<[TopicPartition: ListOffsetsAnswer]> {
         var topics: [String: [ListOffsetsRequest.ListOffsetsPartition]] = [:]
         for (partition, timestamp) in wanted {
             topics[partition.topic, default: []].append(.init(partitionIndex: partition.partition, timestamp: timestamp))
@@ -358,13 +419,16 @@ final class Fetcher: @unchecked Sendable {
         let request = ListOffsetsRequest(replicaId: -1, isolationLevel: configuration.isolationLevel.rawValue,
                                          topics: topics.keys.sorted().map { .init(name: $0, partitions: topics[$0]!) })
         return cluster.connection(to: node).flatMap { $0.sendRequest(request) }.hop(to: eventLoop).map { response in
-            var offsets: [TopicPartition: Int64] = [:]
+            var answers: [TopicPartition: ListOffsetsAnswer] = [:]
             for topic in response.topics {
-                for partition in topic.partitions where partition.errorCode == 0 {
-                    offsets[TopicPartition(topic: topic.name, partition: partition.partitionIndex)] = partition.offset
+                for partition in topic.partitions {
+                    let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
+                    answers[key] = partition.errorCode == 0 && partition.offset >= 0
+                        ? .offset(partition.offset)
+                        : .error(KafkaErrorCode(rawValue: partition.errorCode))
                 }
             }
-            return offsets
+            return answers
         }
     }
 }

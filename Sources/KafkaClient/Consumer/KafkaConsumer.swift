@@ -93,6 +93,18 @@ public final class KafkaConsumer: Service, Sendable {
         subscriptions.add(wanted.subtracting(current), lookupCommitted: group != nil)
         cluster.track(Set(partitions.map(\.topic)))
         fetcher.wakeup()
+        if let group { Task { await group.assignmentChanged() } }
+    }
+
+    /// Gives up the subscription (leaving the group, after committing with auto-commit) or the manual
+    /// assignment; the consumer may then `subscribe` or `assign` again.
+    public func unsubscribe() async {
+        if let group, case .subscribed = subscriptions.mode { await group.unsubscribe() }
+        let all = subscriptions.assignedPartitions
+        subscriptions.remove(all)
+        buffer.drop(all)
+        try? subscriptions.setMode(.none)
+        cluster.track([])
     }
 
     /// The partitions currently assigned to this consumer.
@@ -124,7 +136,7 @@ public final class KafkaConsumer: Service, Sendable {
                 throw error
             case .fetch(let fetch):
                 guard subscriptions.isCurrent(fetch.partition, epoch: fetch.epoch),
-                      let position = subscriptions.position(of: fetch.partition), position.value == fetch.fetchOffset
+                      let position = subscriptions.position(of: fetch.partition), position.next == fetch.fetchOffset
                 else {
                     buffer.release(fetch)
                     // Still current but not where the position is: an earlier reader stopped part-way, so the
@@ -154,10 +166,11 @@ public final class KafkaConsumer: Service, Sendable {
 
     // MARK: - Positions
 
-    /// The offset of the next record to be handed out for `partition`.
+    /// The offset of the next record to be handed out for `partition`; nil when it is not assigned, or while its
+    /// position is still being looked up (committed offset, `auto.offset.reset`).
     public func position(_ partition: TopicPartition) -> Int64? {
-        guard let value = subscriptions.position(of: partition)?.value, value >= 0 else { return nil }
-        return value
+        guard let next = subscriptions.position(of: partition)?.next, next >= 0 else { return nil }
+        return next
     }
 
     /// Continues `partition` from `offset`.
@@ -168,28 +181,36 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     /// Continues from the log start of each partition.
-    public func seekToBeginning(_ partitions: [TopicPartition]) {
-        for partition in partitions { subscriptions.requestReset(partition, to: .resetTo(-2)) }
-        buffer.drop(Set(partitions))
-        fetcher.wakeup()
+    public func seekToBeginning(_ partitions: [TopicPartition]) throws(KafkaConsumerError) {
+        try reset(partitions, to: .resetTo(-2))
     }
 
     /// Continues from the end of each partition (only new records).
-    public func seekToEnd(_ partitions: [TopicPartition]) {
-        for partition in partitions { subscriptions.requestReset(partition, to: .resetTo(-1)) }
+    public func seekToEnd(_ partitions: [TopicPartition]) throws(KafkaConsumerError) {
+        try reset(partitions, to: .resetTo(-1))
+    }
+
+    private func reset(_ partitions: [TopicPartition], to need: SubscriptionState.PositionNeed) throws(KafkaConsumerError) {
+        if let missing = partitions.first(where: { !subscriptions.contains($0) }) { throw .notAssigned(missing) }
+        for partition in partitions { subscriptions.requestReset(partition, to: need) }
         buffer.drop(Set(partitions))
         fetcher.wakeup()
     }
 
-    /// Stops fetching these partitions until ``resume(_:)``; their positions stay.
-    public func pause(_ partitions: [TopicPartition]) {
-        subscriptions.setPaused(partitions, true)
+    /// Stops fetching these partitions until ``resume(_:)``; their positions stay. A record iteration in progress
+    /// over one of them stops at its next record.
+    public func pause(_ partitions: [TopicPartition]) throws(KafkaConsumerError) {
+        guard subscriptions.setPaused(partitions, true) else { throw .notAssigned(unassigned(partitions)) }
         buffer.drop(Set(partitions))
     }
 
-    public func resume(_ partitions: [TopicPartition]) {
-        subscriptions.setPaused(partitions, false)
+    public func resume(_ partitions: [TopicPartition]) throws(KafkaConsumerError) {
+        guard subscriptions.setPaused(partitions, false) else { throw .notAssigned(unassigned(partitions)) }
         fetcher.wakeup()
+    }
+
+    private func unassigned(_ partitions: [TopicPartition]) -> TopicPartition {
+        partitions.first { !subscriptions.contains($0) } ?? partitions[0]
     }
 
     public var paused: Set<TopicPartition> { subscriptions.pausedPartitions }
@@ -236,9 +257,11 @@ public final class KafkaConsumer: Service, Sendable {
 
     // MARK: - Committing
 
-    /// Commits the positions of every assigned partition (the records handed out so far) and waits.
+    /// Commits the positions of every assigned partition (the records handed out so far: the application declares
+    /// them processed) and waits.
     public func commit() async throws(KafkaConsumerError) {
-        try await commit(offsets: subscriptions.consumedOffsets)
+        subscriptions.markAllProcessed()
+        try await commit(offsets: subscriptions.committableOffsets(processedOnly: false))
     }
 
     /// Commits these offsets (each the next offset to read) and waits.
@@ -250,7 +273,8 @@ public final class KafkaConsumer: Service, Sendable {
     /// Commits the current positions in the background; `completion` gets the outcome. Async commits complete
     /// in the order they were made.
     public func commitAsync(_ completion: @escaping @Sendable (Result<Void, KafkaConsumerError>) -> Void = { _ in }) {
-        let offsets = subscriptions.consumedOffsets
+        subscriptions.markAllProcessed()
+        let offsets = subscriptions.committableOffsets(processedOnly: false)
         lastAsyncCommit.withLockedValue { last in
             let previous = last
             last = Task {
@@ -304,7 +328,8 @@ public final class KafkaConsumer: Service, Sendable {
 /// ``KafkaConsumer/records``: one record at a time.
 ///
 /// The iterator runs on the caller's isolation (`next(isolation:)`), so taking a record from an already fetched
-/// partition costs no executor hop; only waiting for the next fetch suspends.
+/// partition costs no executor hop; only waiting for the next fetch suspends. Asking for the next record marks
+/// the ones handed out before as processed (what auto-commit commits).
 public struct ConsumerRecords: AsyncSequence, Sendable {
     public typealias Element = ConsumerRecord
     public typealias Failure = KafkaConsumerError
@@ -330,6 +355,7 @@ public struct ConsumerRecords: AsyncSequence, Sendable {
                         reader = nil // releases the partition's data
                         throw error
                     }
+                    current.markAllProcessed()
                     reader = nil
                 }
                 guard let next = try await consumer.nextReader(workspace: workspace) else { return nil }
@@ -339,7 +365,8 @@ public struct ConsumerRecords: AsyncSequence, Sendable {
     }
 }
 
-/// ``KafkaConsumer/batches``: the records of one fetched partition at a time.
+/// ``KafkaConsumer/batches``: the records of one fetched partition at a time. Asking for the next batch marks
+/// the previous one as processed (what auto-commit commits).
 public struct ConsumerBatches: AsyncSequence, Sendable {
     public typealias Element = [ConsumerRecord]
     public typealias Failure = KafkaConsumerError
@@ -350,16 +377,30 @@ public struct ConsumerBatches: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: KafkaConsumer
         let workspace = CompressionWorkspace()
+        /// The reader of the batch handed out last; it holds the fetched bytes the records are slices of.
+        var previous: PartitionReader?
+        /// An error met after the records handed out with it: thrown at the next call.
+        var deferred: KafkaConsumerError?
 
         public mutating func next() async throws(KafkaConsumerError) -> [ConsumerRecord]? {
             try await next(isolation: nil)
         }
 
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(KafkaConsumerError) -> [ConsumerRecord]? {
+            previous?.markAllProcessed()
+            previous = nil
+            if let error = deferred {
+                deferred = nil
+                throw error
+            }
             while true {
                 guard let reader = try await consumer.nextReader(workspace: workspace) else { return nil }
-                let records = try reader.readAll()
-                if !records.isEmpty { return records }
+                let (records, error) = reader.readAll()
+                if records.isEmpty, let error { throw error }
+                guard !records.isEmpty else { continue }
+                previous = reader
+                deferred = error
+                return records
             }
         }
     }

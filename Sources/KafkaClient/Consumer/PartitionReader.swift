@@ -2,12 +2,13 @@ import KafkaCompression
 import KafkaProtocol
 import NIOCore
 
-/// Turns one partition's fetched bytes into records, one at a time: batches are checked (CRC), decompressed once
-/// and iterated; control batches and, for read_committed, aborted transactions are skipped. Each record handed
-/// out moves the partition's position past it.
+/// Turns one partition's fetched bytes into records: batches are checked (CRC), decompressed once and iterated;
+/// control batches and, for read_committed, aborted transactions are skipped. Each record handed out moves the
+/// partition's position past it; when the position was set from outside meanwhile (seek, pause, revocation), the
+/// reader stops instead.
 final class PartitionReader {
     let fetch: CompletedFetch
-    /// Called once when the reader goes away (done or abandoned), with whether every record was read.
+    /// Called once when the reader goes away, with whether it got through the fetch (or was made stale).
     private let onRelease: (CompletedFetch, _ complete: Bool) -> Void
     private let position: PartitionPosition
     private let workspace: CompressionWorkspace
@@ -15,8 +16,14 @@ final class PartitionReader {
     private let maxDecompressedBytes: Int
     private var batches: RecordBatchReader
     private var records: RecordIterator?
+    /// The reader's own copy of where the position is: records before it are not handed out again.
+    private var cursor: Int64
+    /// Where the current batch ends: its last records may have been compacted away.
+    private var batchNextOffset: Int64 = 0
     private var batchLeaderEpoch: Int32 = -1
     private var timestampType: TimestampType = .createTime
+    /// The position was set from outside: nothing more is handed out.
+    private var stale = false
     /// read_committed: aborted transactions from the response, by first offset, and the producers now inside one.
     private var pendingAborted: [(producerId: Int64, firstOffset: Int64)]
     private var abortedProducers: Set<Int64> = []
@@ -31,73 +38,93 @@ final class PartitionReader {
         self.checkCRCs = checkCRCs
         self.maxDecompressedBytes = maxDecompressedBytes
         self.readCommitted = readCommitted
+        cursor = fetch.fetchOffset
         batches = RecordBatchReader(fetch.records)
         pendingAborted = (fetch.abortedTransactions ?? []).sorted { $0.firstOffset < $1.firstOffset }
     }
 
     deinit {
-        onRelease(fetch, position.value >= fetch.nextOffset)
+        onRelease(fetch, stale || cursor >= fetch.nextOffset)
     }
 
     var partition: TopicPartition { fetch.partition }
 
-    /// The next record at or after the position, nil when the fetch is used up.
+    /// The application asked for more after everything this reader handed out.
+    func markAllProcessed() {
+        position.markProcessed(ifEpoch: fetch.epoch)
+    }
+
+    /// The next record at or after the position, nil when the fetch is used up (or the reader is stale).
     func next() throws(KafkaConsumerError) -> ConsumerRecord? {
-        while true {
+        while !stale {
             if let record = try nextInBatch() { return record }
-            let batch: RecordBatch
-            do {
-                guard let next = try batches.next() else { return nil }
-                batch = next
-            } catch {
-                throw .corruptRecords(fetch.partition, "\(error)")
-            }
-            guard try begin(batch) else { continue }
+            guard !stale, let batch = try nextBatch() else { return nil }
+            _ = try begin(batch)
         }
+        return nil
     }
 
     /// Every remaining record, for ``KafkaConsumer/batches``: one array sized once, the batch iterator kept in a
-    /// local, and the position moved once per batch rather than per record.
-    func readAll() throws(KafkaConsumerError) -> [ConsumerRecord] {
+    /// local, and the position moved once per batch rather than per record. An error after some records comes
+    /// with them, and the position stays at the record that failed.
+    func readAll() -> (records: [ConsumerRecord], error: KafkaConsumerError?) {
         var result: [ConsumerRecord] = []
         result.reserveCapacity(batches.recordCountAhead)
         let topic = fetch.partition.topic
         let partition = fetch.partition.partition
-        while true {
+        var cursor = self.cursor
+        var handedOut = false
+        while !stale {
             if var iterator = records {
                 records = nil
-                let start = position.value
+                let start = result.count
                 var last: Int64 = -1
+                var failure: KafkaConsumerError?
                 while true {
                     let record: Record?
                     do {
                         record = try iterator.next()
                     } catch {
-                        if last >= 0 { position.store(last &+ 1, leaderEpoch: batchLeaderEpoch) }
-                        throw .corruptRecords(fetch.partition, "\(error)")
+                        failure = .corruptRecords(fetch.partition, "\(error)")
+                        break
                     }
                     guard let record else { break }
                     // A compressed batch starts before the position when the fetch began inside it.
-                    guard record.offset >= start else { continue }
+                    guard record.offset >= cursor else { continue }
                     last = record.offset
                     result.append(ConsumerRecord(topic: topic, partition: partition, offset: record.offset,
                                                  timestamp: record.timestamp, timestampType: timestampType,
                                                  key: record.key, value: record.value, headers: record.rawHeaders,
                                                  leaderEpoch: batchLeaderEpoch))
                 }
-                if last >= 0 { position.store(last &+ 1, leaderEpoch: batchLeaderEpoch) }
+                // The batch's records go out with one position update (or not at all, when the reader went stale).
+                if last >= 0 {
+                    if position.advance(to: last &+ 1, leaderEpoch: batchLeaderEpoch, ifEpoch: fetch.epoch, handingOut: !handedOut) {
+                        handedOut = true
+                        cursor = last &+ 1
+                        self.cursor = cursor
+                    } else {
+                        stale = true
+                        result.removeSubrange(start...)
+                        break
+                    }
+                }
+                if let failure { return (result, failure) }
+                skip(to: batchNextOffset)
+                cursor = self.cursor
             }
-            let batch: RecordBatch
-            do {
-                guard let next = try batches.next() else { return result }
-                batch = next
+            do throws(KafkaConsumerError) {
+                guard !stale, let batch = try nextBatch() else { break }
+                _ = try begin(batch)
+                cursor = self.cursor
             } catch {
-                throw .corruptRecords(fetch.partition, "\(error)")
+                return (result, error)
             }
-            _ = try begin(batch)
         }
+        return (result, nil)
     }
 
+    @inline(__always)
     private func nextInBatch() throws(KafkaConsumerError) -> ConsumerRecord? {
         guard records != nil else { return nil }
         while true {
@@ -110,21 +137,45 @@ final class PartitionReader {
             }
             guard let record else {
                 records = nil
+                skip(to: batchNextOffset)
                 return nil
             }
             // A compressed batch starts before the position when the fetch began inside it.
-            guard record.offset >= position.value else { continue }
-            position.store(record.offset &+ 1, leaderEpoch: batchLeaderEpoch)
+            guard record.offset >= cursor else { continue }
+            guard position.advance(to: record.offset &+ 1, leaderEpoch: batchLeaderEpoch, ifEpoch: fetch.epoch, handingOut: true) else {
+                stale = true
+                records = nil
+                return nil
+            }
+            cursor = record.offset &+ 1
             return ConsumerRecord(topic: fetch.partition.topic, partition: fetch.partition.partition, offset: record.offset,
                                   timestamp: record.timestamp, timestampType: timestampType, key: record.key, value: record.value,
                                   headers: record.rawHeaders, leaderEpoch: batchLeaderEpoch)
         }
     }
 
-    /// Starts reading a batch; false when the whole batch is skipped (the position then moves past it, or the
-    /// next fetch would return it again).
+    private func nextBatch() throws(KafkaConsumerError) -> RecordBatch? {
+        do {
+            return try batches.next()
+        } catch {
+            throw .corruptRecords(fetch.partition, "\(error)")
+        }
+    }
+
+    /// Moves the position past offsets that hand out no record (control batches, aborted transactions, a batch
+    /// whose last records were compacted away, which would otherwise be fetched again and again).
+    private func skip(to next: Int64) {
+        guard next > cursor else { return }
+        guard position.advance(to: next, leaderEpoch: batchLeaderEpoch, ifEpoch: fetch.epoch, handingOut: false) else {
+            stale = true
+            return
+        }
+        cursor = next
+    }
+
+    /// Starts reading a batch; false when the whole batch is skipped.
     private func begin(_ batch: RecordBatch) throws(KafkaConsumerError) -> Bool {
-        guard batch.lastOffset >= position.value else { return false }
+        guard batch.lastOffset >= cursor else { return false }
         if checkCRCs {
             do {
                 try batch.verifyChecksum()
@@ -138,17 +189,15 @@ final class PartitionReader {
                 pendingAborted.removeFirst()
             }
         }
+        batchLeaderEpoch = batch.partitionLeaderEpoch
+        batchNextOffset = batch.nextOffset
         if batch.isControl {
             if readCommitted, (try? batch.controlRecordType()) == .abort { abortedProducers.remove(batch.producerId) }
-            position.store(batch.nextOffset, leaderEpoch: batch.partitionLeaderEpoch)
+            skip(to: batch.nextOffset)
             return false
         }
-        if readCommitted && batch.isTransactional && abortedProducers.contains(batch.producerId) {
-            position.store(batch.nextOffset, leaderEpoch: batch.partitionLeaderEpoch)
-            return false
-        }
-        if batch.recordCount == 0 {
-            position.store(batch.nextOffset, leaderEpoch: batch.partitionLeaderEpoch)
+        if (readCommitted && batch.isTransactional && abortedProducers.contains(batch.producerId)) || batch.recordCount == 0 {
+            skip(to: batch.nextOffset)
             return false
         }
         do {
@@ -156,7 +205,6 @@ final class PartitionReader {
         } catch {
             throw .corruptRecords(fetch.partition, "\(error) in batch at offset \(batch.baseOffset)")
         }
-        batchLeaderEpoch = batch.partitionLeaderEpoch
         timestampType = batch.timestampType
         return true
     }

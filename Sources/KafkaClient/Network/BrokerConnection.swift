@@ -114,14 +114,16 @@ public final class BrokerConnection: Sendable {
         return shared.upperBound
     }
 
-    /// Sends a request and waits for its response. `version` overrides the negotiated one.
-    public func send<Request: KafkaRequest>(_ request: Request, version: Int16? = nil) async throws -> Request.Response {
-        try await sendRequest(request, version: version).get()
+    /// Sends a request and waits for its response. `version` overrides the negotiated one, `timeout` the
+    /// connection's request timeout (for requests a broker may hold longer, like JoinGroup).
+    public func send<Request: KafkaRequest>(_ request: Request, version: Int16? = nil, timeout: TimeAmount? = nil) async throws -> Request.Response {
+        try await sendRequest(request, version: version, timeout: timeout).get()
     }
 
     /// Sends a request; the future completes with its response (on the connection's event loop), or fails with a
     /// ``KafkaClientError``.
-    public func sendRequest<Request: KafkaRequest>(_ request: Request, version requested: Int16? = nil) -> EventLoopFuture<Request.Response> {
+    public func sendRequest<Request: KafkaRequest>(_ request: Request, version requested: Int16? = nil,
+                                                   timeout requestedTimeout: TimeAmount? = nil) -> EventLoopFuture<Request.Response> {
         let eventLoop = channel.eventLoop
         let version: Int16
         do {
@@ -131,7 +133,7 @@ public final class BrokerConnection: Sendable {
         }
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
         let broker = self.broker
-        let timeout = configuration.requestTimeout
+        let timeout = requestedTimeout ?? configuration.requestTimeout
         let channel = self.channel
         let scheduled = eventLoop.scheduleTask(in: timeout) {
             promise.fail(KafkaClientError.requestTimedOut(api: Request.apiKey, broker: broker,

@@ -76,17 +76,4 @@ public struct RecordHeaders: Sequence, Sendable, Hashable {
         }
         return RecordHeader(key: key, value: value)
     }
-
-    /// Checks one header's lengths and moves past it, without building the key string; false when the lengths
-    /// do not fit before `end`.
-    static func skipHeader(_ buffer: inout ByteBuffer, end: Int) throws(KafkaWireError) -> Bool {
-        let keyLength = Int(try buffer.readKafkaVarint())
-        guard keyLength >= 0, keyLength <= end - buffer.readerIndex else { return false }
-        buffer.moveReaderIndex(forwardBy: keyLength)
-        let valueLength = Int(try buffer.readKafkaVarint())
-        if valueLength == -1 { return true }
-        guard valueLength >= 0, valueLength <= end - buffer.readerIndex else { return false }
-        buffer.moveReaderIndex(forwardBy: valueLength)
-        return true
-    }
 }

@@ -155,7 +155,8 @@ public struct RecordIterator {
     }
 
     /// The next record, nil after the last; throws when the section disagrees with the header or a length is bad.
-    /// Reads in place: the only references taken are the key, value and (when present) header slices.
+    /// Reads in place: the framing in one pass over the bytes (``RecordFraming``), then the key, value and (when
+    /// present) header slices, which are the only references taken.
     public mutating func next() throws(RecordBatchError) -> Record? {
         guard remaining > 0 else {
             guard buffer.readableBytes == 0 else {
@@ -164,59 +165,29 @@ public struct RecordIterator {
             return nil
         }
         remaining -= 1
+        let framing: RecordFraming
         do {
-            let length = Int(try buffer.readKafkaVarint())
-            guard length > 0, length <= buffer.readableBytes else {
-                throw RecordBatchError.corrupt("record length \(length) with \(buffer.readableBytes) bytes left")
-            }
-            let end = buffer.readerIndex + length
-            _ = try buffer.readKafkaInteger(as: Int8.self) // record attributes: unused
-            let timestampDelta = try buffer.readKafkaVarlong()
-            let offsetDelta = try buffer.readKafkaVarint()
-            let key = try readField(end: end)
-            let value = try readField(end: end)
-            let headerCount = Int(try buffer.readKafkaVarint())
-            guard headerCount >= 0, headerCount <= (end - buffer.readerIndex) / 2 else {
-                throw RecordBatchError.corrupt("header count \(headerCount)")
-            }
-            var headers = RecordHeaders.empty
-            if headerCount > 0 {
-                let headersStart = buffer.readerIndex
-                for _ in 0..<headerCount {
-                    guard try RecordHeaders.skipHeader(&buffer, end: end) else {
-                        throw RecordBatchError.corrupt("header lengths overrun the record")
-                    }
-                }
-                // Validated: step back and take the section as one slice.
-                let headersLength = buffer.readerIndex - headersStart
-                buffer.moveReaderIndex(to: headersStart)
-                headers = RecordHeaders(count: headerCount, encoded: buffer.readSlice(length: headersLength)!)
-            }
-            guard buffer.readerIndex == end else {
-                throw RecordBatchError.corrupt(buffer.readerIndex < end
-                    ? "\(end - buffer.readerIndex) bytes left inside a record" : "record fields overrun its length")
-            }
-            return Record(
-                offset: baseOffset &+ Int64(offsetDelta),
-                timestamp: logAppendTime ?? baseTimestamp &+ timestampDelta,
-                key: key,
-                value: value,
-                rawHeaders: headers
-            )
+            framing = try buffer.withUnsafeReadableBytes { bytes in try RecordFraming.parse(bytes) }
         } catch let error as RecordBatchError {
             throw error
         } catch {
-            throw .corrupt("truncated record: \(error)")
+            throw .corrupt("\(error)")
         }
-    }
-
-    private mutating func readField(end: Int) throws -> ByteBuffer? {
-        let length = Int(try buffer.readKafkaVarint())
-        if length == -1 { return nil }
-        guard length >= 0, length <= end - buffer.readerIndex else {
-            throw RecordBatchError.corrupt("field length \(length) with \(end - buffer.readerIndex) bytes left")
+        let start = buffer.readerIndex
+        let key = framing.keyLength >= 0 ? buffer.getSlice(at: start + framing.keyStart, length: framing.keyLength) : nil
+        let value = framing.valueLength >= 0 ? buffer.getSlice(at: start + framing.valueStart, length: framing.valueLength) : nil
+        var headers = RecordHeaders.empty
+        if framing.headerCount > 0, let encoded = buffer.getSlice(at: start + framing.headersStart, length: framing.headersLength) {
+            headers = RecordHeaders(count: framing.headerCount, encoded: encoded)
         }
-        return buffer.readSlice(length: length)!
+        buffer.moveReaderIndex(forwardBy: framing.size)
+        return Record(
+            offset: baseOffset &+ Int64(framing.offsetDelta),
+            timestamp: logAppendTime ?? baseTimestamp &+ framing.timestampDelta,
+            key: key,
+            value: value,
+            rawHeaders: headers
+        )
     }
 }
 
