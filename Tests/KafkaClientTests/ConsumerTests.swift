@@ -242,6 +242,74 @@ struct ConsumerTests {
             }
         }
     }
+
+    @Test("a fetch error that does not go away is reported once and retried at a slow pace, not in a loop")
+    func persistentFetchError() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("broken")
+            try await produce(broker, topic: "broken", count: 5)
+            try broker.injectFault(Fault(api: .fetch, topic: "broken", action: .error(.corruptMessage), count: 100_000))
+            let consumer = try assignedConsumer(broker, topic: "broken", partitions: 1)
+            let first = await firstError(consumer)
+            guard case .broker(.corruptMessage, _)? = first.error as? KafkaConsumerError else {
+                Issue.record("expected CORRUPT_MESSAGE, got \(String(describing: first.error))")
+                return
+            }
+            let before = broker.statistics.requests["Fetch"] ?? 0
+            let start = ContinuousClock.now
+            try await Task.sleep(for: .seconds(2))
+            let fetches = (broker.statistics.requests["Fetch"] ?? 0) - before
+            // One retry per retry.backoff.max.ms (1 s) at most; a loop would send thousands.
+            let seconds = Int64((ContinuousClock.now - start) / .seconds(1))
+            #expect(fetches <= seconds + 2, "\(fetches) fetches in about \(seconds) s")
+            #expect(consumer.bufferedBytes == 0)
+
+            try broker.clearFaults()
+            #expect(values(try await consume(consumer, count: 5, within: 20)) == (0..<5).map { "v\($0)" })
+            await consumer.close()
+        }
+    }
+
+    @Test("a committed-offset lookup that keeps failing is reported once and retried slowly")
+    func failingOffsetLookup() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("guarded")
+            try await produce(broker, topic: "guarded", count: 5)
+            try broker.injectFault(Fault(api: .offsetFetch, group: "guarded", action: .error(.groupAuthorizationFailed), count: 100_000))
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "guarded"), logger: testLogger)
+            try consumer.assign([TopicPartition(topic: "guarded", partition: 0)])
+            let first = await firstError(consumer)
+            guard case .broker(.groupAuthorizationFailed, _)? = first.error as? KafkaConsumerError else {
+                Issue.record("expected GROUP_AUTHORIZATION_FAILED, got \(String(describing: first.error))")
+                return
+            }
+            let before = broker.statistics.requests["OffsetFetch"] ?? 0
+            let start = ContinuousClock.now
+            try await Task.sleep(for: .seconds(2))
+            let lookups = (broker.statistics.requests["OffsetFetch"] ?? 0) - before
+            let seconds = Int64((ContinuousClock.now - start) / .seconds(1))
+            #expect(lookups <= seconds + 2, "\(lookups) lookups in about \(seconds) s")
+
+            try broker.clearFaults()
+            #expect(try await consume(consumer, count: 5, within: 20).count == 5)
+            await consumer.close()
+        }
+    }
+
+    @Test("a partition of a topic that does not exist asks for metadata at the retry pace, not in a loop")
+    func missingTopicMetadata() async throws {
+        try await withBroker({ $0.autoCreateTopics = false }) { broker in
+            let consumer = try assignedConsumer(broker, topic: "absent", partitions: 1)
+            let reading = Task { try await consume(consumer, count: 1, within: 2) }
+            let start = ContinuousClock.now
+            _ = try await reading.value
+            let requests = broker.statistics.requests["Metadata"] ?? 0
+            // retry.backoff.ms is 20 ms here: about fifty in a second, not thousands.
+            let intervals = Int64((ContinuousClock.now - start) / .milliseconds(20))
+            #expect(requests <= intervals + 5, "\(requests) metadata requests in \(intervals) retry intervals")
+            await consumer.close()
+        }
+    }
 }
 
 /// Outcomes of async commits, in the order they completed.
