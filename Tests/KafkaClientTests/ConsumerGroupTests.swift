@@ -80,6 +80,14 @@ func produceNumbered(_ broker: MockBroker, topic: String, count: Int, from start
     await producer.shutdown()
 }
 
+/// How many `api` requests the broker took while the test waited `duration`, and how long that really was.
+func requests(_ api: String, to broker: MockBroker, during duration: Duration) async throws -> (count: Int64, elapsed: Duration) {
+    let before = broker.statistics.requests[api] ?? 0
+    let start = ContinuousClock.now
+    try await Task.sleep(for: duration)
+    return ((broker.statistics.requests[api] ?? 0) - before, ContinuousClock.now - start)
+}
+
 /// Rebalance events as they arrive.
 actor EventLog {
     private(set) var events: [RebalanceEvent] = []
@@ -395,12 +403,9 @@ struct ConsumerGroupTests {
             }, logger: testLogger)
             try consumer.subscribe(topics: ["rate"])
             #expect(await eventually { consumer.assignment.count == 1 })
-            let before = broker.statistics.requests["Heartbeat"] ?? 0
-            let start = ContinuousClock.now
-            try await Task.sleep(for: .seconds(2))
-            let sent = (broker.statistics.requests["Heartbeat"] ?? 0) - before
+            let (sent, elapsed) = try await requests("Heartbeat", to: broker, during: .seconds(2))
             // At most one per interval (a loaded machine may send fewer); a loop that does not sleep sends thousands.
-            let intervals = Int64((ContinuousClock.now - start) / .milliseconds(200))
+            let intervals = Int64(elapsed / .milliseconds(200))
             #expect(sent <= intervals + 3, "\(sent) heartbeats in \(intervals) intervals of 200 ms")
             await consumer.close()
         }

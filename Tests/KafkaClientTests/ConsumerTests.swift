@@ -255,12 +255,9 @@ struct ConsumerTests {
                 Issue.record("expected CORRUPT_MESSAGE, got \(String(describing: first.error))")
                 return
             }
-            let before = broker.statistics.requests["Fetch"] ?? 0
-            let start = ContinuousClock.now
-            try await Task.sleep(for: .seconds(2))
-            let fetches = (broker.statistics.requests["Fetch"] ?? 0) - before
+            let (fetches, elapsed) = try await requests("Fetch", to: broker, during: .seconds(2))
             // One retry per retry.backoff.max.ms (1 s) at most; a loop would send thousands.
-            let seconds = Int64((ContinuousClock.now - start) / .seconds(1))
+            let seconds = Int64(elapsed / .seconds(1))
             #expect(fetches <= seconds + 2, "\(fetches) fetches in about \(seconds) s")
             #expect(consumer.bufferedBytes == 0)
 
@@ -283,11 +280,8 @@ struct ConsumerTests {
                 Issue.record("expected GROUP_AUTHORIZATION_FAILED, got \(String(describing: first.error))")
                 return
             }
-            let before = broker.statistics.requests["OffsetFetch"] ?? 0
-            let start = ContinuousClock.now
-            try await Task.sleep(for: .seconds(2))
-            let lookups = (broker.statistics.requests["OffsetFetch"] ?? 0) - before
-            let seconds = Int64((ContinuousClock.now - start) / .seconds(1))
+            let (lookups, elapsed) = try await requests("OffsetFetch", to: broker, during: .seconds(2))
+            let seconds = Int64(elapsed / .seconds(1))
             #expect(lookups <= seconds + 2, "\(lookups) lookups in about \(seconds) s")
 
             try broker.clearFaults()
