@@ -21,11 +21,11 @@ for codec in "${codecs[@]}"; do
     .build/release/producer-benchmark --bootstrap "$bootstrap" --topic "$topic" --count "$count" --size 100 --acks 1 \
         --compression "$codec" >/dev/null
     theirs=$("$work/rdkafka_performance" -C -t "$topic" -p 0 -o beginning -c "$count" -b "$bootstrap" -q 2>&1 \
-        | tee /dev/stderr | sed -n 's/.* \([0-9]*\) msgs\/s.*/\1/p' | tail -1)
+        | tee >(cat >&2) | sed -n 's/.* \([0-9]*\) msgs\/s.*/\1/p' | tail -1)
     ours=$(.build/release/consumer-benchmark --bootstrap "$bootstrap" --topic "$topic" --count "$count" \
-        | tee /dev/stderr | sed -n 's/^RECORDS_PER_SECOND=//p')
+        | tee >(cat >&2) | sed -n 's/^RECORDS_PER_SECOND=//p')
     one_by_one=$(.build/release/consumer-benchmark --bootstrap "$bootstrap" --topic "$topic" --count "$count" --records \
-        | tee /dev/stderr | sed -n 's/^RECORDS_PER_SECOND=//p')
+        | tee >(cat >&2) | sed -n 's/^RECORDS_PER_SECOND=//p')
     echo "$codec: librdkafka ${theirs} records/s;" \
         "swift-kafka batches ${ours} records/s (ratio $(python3 -c "print(f'{$ours/$theirs:.2f}')"))," \
         "one record at a time ${one_by_one} records/s (ratio $(python3 -c "print(f'{$one_by_one/$theirs:.2f}')"))"

@@ -8,9 +8,9 @@ command -v iperf3 >/dev/null || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq
 
 swift build -c release --product fetch-benchmark >/dev/null
 echo "== mock broker fetch (sendfile) =="
-zero_copy=$(.build/release/fetch-benchmark "$@" | tee /dev/stderr | sed -n 's/^FETCH_MBPS=//p')
+zero_copy=$(.build/release/fetch-benchmark "$@" | tee >(cat >&2) | sed -n 's/^FETCH_MBPS=//p')
 echo "== mock broker fetch (records copied through memory, for comparison) =="
-copied=$(.build/release/fetch-benchmark --copy "$@" | tee /dev/stderr | sed -n 's/^FETCH_MBPS=//p')
+copied=$(.build/release/fetch-benchmark --copy "$@" | tee >(cat >&2) | sed -n 's/^FETCH_MBPS=//p')
 
 echo "== iperf3, one TCP stream on loopback =="
 port=$((20000 + RANDOM % 20000))

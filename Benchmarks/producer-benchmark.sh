@@ -18,8 +18,8 @@ echo "mock broker at $bootstrap; $count records of $size bytes, acks=1"
 
 for codec in "${codecs[@]}"; do
     ours=$(.build/release/producer-benchmark --bootstrap "$bootstrap" --topic "swift-$codec-$RANDOM" --count "$count" \
-        --size "$size" --acks 1 --compression "$codec" | tee /dev/stderr | sed -n 's/^RECORDS_PER_SECOND=//p')
+        --size "$size" --acks 1 --compression "$codec" | tee >(cat >&2) | sed -n 's/^RECORDS_PER_SECOND=//p')
     theirs=$("$work/rdkafka_performance" -P -t "librdkafka-$codec-$RANDOM" -b "$bootstrap" -s "$size" -c "$count" -a 1 \
-        -z "$codec" -q 2>&1 | tee /dev/stderr | sed -n 's/.* \([0-9]*\) msgs\/s.*/\1/p' | tail -1)
+        -z "$codec" -q 2>&1 | tee >(cat >&2) | sed -n 's/.* \([0-9]*\) msgs\/s.*/\1/p' | tail -1)
     echo "$codec: swift-kafka ${ours} records/s, librdkafka ${theirs} records/s, ratio $(python3 -c "print(f'{$ours/$theirs:.2f}')")"
 done

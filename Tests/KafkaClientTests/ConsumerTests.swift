@@ -218,6 +218,30 @@ struct ConsumerTests {
         }
     }
 
+    @Test("assign with auto-commit commits what was processed of the partitions it gives up")
+    func reassignCommitsGivenUpPartitions() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("first")
+            try broker.createTopic("second")
+            try await produce(broker, topic: "first", count: 10)
+            try await produce(broker, topic: "second", count: 10)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "reassign") {
+                $0.autoCommitInterval = .seconds(600) // only the reassignment commits in this test
+            }, logger: testLogger)
+            try consumer.assign([TopicPartition(topic: "first", partition: 0)])
+            // Six handed out; asking for the sixth marked the fifth processed.
+            #expect(try await consume(consumer, count: 6).map(\.offset) == Array(0..<6))
+            try consumer.assign([TopicPartition(topic: "second", partition: 0)])
+            #expect(try await eventually {
+                try await broker.committedOffsets(group: "reassign").map { "\($0.topic):\($0.offset)" } == ["first:5"]
+            })
+            #expect(try await consume(consumer, count: 10).allSatisfy { $0.topic == "second" })
+            await consumer.close()
+            let committed = try await broker.committedOffsets(group: "reassign").map { "\($0.topic):\($0.offset)" }
+            #expect(committed == ["first:5", "second:10"])
+        }
+    }
+
     @Test("as a Service it runs until graceful shutdown, then commits and leaves the group")
     func service() async throws {
         try await withGroupBroker { broker in

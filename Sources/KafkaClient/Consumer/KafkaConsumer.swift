@@ -83,11 +83,21 @@ public final class KafkaConsumer: Service, Sendable {
 
     /// Consumes exactly these partitions, without group management (offsets may still be committed to
     /// `group.id` as "simple" commits, and are looked up there first).
+    ///
+    /// With auto-commit, what the application has processed of the partitions given up is committed in the
+    /// background first (the Java client commits the old assignment), so they do not lose their progress.
     public func assign(_ partitions: [TopicPartition]) throws(KafkaConsumerError) {
         try checkOpen()
         try subscriptions.setMode(.assigned)
         let current = subscriptions.assignedPartitions
         let wanted = Set(partitions)
+        if group != nil && configuration.enableAutoCommit {
+            // Only those given up: the auto-commit loop goes on committing the others, and an older offset sent
+            // after its newer one would take it back.
+            let removed = current.subtracting(wanted)
+            let offsets = subscriptions.committableOffsets(processedOnly: true).filter { removed.contains($0.key) }
+            if !offsets.isEmpty { enqueueAsyncCommit(offsets) { _ in } }
+        }
         subscriptions.remove(current.subtracting(wanted))
         buffer.drop(current.subtracting(wanted))
         subscriptions.add(wanted.subtracting(current), lookupCommitted: group != nil)
@@ -274,7 +284,12 @@ public final class KafkaConsumer: Service, Sendable {
     /// in the order they were made.
     public func commitAsync(_ completion: @escaping @Sendable (Result<Void, KafkaConsumerError>) -> Void = { _ in }) {
         subscriptions.markAllProcessed()
-        let offsets = subscriptions.committableOffsets(processedOnly: false)
+        enqueueAsyncCommit(subscriptions.committableOffsets(processedOnly: false), completion)
+    }
+
+    /// Commits `offsets` after every async commit made before (close waits for the last one).
+    private func enqueueAsyncCommit(_ offsets: [TopicPartition: OffsetAndMetadata],
+                                    _ completion: @escaping @Sendable (Result<Void, KafkaConsumerError>) -> Void) {
         lastAsyncCommit.withLockedValue { last in
             let previous = last
             last = Task {
