@@ -54,6 +54,9 @@ public struct MockBrokerConfiguration: Sendable {
     /// `offsets.retention.check.interval.ms`: how often expired offsets are removed
     /// (``MockBroker/expireOffsets(now:)`` runs the check at once). Default 10 minutes, as Kafka's.
     public var offsetsRetentionCheckInterval: TimeAmount = .minutes(10)
+    /// `offsets.topic.segment.bytes`: segment size of the committed-offsets log. Once it has rolled and at
+    /// least half its records are superseded, the log is compacted to the live commits. Default 100 MiB, as Kafka's.
+    public var offsetsTopicSegmentBytes = 100 * 1024 * 1024
     /// `offset.metadata.max.bytes`: longer commit metadata gets OFFSET_METADATA_TOO_LARGE. Default 4096.
     public var offsetMetadataMaxBytes = 4096
 

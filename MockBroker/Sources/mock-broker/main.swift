@@ -69,6 +69,9 @@ struct MockBrokerCommand: AsyncParsableCommand {
     @Option(name: .customLong("offsets-retention-minutes"), help: "How long an empty group's committed offsets are kept (offsets.retention.minutes).")
     var offsetsRetentionMinutes: Int64 = 10080
 
+    @Option(name: .customLong("offsets-topic-segment-bytes"), help: "Segment size of the committed-offsets log, which is compacted once rolled (offsets.topic.segment.bytes).")
+    var offsetsTopicSegmentBytes = 100 * 1024 * 1024
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -107,6 +110,7 @@ struct MockBrokerCommand: AsyncParsableCommand {
         configuration.groupMinSessionTimeout = .milliseconds(groupMinSessionTimeoutMs)
         configuration.groupMaxSessionTimeout = .milliseconds(groupMaxSessionTimeoutMs)
         configuration.offsetsRetention = .minutes(offsetsRetentionMinutes)
+        configuration.offsetsTopicSegmentBytes = offsetsTopicSegmentBytes
 
         let logger = Logger(label: "mock-broker")
         let broker = MockBroker(configuration: configuration, logger: logger)

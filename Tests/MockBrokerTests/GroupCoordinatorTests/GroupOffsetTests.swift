@@ -135,6 +135,69 @@ struct GroupOffsetTests {
         }
     }
 
+    @Test("the offsets log is compacted: repeated commits keep it small, and a restart has the latest of each, deletions included")
+    func offsetsLogIsCompacted() async throws {
+        try await withTemporaryDirectory("group-offsets-compacted") { directory in
+            func smallSegments(_ configuration: inout MockBrokerConfiguration) {
+                configuration.dataDirectory = directory
+                configuration.offsetsTopicSegmentBytes = 16 * 1024
+            }
+            try await withBroker(smallSegments) { broker in
+                try broker.createTopic("hot", partitions: 4)
+                let connection = try await broker.connect()
+                // Committed once, before everything else: compaction must keep it.
+                #expect(try await connection.commitOffsets("quiet", [("hot", 3, 7, "kept")]) == [.none])
+                #expect(try await connection.commitOffsets("doomed", [("hot", 0, 1, nil)]) == [.none])
+                let deleted = try await connection.send(DeleteGroupsRequest(groupsNames: ["doomed"]))
+                #expect(deleted.results.map { code($0.errorCode) } == [.none])
+                // About 140 bytes a commit: some 200 KiB of log without compaction.
+                for round in 0..<1500 {
+                    #expect(try await connection.commitOffsets("busy", [("hot", Int32(round % 3), Int64(round), nil)]) == [.none])
+                }
+                await connection.close()
+                let size = try offsetsLogBytes(directory)
+                #expect(size < 64 * 1024, "the offsets log holds \(size) bytes")
+            }
+            try await withBroker(smallSegments) { broker in
+                let busy = try await broker.committedOffsets(group: "busy")
+                #expect(busy.map { "\($0.partition)@\($0.offset)" } == ["0@1497", "1@1498", "2@1499"])
+                let quiet = try await broker.committedOffsets(group: "quiet")
+                #expect(quiet.map { "\($0.partition)@\($0.offset) \($0.metadata)" } == ["3@7 kept"])
+                #expect(try await broker.committedOffsets(group: "doomed").isEmpty)
+            }
+            let coordinatorFiles = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/group-coordinator")
+            #expect(coordinatorFiles == ["__consumer_offsets-0"], "no rewrite left behind")
+        }
+    }
+
+    @Test("a compaction interrupted between its renames is finished on restart; a half-written one is dropped")
+    func interruptedCompaction() async throws {
+        try await withTemporaryDirectory("group-offsets-interrupted") { directory in
+            try await withBroker({ $0.dataDirectory = directory }) { broker in
+                try broker.createTopic("t")
+                let connection = try await broker.connect()
+                #expect(try await connection.commitOffsets("g", [("t", 0, 42, nil)]) == [.none])
+                await connection.close()
+            }
+            let log = "\(directory)/group-coordinator/__consumer_offsets-0"
+            let files = FileManager.default
+            // Crashed after retiring the old log, before the rewrite took its place.
+            try files.moveItem(atPath: log, toPath: log + ".cleaned")
+            try await withBroker({ $0.dataDirectory = directory }) { broker in
+                let offsets = try await broker.committedOffsets(group: "g")
+                #expect(offsets.map(\.offset) == [42])
+            }
+            // Crashed while writing a rewrite: the log itself is still in place and wins.
+            try files.createDirectory(atPath: log + ".cleaned", withIntermediateDirectories: false)
+            try Data("torn".utf8).write(to: URL(fileURLWithPath: log + ".cleaned/00000000000000000000.log"))
+            try await withBroker({ $0.dataDirectory = directory }) { broker in
+                let offsets = try await broker.committedOffsets(group: "g")
+                #expect(offsets.map(\.offset) == [42])
+            }
+            #expect(!files.fileExists(atPath: log + ".cleaned"))
+        }
+    }
+
     @Test("an offsets log larger than one replay read comes back completely, the last commit of each partition winning")
     func longOffsetsLogReplays() async throws {
         try await withTemporaryDirectory("group-offsets-long") { directory in
@@ -244,5 +307,13 @@ struct GroupOffsetTests {
             #expect(try await connection.commitOffsets("big-group", [("big", 0, 1, "small")]) == [.none])
             await connection.close()
         }
+    }
+}
+
+/// Bytes of the committed-offsets log's segment files under a broker's data directory.
+private func offsetsLogBytes(_ dataDirectory: String) throws -> Int {
+    let log = "\(dataDirectory)/group-coordinator/__consumer_offsets-0"
+    return try FileManager.default.contentsOfDirectory(atPath: log).filter { $0.hasSuffix(".log") }.reduce(0) { total, name in
+        total + ((try FileManager.default.attributesOfItem(atPath: "\(log)/\(name)")[.size] as? Int) ?? 0)
     }
 }

@@ -81,7 +81,7 @@ extension GroupCoordinator {
             stored.append(index)
         }
         do throws(OffsetStore.StoreError) {
-            try store.append(changes, now: now)
+            try persist(changes, now: now)
         } catch {
             logger.error("group \(group.groupId): storing offsets failed: \(error)")
             let code: KafkaErrorCode = if case .tooLarge = error { .invalidCommitOffsetSize } else { .notCoordinator }
@@ -186,7 +186,7 @@ extension GroupCoordinator {
                 }.keys.sorted()
                 if !expired.isEmpty {
                     do throws(OffsetStore.StoreError) {
-                        try store.append(expired.map { .init(group: group.groupId, key: $0, value: nil) }, now: now)
+                        try persist(expired.map { .init(group: group.groupId, key: $0, value: nil) }, now: now)
                         for key in expired { group.offsets[key] = nil }
                         expiredCount += expired.count
                         logger.debug("group \(group.groupId): expired \(expired.count) offset(s)")
@@ -264,7 +264,7 @@ extension GroupCoordinator {
                 guard group.state == .empty else { return .nonEmptyGroup }
                 let now = Self.now()
                 do throws(OffsetStore.StoreError) {
-                    try self.store.append(group.offsets.keys.sorted().map { .init(group: groupId, key: $0, value: nil) }, now: now)
+                    try self.persist(group.offsets.keys.sorted().map { .init(group: groupId, key: $0, value: nil) }, now: now)
                 } catch {
                     self.logger.error("group \(groupId): writing offset tombstones failed: \(error)")
                     return .coordinatorNotAvailable
@@ -313,6 +313,35 @@ extension GroupCoordinator {
                                 leaderEpoch: value.leaderEpoch, metadata: value.metadata,
                                 commitTimestamp: value.commitTimestamp)
             }
+        }
+    }
+
+    // MARK: Offsets log
+
+    /// Appends changes to the offsets log. When the log has rolled, a compaction check follows once the caller
+    /// has applied the changes in memory: the live commits are what a rewrite keeps.
+    func persist(_ changes: [OffsetStore.Change], now: Int64) throws(OffsetStore.StoreError) {
+        try store.append(changes, now: now)
+        guard store.hasInactiveSegments, !compactionScheduled else { return }
+        compactionScheduled = true
+        eventLoop.execute {
+            self.compactionScheduled = false
+            self.compactOffsetsLogIfDirty()
+        }
+    }
+
+    /// Rewrites the offsets log with the live commits when at least half of it is superseded.
+    func compactOffsetsLogIfDirty() {
+        guard !stopped else { return }
+        let live = groups.filter { !$0.value.offsets.isEmpty }.mapValues(\.offsets)
+        guard store.needsCompaction(liveCount: live.values.reduce(0) { $0 + $1.count }) else { return }
+        let before = store.recordCount
+        do throws(OffsetStore.StoreError) {
+            try store.compact(keeping: live, now: Self.now())
+            logger.debug("compacted the offsets log from \(before) to \(store.recordCount) records")
+        } catch {
+            // The old log stays in use; the next commit after a roll tries again.
+            logger.error("compacting the offsets log failed: \(error)")
         }
     }
 }

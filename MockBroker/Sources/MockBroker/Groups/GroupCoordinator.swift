@@ -29,6 +29,7 @@ final class GroupCoordinator: @unchecked Sendable {
     // Confined to `eventLoop` (set up in init, before any request can arrive).
     var groups: [String: ClassicGroup] = [:]
     private var nextToken: UInt64 = 0
+    var compactionScheduled = false
     private var expiryTask: RepeatedTask?
     private(set) var stopped = false
 
@@ -39,7 +40,8 @@ final class GroupCoordinator: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.logger = logger
         let now = Self.now()
-        store = try OffsetStore(dataDirectory: dataDirectory, maxMessageBytes: configuration.log.maxMessageBytes, now: now)
+        store = try OffsetStore(dataDirectory: dataDirectory, maxMessageBytes: configuration.log.maxMessageBytes,
+                                segmentBytes: configuration.offsetsTopicSegmentBytes, now: now)
         do {
             // Groups come back as offsets only: members rejoin, as after a coordinator move in Kafka.
             for (groupId, offsets) in try store.load() {

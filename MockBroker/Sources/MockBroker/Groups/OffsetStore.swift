@@ -15,6 +15,12 @@ import NIOCore
 /// - value: int16 version (1), int64 offset, int32 leader epoch (-1: none), string metadata, int64 commit time,
 ///   int64 expire time (-1: none)
 ///
+/// Like Kafka's `__consumer_offsets`, the log is compacted: once it has rolled past its active segment
+/// (`offsets.topic.segment.bytes`) and at least half its records are superseded (the log cleaner's
+/// `min.cleanable.dirty.ratio`, 0.5), it is rewritten to hold only the live commits. The rewrite goes to a sibling
+/// directory that replaces the log by two renames; a restart after a crash between them finishes the swap, and
+/// a half-written rewrite is thrown away.
+///
 /// Not thread-safe beyond what ``PartitionLog`` guarantees: the coordinator calls it from its event loop only.
 final class OffsetStore {
     static let directoryName = "group-coordinator/__consumer_offsets-0"
@@ -22,7 +28,10 @@ final class OffsetStore {
     private static let valueVersion: Int16 = 1
 
     let directory: String
-    private let log: PartitionLog
+    private var log: PartitionLog
+    private let config: LogConfig
+    /// Records in the log, superseded ones included (what compaction weighs against the live commits).
+    private(set) var recordCount = 0
 
     enum StoreError: Error, CustomStringConvertible {
         case tooLarge
@@ -37,18 +46,44 @@ final class OffsetStore {
     }
 
     /// Opens (creating) the log under `dataDirectory`. A commit whose batch would exceed `maxMessageBytes`
-    /// (the broker's `message.max.bytes`, as for Kafka's offsets topic) is refused.
-    init(dataDirectory: String, maxMessageBytes: Int, now: Int64) throws {
+    /// (the broker's `message.max.bytes`, as for Kafka's offsets topic) is refused; segments roll at
+    /// `segmentBytes` (`offsets.topic.segment.bytes`).
+    init(dataDirectory: String, maxMessageBytes: Int, segmentBytes: Int, now: Int64) throws {
         let parent = "\(dataDirectory)/group-coordinator"
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         directory = "\(dataDirectory)/\(Self.directoryName)"
         var config = LogConfig()
         config.cleanupPolicy = "compact"
         config.retentionMs = -1
-        config.segmentBytes = 100 * 1024 * 1024  // offsets.topic.segment.bytes
+        config.segmentBytes = segmentBytes
         config.maxMessageBytes = maxMessageBytes
-        log = try PartitionLog(directory: directory, topic: "__consumer_offsets", partition: 0, config: config,
-                               leaderEpoch: 0, now: now)
+        self.config = config
+        try Self.finishInterruptedRewrite(of: directory)
+        log = try Self.openLog(directory, config: config, now: now)
+    }
+
+    private static func openLog(_ directory: String, config: LogConfig, now: Int64) throws -> PartitionLog {
+        try PartitionLog(directory: directory, topic: "__consumer_offsets", partition: 0, config: config,
+                         leaderEpoch: 0, now: now)
+    }
+
+    private static func rewriteDirectory(of directory: String) -> String { directory + ".cleaned" }
+    private static func retiredDirectory(of directory: String) -> String { directory + ".retired" }
+
+    /// A rewrite is complete once its directory exists and the log's does not (the first rename happened): it
+    /// becomes the log. A rewrite next to the log never got that far and is dropped, as is a retired log.
+    private static func finishInterruptedRewrite(of directory: String) throws {
+        let files = FileManager.default
+        let rewritten = rewriteDirectory(of: directory)
+        if files.fileExists(atPath: rewritten) {
+            if files.fileExists(atPath: directory) {
+                try files.removeItem(atPath: rewritten)
+            } else {
+                try files.moveItem(atPath: rewritten, toPath: directory)
+            }
+        }
+        let retired = retiredDirectory(of: directory)
+        if files.fileExists(atPath: retired) { try files.removeItem(atPath: retired) }
     }
 
     /// One change to store: a commit, or a deletion when `value` is nil.
@@ -79,6 +114,69 @@ final class OffsetStore {
         } catch {
             throw .storage("\(error)")
         }
+        recordCount += changes.count
+    }
+
+    /// Whether the log has segments besides the active one (only those are cleanable, as in Kafka).
+    var hasInactiveSegments: Bool { log.segmentBaseOffsets.count > 1 }
+
+    /// Whether the log is worth compacting, holding `liveCount` live commits: it has segments besides the
+    /// active one, and at least half its records are superseded.
+    func needsCompaction(liveCount: Int) -> Bool {
+        hasInactiveSegments && recordCount >= 2 * max(liveCount, 1)
+    }
+
+    /// Replaces the log with one holding only `live`, the latest commit of every (group, topic, partition).
+    /// On a failure before the swap the old log stays in use; the rewrite is written and fsync'd before it.
+    func compact(keeping live: [String: [TopicPartitionKey: StoredOffset]], now: Int64) throws(StoreError) {
+        let files = FileManager.default
+        let rewritten = Self.rewriteDirectory(of: directory)
+        let retired = Self.retiredDirectory(of: directory)
+        do {
+            if files.fileExists(atPath: rewritten) { try files.removeItem(atPath: rewritten) }
+            let fresh = try Self.openLog(rewritten, config: config, now: now)
+            var written = 0
+            do {
+                // Batches well inside message.max.bytes; the first batch of the rewrite keeps at least one record.
+                let budget = max(config.maxMessageBytes / 2, 1)
+                var builder = RecordBatchBuilder(capacity: 64 * 1024)
+                var pending = 0
+                func writePending() throws {
+                    guard pending > 0 else { return }
+                    _ = try fresh.append(try RecordBatch(builder.build()), now: now)
+                    written += pending
+                    pending = 0
+                    builder = RecordBatchBuilder(capacity: 64 * 1024)
+                }
+                for group in live.keys.sorted() {
+                    for (key, value) in live[group]!.sorted(by: { $0.key < $1.key }) {
+                        let keyBytes = Self.encodeKey(group: group, key: key)
+                        let valueBytes = Self.encodeValue(value)
+                        if pending > 0 && builder.sizeInBytes + keyBytes.readableBytes + valueBytes.readableBytes + 32 > budget {
+                            try writePending()
+                        }
+                        builder.append(timestamp: value.commitTimestamp, key: keyBytes, value: valueBytes)
+                        pending += 1
+                    }
+                }
+                try writePending()
+                try fresh.flush()
+            } catch {
+                fresh.delete()
+                throw error
+            }
+            fresh.close()
+            log.close()
+            try files.moveItem(atPath: directory, toPath: retired)
+            try files.moveItem(atPath: rewritten, toPath: directory)
+            log = try Self.openLog(directory, config: config, now: now)
+            try? files.removeItem(atPath: retired)
+            recordCount = written
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .storage("compacting \(directory): \(error)")
+        }
     }
 
     /// Replays the log: the latest stored commit of every (group, topic, partition).
@@ -99,6 +197,7 @@ final class OffsetStore {
             let before = next
             while let batch = try reader.next() {
                 for record in try batch.allRecords() where record.offset >= next {
+                    recordCount += 1
                     guard var keyBytes = record.key, let (group, key) = Self.decodeKey(&keyBytes) else { continue }
                     if var valueBytes = record.value {
                         if let value = Self.decodeValue(&valueBytes) { result[group, default: [:]][key] = value }
