@@ -152,7 +152,7 @@ actor ConsumerGroup {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let timer = Task {
                 try? await Task.sleep(nanoseconds: UInt64(max(duration.nanoseconds, 0)))
-                await self.endSleep(id)
+                self.endSleep(id)
             }
             sleeper = (id, continuation, timer)
         }
@@ -234,7 +234,7 @@ actor ConsumerGroup {
         let protocols = try preferredAssignors.map { assignor -> JoinGroupRequest.JoinGroupRequestProtocol in
             let subscription = ConsumerProtocolSubscription(
                 topics: topics.sorted(),
-                userData: assignor.subscriptionUserData(topics: topics, ownedPartitions: cooperativeOwned),
+                userData: assignor.subscriptionUserData(topics: topics, ownedPartitions: cooperativeOwned, generationId: generationId),
                 ownedPartitions: Self.grouped(cooperativeOwned),
                 generationId: generationId
             )

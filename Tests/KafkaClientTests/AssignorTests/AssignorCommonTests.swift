@@ -72,7 +72,7 @@ struct AssignorCommonTests {
             }
         }
         let assignors: [any ConsumerPartitionAssignor] = [EverythingToTheFirst(), RangeAssignor()]
-        #expect(assignors[0].subscriptionUserData(topics: ["t"], ownedPartitions: []) == nil)
+        #expect(assignors[0].subscriptionUserData(topics: ["t"], ownedPartitions: [], generationId: 3) == nil)
         #expect(assignors[0].assign(members: [assignorMember("b", ["t"]), assignorMember("a", ["t"])], partitionCounts: ["t": 2])
             == ["a": [atp("t", 0), atp("t", 1)], "b": []])
     }

@@ -10,7 +10,14 @@ struct CooperativeStickyAssignorTests {
     func identity() {
         #expect(assignor.name == "cooperative-sticky")
         #expect(assignor.rebalanceProtocol == .cooperative)
-        #expect(assignor.subscriptionUserData(topics: ["t"], ownedPartitions: [atp("t", 0)]) == nil)
+    }
+
+    @Test("the subscription's user data is the generation as a big-endian int32, as Java's members send it")
+    func userDataCarriesGeneration() {
+        #expect(assignor.subscriptionUserData(topics: ["t"], ownedPartitions: [atp("t", 0)], generationId: 7)
+            == ByteBuffer(bytes: [0, 0, 0, 7]))
+        #expect(assignor.subscriptionUserData(topics: ["t"], ownedPartitions: [], generationId: -1)
+            == ByteBuffer(bytes: [0xff, 0xff, 0xff, 0xff]))
     }
 
     // MARK: Balance

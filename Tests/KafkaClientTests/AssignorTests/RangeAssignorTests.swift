@@ -9,7 +9,7 @@ struct RangeAssignorTests {
     func identity() {
         #expect(assignor.name == "range")
         #expect(assignor.rebalanceProtocol == .eager)
-        #expect(assignor.subscriptionUserData(topics: ["t0"], ownedPartitions: [atp("t0", 0)]) == nil)
+        #expect(assignor.subscriptionUserData(topics: ["t0"], ownedPartitions: [atp("t0", 0)], generationId: 3) == nil)
     }
 
     @Test("the Java documentation's example: two members, two topics of three partitions")

@@ -9,7 +9,7 @@ struct RoundRobinAssignorTests {
     func identity() {
         #expect(assignor.name == "roundrobin")
         #expect(assignor.rebalanceProtocol == .eager)
-        #expect(assignor.subscriptionUserData(topics: ["t0"], ownedPartitions: []) == nil)
+        #expect(assignor.subscriptionUserData(topics: ["t0"], ownedPartitions: [], generationId: 3) == nil)
     }
 
     @Test("the Java documentation's example: two members, two topics of three partitions")

@@ -24,7 +24,8 @@ public protocol ConsumerPartitionAssignor: Sendable {
     /// - Parameters:
     ///   - topics: The topics the member subscribes to.
     ///   - ownedPartitions: The partitions the member owns now.
-    func subscriptionUserData(topics: Set<String>, ownedPartitions: [TopicPartition]) -> ByteBuffer?
+    ///   - generationId: The generation the member owns them in (-1 before its first assignment).
+    func subscriptionUserData(topics: Set<String>, ownedPartitions: [TopicPartition], generationId: Int32) -> ByteBuffer?
 
     /// The assignment: member id -> partitions. `partitionCounts` has every subscribed topic that exists (missing topics are skipped).
     ///
@@ -39,7 +40,7 @@ public protocol ConsumerPartitionAssignor: Sendable {
 
 extension ConsumerPartitionAssignor {
     /// No extra bytes.
-    public func subscriptionUserData(topics: Set<String>, ownedPartitions: [TopicPartition]) -> ByteBuffer? {
+    public func subscriptionUserData(topics: Set<String>, ownedPartitions: [TopicPartition], generationId: Int32) -> ByteBuffer? {
         nil
     }
 }

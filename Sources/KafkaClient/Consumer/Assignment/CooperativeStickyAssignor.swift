@@ -24,7 +24,8 @@ import NIOCore
 ///
 /// A subscription of consumer protocol v0 or v1 has no generation field; the Java client's cooperative-sticky
 /// members then carry it in their user data, as a single big-endian `int32`, which this assignor reads when the
-/// field is missing.
+/// field is missing. It writes the same user data, so that leaders which only read it (Java clients before the
+/// generation field) still weigh this member's claims by generation.
 public struct CooperativeStickyAssignor: ConsumerPartitionAssignor {
     /// Creates the assignor.
     public init() {}
@@ -34,6 +35,13 @@ public struct CooperativeStickyAssignor: ConsumerPartitionAssignor {
 
     /// Cooperative: members keep the partitions that do not move.
     public var rebalanceProtocol: RebalanceProtocol { .cooperative }
+
+    /// The generation as a big-endian `int32`, as the Java client's cooperative-sticky members send it.
+    public func subscriptionUserData(topics: Set<String>, ownedPartitions: [TopicPartition], generationId: Int32) -> ByteBuffer? {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(generationId)
+        return buffer
+    }
 
     /// The balanced, sticky assignment, without the partitions that must first be revoked by another member.
     public func assign(members: [GroupMemberSubscription], partitionCounts: [String: Int32]) -> [String: [TopicPartition]] {
