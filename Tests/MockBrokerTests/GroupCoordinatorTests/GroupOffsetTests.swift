@@ -102,7 +102,7 @@ struct GroupOffsetTests {
     @Test("committed offsets survive a broker restart with the same data directory, deletions included")
     func offsetsSurviveRestart() async throws {
         try await withTemporaryDirectory("group-offsets") { directory in
-            try await withBroker({ $0.dataDirectory = directory }) { broker in
+            let memberId = try await withBroker({ $0.dataDirectory = directory }) { broker in
                 try broker.createTopic("durable", partitions: 2)
                 let connection = try await broker.connect()
                 let memberId = try await formSingleMemberGroup(connection, group: "consumers")
@@ -113,18 +113,19 @@ struct GroupOffsetTests {
                 let deleted = try await connection.send(DeleteGroupsRequest(groupsNames: ["doomed"]))
                 #expect(deleted.results.map { code($0.errorCode) } == [.none])
                 await connection.close()
+                return memberId
             }
             try await withBroker({ $0.dataDirectory = directory }) { broker in
                 let offsets = try await broker.committedOffsets(group: "consumers")
                 #expect(offsets.map { "\($0.topic)-\($0.partition)@\($0.offset) \($0.metadata) e\($0.leaderEpoch)" }
                         == ["durable-0@11 m0b e-1", "durable-1@20  e4"])
                 #expect(try await broker.committedOffsets(group: "doomed").isEmpty)
-                // The group comes back without members (they rejoin); its offsets are served as before.
-                #expect(try await broker.describeGroup("consumers")?.state == .empty)
+                // The group comes back with its member (see GroupPersistenceTests); its offsets are served as before.
+                let group = try #require(try await broker.describeGroup("consumers"))
+                #expect(group.state == .stable && group.generationId == 1 && group.members.map(\.memberId) == [memberId])
                 let connection = try await broker.connect()
                 #expect(try await connection.fetchOffsets("consumers", [("durable", [0, 1])]).map(\.offset) == [11, 20])
-                // Members rejoin and commit on top.
-                let memberId = try await formSingleMemberGroup(connection, group: "consumers")
+                // The member commits on top, in its generation.
                 #expect(try await connection.commitOffsets("consumers", generation: 1, memberId: memberId, [("durable", 1, 21, nil)]) == [.none])
                 await connection.close()
             }

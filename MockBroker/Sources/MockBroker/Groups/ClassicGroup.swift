@@ -79,6 +79,32 @@ struct StoredOffset: Hashable, Sendable {
     var expireTimestamp: Int64?
 }
 
+/// A group's metadata as the offsets log keeps it (Kafka's group metadata record): written when a generation's
+/// assignment is complete (Stable) and when the group becomes Empty, enough to bring the group back in that
+/// state after a restart.
+struct StoredGroup: Hashable, Sendable {
+    struct Member: Hashable, Sendable {
+        var memberId: String
+        var groupInstanceId: String?
+        var clientId: String
+        var clientHost: String
+        var rebalanceTimeoutMs: Int32
+        var sessionTimeoutMs: Int32
+        /// The member's metadata for the group's protocol (the only one a loaded member offers).
+        var metadata: ByteBuffer
+        var assignment: ByteBuffer
+    }
+
+    var protocolType: String?
+    var generationId: Int32
+    var protocolName: String?
+    var leaderId: String?
+    /// Wall-clock milliseconds the group entered its state; nil when unknown.
+    var stateTimestamp: Int64?
+    /// None for an Empty group, which is how the two states are told apart.
+    var members: [Member]
+}
+
 /// One member of a classic group. Lives on the coordinator's event loop.
 final class GroupMember {
     typealias ProtocolEntry = JoinGroupRequest.JoinGroupRequestProtocol
@@ -175,6 +201,8 @@ final class ClassicGroup {
     var syncTimer: Scheduled<Void>?
 
     var offsets: [TopicPartitionKey: StoredOffset] = [:]
+    /// The group's latest metadata record in the offsets log (nil: none, or a tombstone), which compaction keeps.
+    var storedMetadata: StoredGroup?
 
     init(groupId: String, incarnation: UInt64, now: Int64?) {
         self.groupId = groupId
@@ -306,6 +334,46 @@ final class ClassicGroup {
             topics.formUnion(subscription.topics)
         }
         return topics
+    }
+
+    // MARK: - Stored form
+
+    /// What the offsets log keeps of the group (its state time replaced by `stateTimestamp` when given).
+    func stored(stateTimestamp: Int64? = nil) -> StoredGroup {
+        StoredGroup(
+            protocolType: protocolType, generationId: generationId, protocolName: protocolName, leaderId: leaderId,
+            stateTimestamp: stateTimestamp ?? self.stateTimestamp,
+            members: members.map { member in
+                .init(memberId: member.memberId, groupInstanceId: member.groupInstanceId, clientId: member.clientId,
+                      clientHost: member.clientHost, rebalanceTimeoutMs: member.rebalanceTimeoutMs,
+                      sessionTimeoutMs: member.sessionTimeoutMs, metadata: member.metadata(for: protocolName),
+                      assignment: member.assignment)
+            })
+    }
+
+    /// Brings a loaded group back as it was stored: Stable with its members (each offering only the chosen
+    /// protocol, with its metadata), or Empty, keeping the generation either way. Session timers are the
+    /// coordinator's to start.
+    func restore(_ stored: StoredGroup) {
+        protocolType = stored.protocolType
+        generationId = stored.generationId
+        protocolName = stored.protocolName
+        for entry in stored.members {
+            let member = GroupMember(
+                memberId: entry.memberId, groupInstanceId: entry.groupInstanceId, clientId: entry.clientId,
+                clientHost: entry.clientHost, sessionTimeoutMs: entry.sessionTimeoutMs,
+                rebalanceTimeoutMs: entry.rebalanceTimeoutMs, protocolType: stored.protocolType ?? "",
+                protocols: [.init(name: stored.protocolName ?? "", metadata: entry.metadata)])
+            member.assignment = entry.assignment
+            add(member)
+        }
+        protocolType = stored.protocolType  // `add` took the first member's, which has no nil
+        leaderId = stored.leaderId.flatMap { has($0) ? $0 : nil } ?? members.first?.memberId
+        // Not a transition: the group resumes the state it was stored in.
+        state = members.isEmpty ? .empty : .stable
+        stateTimestamp = stored.stateTimestamp
+        subscribedTopics = computeSubscribedTopics()
+        storedMetadata = stored
     }
 
     // MARK: - State

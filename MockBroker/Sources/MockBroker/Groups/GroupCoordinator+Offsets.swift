@@ -76,8 +76,8 @@ extension GroupCoordinator {
             let expire = p.version <= 4 && p.retentionTimeMs >= 0 ? now &+ p.retentionTimeMs : nil
             let value = StoredOffset(offset: entry.offset, leaderEpoch: entry.leaderEpoch, metadata: metadata,
                                      commitTimestamp: now, expireTimestamp: expire)
-            changes.append(.init(group: group.groupId, key: TopicPartitionKey(topic: entry.topic, partition: entry.partition),
-                                 value: value))
+            changes.append(.offset(group: group.groupId, key: TopicPartitionKey(topic: entry.topic, partition: entry.partition),
+                                   value: value))
             stored.append(index)
         }
         do throws(OffsetStore.StoreError) {
@@ -88,7 +88,7 @@ extension GroupCoordinator {
             for index in stored { errors[index] = code }
             return errors
         }
-        for change in changes { group.offsets[change.key] = change.value }
+        for case .offset(_, let key, let value) in changes { group.offsets[key] = value }
         return errors
     }
 
@@ -154,7 +154,8 @@ extension GroupCoordinator {
     /// without a protocol type (offsets only) each offset expires that long after its commit; in a Stable
     /// consumer-protocol group only offsets of topics no member subscribes to expire, by commit time. Offsets
     /// committed with an explicit retention (OffsetCommit v2–4) expire at their own time under the same rules.
-    /// Expired offsets are deleted with tombstones; an Empty group left without offsets is removed.
+    /// Expired offsets are deleted with tombstones; an Empty group left without offsets is removed (its metadata
+    /// tombstoned in the same batch).
     /// Returns the number of offsets expired.
     func expireOffsets(now: Int64) -> EventLoopFuture<Int> {
         eventLoop.submit { self.expireOffsetsOnLoop(now: now) }
@@ -185,9 +186,13 @@ extension GroupCoordinator {
                     return now - from >= retention
                 }.keys.sorted()
                 if !expired.isEmpty {
+                    let removesGroup = group.state == .empty && group.offsets.count == expired.count
+                    var changes = expired.map { OffsetStore.Change.offset(group: group.groupId, key: $0, value: nil) }
+                    if removesGroup, group.storedMetadata != nil { changes.append(.group(group.groupId, nil)) }
                     do throws(OffsetStore.StoreError) {
-                        try persist(expired.map { .init(group: group.groupId, key: $0, value: nil) }, now: now)
+                        try persist(changes, now: now)
                         for key in expired { group.offsets[key] = nil }
+                        if removesGroup { group.storedMetadata = nil }
                         expiredCount += expired.count
                         logger.debug("group \(group.groupId): expired \(expired.count) offset(s)")
                     } catch {
@@ -196,6 +201,16 @@ extension GroupCoordinator {
                 }
             }
             if group.state == .empty && group.offsets.isEmpty {
+                if group.storedMetadata != nil {
+                    // An Empty group that never had offsets: its metadata alone goes.
+                    do throws(OffsetStore.StoreError) {
+                        try persist([.group(group.groupId, nil)], now: now)
+                        group.storedMetadata = nil
+                    } catch {
+                        logger.error("group \(group.groupId): writing the group tombstone failed: \(error)")
+                        continue
+                    }
+                }
                 unload(group, error: .unknownMemberId)
                 groups[group.groupId] = nil
                 logger.debug("group \(group.groupId) is empty and has no offsets: removed")
@@ -263,13 +278,16 @@ extension GroupCoordinator {
                 guard let group = self.groups[groupId] else { return .groupIdNotFound }
                 guard group.state == .empty else { return .nonEmptyGroup }
                 let now = Self.now()
+                var changes = group.offsets.keys.sorted().map { OffsetStore.Change.offset(group: groupId, key: $0, value: nil) }
+                if group.storedMetadata != nil { changes.append(.group(groupId, nil)) }
                 do throws(OffsetStore.StoreError) {
-                    try self.persist(group.offsets.keys.sorted().map { .init(group: groupId, key: $0, value: nil) }, now: now)
+                    try self.persist(changes, now: now)
                 } catch {
-                    self.logger.error("group \(groupId): writing offset tombstones failed: \(error)")
+                    self.logger.error("group \(groupId): writing tombstones failed: \(error)")
                     return .coordinatorNotAvailable
                 }
                 group.offsets.removeAll()
+                group.storedMetadata = nil
                 self.unload(group, error: .unknownMemberId)
                 group.transition(to: .dead, now: now)
                 self.groups[groupId] = nil
@@ -319,7 +337,7 @@ extension GroupCoordinator {
     // MARK: Offsets log
 
     /// Appends changes to the offsets log. When the log has rolled, a compaction check follows once the caller
-    /// has applied the changes in memory: the live commits are what a rewrite keeps.
+    /// has applied the changes in memory: the live commits and group metadata are what a rewrite keeps.
     func persist(_ changes: [OffsetStore.Change], now: Int64) throws(OffsetStore.StoreError) {
         try store.append(changes, now: now)
         guard store.hasInactiveSegments, !compactionScheduled else { return }
@@ -330,11 +348,28 @@ extension GroupCoordinator {
         }
     }
 
-    /// Rewrites the offsets log with the live commits when at least half of it is superseded.
+    /// Writes a group's metadata (a tombstone when `value` is nil) and remembers it as the group's live record.
+    func persistGroup(_ group: ClassicGroup, _ value: StoredGroup?, now: Int64) throws(OffsetStore.StoreError) {
+        try persist([.group(group.groupId, value)], now: now)
+        group.storedMetadata = value
+    }
+
+    /// The answer to a request whose group metadata could not be written, as Kafka maps its own append errors:
+    /// a record larger than `message.max.bytes` is UNKNOWN_SERVER_ERROR; a storage failure NOT_COORDINATOR (as
+    /// for offsets), which sends the client to look up the coordinator and retry.
+    static func groupWriteError(_ error: OffsetStore.StoreError) -> KafkaErrorCode {
+        if case .tooLarge = error { .unknownServerError } else { .notCoordinator }
+    }
+
+    /// Rewrites the offsets log with the live commits and group metadata when at least half of it is superseded.
     func compactOffsetsLogIfDirty() {
         guard !stopped else { return }
-        let live = groups.filter { !$0.value.offsets.isEmpty }.mapValues(\.offsets)
-        guard store.needsCompaction(liveCount: live.values.reduce(0) { $0 + $1.count }) else { return }
+        var live = OffsetStore.Contents()
+        for (groupId, group) in groups {
+            if !group.offsets.isEmpty { live.offsets[groupId] = group.offsets }
+            if let stored = group.storedMetadata { live.groups[groupId] = stored }
+        }
+        guard store.needsCompaction(liveCount: live.recordCount) else { return }
         let before = store.recordCount
         do throws(OffsetStore.StoreError) {
             try store.compact(keeping: live, now: Self.now())

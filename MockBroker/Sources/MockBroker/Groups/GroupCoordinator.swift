@@ -14,7 +14,10 @@ import NIOCore
 /// leader's) get a promise that the group completes later; every such promise is completed exactly once, with an
 /// error when its member is removed, fenced or superseded, or when the broker stops.
 ///
-/// Offsets are kept in memory per group and written to ``OffsetStore`` before a commit is acknowledged.
+/// Offsets are kept in memory per group and written to ``OffsetStore`` before a commit is acknowledged. So is a
+/// group's metadata (generation, protocol, leader, members and assignments) when a generation's assignment is
+/// complete and when the group becomes Empty, as Kafka does: a restarted broker brings its groups back in that
+/// state, and their members carry on without a rebalance.
 final class GroupCoordinator: @unchecked Sendable {
     /// How long a new member's first JoinGroup may wait for its rebalance (Kafka's fixed 5 minutes): the
     /// session timeout cannot apply before the member has an id to heartbeat with.
@@ -43,9 +46,16 @@ final class GroupCoordinator: @unchecked Sendable {
         store = try OffsetStore(dataDirectory: dataDirectory, maxMessageBytes: configuration.log.maxMessageBytes,
                                 segmentBytes: configuration.offsetsTopicSegmentBytes, now: now)
         do {
-            // Groups come back as offsets only: members rejoin, as after a coordinator move in Kafka.
-            for (groupId, offsets) in try store.load() {
+            // Groups come back as they were last stored (Stable with their members, or Empty), as after a
+            // coordinator move in Kafka; groups with offsets only come back Empty. Sessions start in `start()`.
+            let contents = try store.load()
+            for (groupId, stored) in contents.groups {
                 let group = ClassicGroup(groupId: groupId, incarnation: token(), now: nil)
+                group.restore(stored)
+                groups[groupId] = group
+            }
+            for (groupId, offsets) in contents.offsets {
+                let group = groups[groupId] ?? ClassicGroup(groupId: groupId, incarnation: token(), now: nil)
                 group.offsets = offsets
                 groups[groupId] = group
             }
@@ -53,7 +63,10 @@ final class GroupCoordinator: @unchecked Sendable {
             store.close()
             throw error
         }
-        if !groups.isEmpty { logger.info("loaded committed offsets of \(groups.count) group(s)") }
+        if !groups.isEmpty {
+            let members = groups.values.reduce(0) { $0 + $1.members.count }
+            logger.info("loaded \(groups.count) group(s) with \(members) member(s) from the offsets log")
+        }
     }
 
     static func now() -> Int64 { RequestContext.nowMilliseconds() }
@@ -63,11 +76,18 @@ final class GroupCoordinator: @unchecked Sendable {
         return nextToken
     }
 
-    /// Starts the periodic offset expiry (`offsets.retention.check.interval.ms`).
+    /// Starts the sessions of loaded members, as if each had just heartbeated (one that never comes back
+    /// expires after its session timeout and the group rebalances), and the periodic offset expiry
+    /// (`offsets.retention.check.interval.ms`).
     func start() {
         let interval = configuration.offsetsRetentionCheckInterval
         eventLoop.execute {
             guard !self.stopped else { return }
+            for group in self.groups.values where group.state == .stable {
+                for member in group.members where member.sessionTimer == nil {
+                    self.scheduleSessionExpiry(group, member)
+                }
+            }
             self.expiryTask = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
                 let expired = self.expireOffsetsOnLoop(now: Self.now())
                 if expired > 0 { self.logger.info("offset retention expired \(expired) committed offset(s)") }
@@ -327,11 +347,23 @@ final class GroupCoordinator: @unchecked Sendable {
             return
         }
         logger.debug("group \(group.groupId): static member \(instanceId) rejoined as \(newMemberId), replacing \(oldMemberId)")
+        let previous = (member.protocols, member.rebalanceTimeoutMs, member.sessionTimeoutMs, member.clientId, member.clientHost)
         updateMember(member, p, promise)
         scheduleSessionExpiry(group, member)
         switch group.state {
         case .stable:
             if group.selectProtocol() == group.protocolName {
+                // The new member id is stored: a restart bringing back the old one would fence this instance.
+                do throws(OffsetStore.StoreError) {
+                    try persistGroup(group, group.stored(), now: Self.now())
+                } catch {
+                    // As Kafka: the old member id (and settings) come back and the join fails.
+                    logger.error("group \(group.groupId): storing static member \(instanceId)'s new id failed: \(error)")
+                    _ = group.replaceStaticMember(instanceId, oldMemberId: newMemberId, newMemberId: oldMemberId)
+                    (member.protocols, member.rebalanceTimeoutMs, member.sessionTimeoutMs, member.clientId, member.clientHost) = previous
+                    answerJoin(member, .failure(Self.groupWriteError(error), memberId: ""))
+                    return
+                }
                 let isLeader = group.isLeader(newMemberId)
                 if isLeader && p.supportsSkippingAssignment {
                     // v9: the leader learns the members but must not compute a new assignment.
@@ -439,9 +471,17 @@ final class GroupCoordinator: @unchecked Sendable {
             scheduleJoinTimer(group, .rebalance, after: group.rebalanceTimeoutMs)
             return
         }
-        group.initNextGeneration(now: Self.now())
+        let now = Self.now()
+        group.initNextGeneration(now: now)
         guard group.state == .completingRebalance else {
             logger.debug("group \(group.groupId) is empty at generation \(group.generationId)")
+            // Stored so that a restart keeps the generation; nobody waits for this write, so a failure is only
+            // logged (the previous record, or none, stays in the log).
+            do throws(OffsetStore.StoreError) {
+                try persistGroup(group, group.stored(), now: now)
+            } catch {
+                logger.error("group \(group.groupId): storing the empty group failed: \(error)")
+            }
             return
         }
         logger.debug("group \(group.groupId): generation \(group.generationId) with \(group.members.count) member(s), protocol \(group.protocolName ?? "-")")
@@ -577,13 +617,28 @@ final class GroupCoordinator: @unchecked Sendable {
                 for member in group.members {
                     member.assignment = assignments[member.memberId] ?? ByteBuffer()
                 }
+                let now = Self.now()
+                do throws(OffsetStore.StoreError) {
+                    // The generation is stored before anyone learns its assignment, so a restart brings it back.
+                    try persistGroup(group, group.stored(stateTimestamp: now), now: now)
+                } catch {
+                    // As Kafka: the waiting members get the error and the group rebalances.
+                    logger.error("group \(group.groupId): storing generation \(group.generationId) failed: \(error)")
+                    let code = Self.groupWriteError(error)
+                    for member in group.members {
+                        member.assignment = ByteBuffer()
+                        answerSync(member, .failure(code))
+                    }
+                    prepareRebalance(group, reason: "storing the assignment failed")
+                    return promise.futureResult
+                }
                 // Every waiting member gets its own assignment; their sessions start over from here.
                 for member in group.members {
                     answerSync(member, SyncOutcome(protocolType: group.protocolType, protocolName: group.protocolName,
                                                    assignment: member.assignment))
                     scheduleSessionExpiry(group, member)
                 }
-                group.transition(to: .stable, now: Self.now())
+                group.transition(to: .stable, now: now)
                 logger.debug("group \(group.groupId): generation \(group.generationId) is stable")
             }
             return promise.futureResult
