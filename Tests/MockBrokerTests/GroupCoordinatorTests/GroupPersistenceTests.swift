@@ -175,7 +175,7 @@ struct GroupPersistenceTests {
                 }
                 await connection.close()
             }
-            let size = try groupLogBytes(directory)
+            let size = try offsetsLogBytes(directory)
             #expect(size < 64 * 1024, "the offsets log holds \(size) bytes")
             try await withBroker(smallSegments) { broker in
                 #expect(try await broker.groupIds() == ["busy", "kept"])
@@ -257,12 +257,4 @@ private func formStableTwoMemberGroup(_ broker: MockBroker, _ a: BrokerConnectio
     let bAssignment = try await bSynced
     #expect(code(bAssignment.errorCode) == .none && bAssignment.assignment.text == "b")
     return (aId, bId)
-}
-
-/// Bytes of the offsets log's segment files under a broker's data directory.
-private func groupLogBytes(_ dataDirectory: String) throws -> Int {
-    let log = "\(dataDirectory)/group-coordinator/__consumer_offsets-0"
-    return try FileManager.default.contentsOfDirectory(atPath: log).filter { $0.hasSuffix(".log") }.reduce(0) { total, name in
-        total + ((try FileManager.default.attributesOfItem(atPath: "\(log)/\(name)")[.size] as? Int) ?? 0)
-    }
 }

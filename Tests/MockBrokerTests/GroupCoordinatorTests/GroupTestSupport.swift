@@ -208,3 +208,12 @@ func formTwoMemberGroup(_ broker: MockBroker, _ a: BrokerConnection, _ b: Broker
     #expect(aJoin.leader == aId && bJoin.leader == aId)
     return (aId, bId, aJoin, bJoin)
 }
+
+
+/// Bytes of the committed-offsets log's segment files under a broker's data directory.
+func offsetsLogBytes(_ dataDirectory: String) throws -> Int {
+    let log = "\(dataDirectory)/group-coordinator/__consumer_offsets-0"
+    return try FileManager.default.contentsOfDirectory(atPath: log).filter { $0.hasSuffix(".log") }.reduce(0) { total, name in
+        total + ((try FileManager.default.attributesOfItem(atPath: "\(log)/\(name)")[.size] as? Int) ?? 0)
+    }
+}
