@@ -27,7 +27,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Option(help: "Value size of synthetic records, in bytes.")
     var size = 100
 
-    @Option(name: .customLong("key-template"), help: "Key of record n, with {n} replaced by n (e.g. 'key-{n}').")
+    @Option(name: .customLong("key-template"), help: "Key of record n (counted from 0), with {n} replaced by n (e.g. 'key-{n}').")
     var keyTemplate: String?
 
     @Option(help: "Use K distinct keys: key-0 ... key-(K-1), cycling.")
@@ -54,6 +54,9 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Option(name: .customLong("header"), help: "A header k=v added to every record (repeatable).")
     var headers: [String] = []
 
+    @Option(help: "Records per second to hold to (default: as fast as the producer takes them).")
+    var rate: Int?
+
     @Flag(name: .customLong("stats-json"), help: "Print the summary as one JSON object on the last line of stdout.")
     var statsJSON = false
 
@@ -66,6 +69,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         guard ["sticky", "round-robin"].contains(partitioner) else { throw ValidationError("--partitioner must be sticky or round-robin") }
         guard keyTemplate == nil || keys == nil else { throw ValidationError("use either --key-template or --keys") }
         if let keys, keys <= 0 { throw ValidationError("--keys must be positive") }
+        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
         for header in headers where !header.contains("=") { throw ValidationError("--header takes k=v, got \(header)") }
     }
 
@@ -94,59 +98,104 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         let reports = Task { await tracker.consume(events) }
         let progress = Task { await tracker.reportProgress() }
 
-        let payload = ByteBuffer(bytes: (0..<max(size, 0)).map { UInt8(ascii: "a") + UInt8($0 % 26) })
+        // Options are read once: a property wrapper's getter per record costs more than the append itself.
+        let topic = self.topic
+        let keys = KeySource(template: keyTemplate, distinct: self.keys)
+        let pacing = rate.map { Pacing(recordsPerSecond: $0) }
         let start = ContinuousClock.now
         var sent = 0
+        var bytes = 0
         var failedToQueue = 0
-        func key(_ n: Int) -> String? {
-            if let keyTemplate { return keyTemplate.replacingOccurrences(of: "{n}", with: String(n)) }
-            if let keys { return "key-\(n % keys)" }
-            return nil
-        }
-        func send(_ value: any KafkaBytes, bytes: Int) async {
-            tracker.willSend(bytes: bytes)
+        /// Sends one record; every `DeliveryTracker.sampleEvery`th gets its enqueue time noted for the latencies.
+        @inline(__always)
+        func send(_ value: some KafkaBytes) async {
+            if let pacing { await pacing.wait(forRecord: sent, since: start) }
+            let sampled = sent % DeliveryTracker.sampleEvery == 0
+            let enqueuedAt = sampled ? DeliveryTracker.now() : 0
             do {
-                try await producer.enqueue(ProducerRecord(topic: topic, key: key(sent), value: value, headers: headers))
+                let id = try await producer.enqueue(ProducerRecord(topic: topic, key: keys.key(sent), value: value, headers: headers))
+                if sampled { tracker.sample(id, enqueuedAt: enqueuedAt) }
             } catch {
                 tracker.failedToQueue(error)
                 failedToQueue += 1
             }
+            bytes += value.kafkaByteCount
             sent += 1
         }
         if let count {
-            for _ in 0..<count { await send(payload, bytes: payload.readableBytes) }
+            let payload = ByteBuffer(bytes: (0..<max(size, 0)).map { UInt8(ascii: "a") + UInt8($0 % 26) })
+            for _ in 0..<count { await send(payload) }
         } else {
-            while let line = readLine(strippingNewline: true) { await send(line, bytes: line.utf8.count) }
+            while let line = readLine(strippingNewline: true) { await send(line) }
         }
         await producer.flush()
         await producer.shutdown()
         await reports.value
         progress.cancel()
         let elapsed = ContinuousClock.now - start
-        let summary = tracker.summary(records: sent, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let summary = tracker.summary(records: sent, bytes: bytes,
+                                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         print(summary.text)
         if statsJSON { print(summary.json) }
         if summary.errors > 0 { throw ExitCode(1) }
     }
 }
 
-/// Counts outcomes and delivery latencies (from enqueue to report) as reports arrive.
+/// Record keys: none, `--keys K` (K distinct keys, made once) or `--key-template` (every `{n}` replaced by the
+/// record's number, counted from 0).
+struct KeySource: Sendable {
+    private let distinct: [ByteBuffer]
+    /// The template split at each `{n}`.
+    private let templateParts: [String]?
+
+    init(template: String?, distinct count: Int?) {
+        distinct = (0..<(count ?? 0)).map { ByteBuffer(string: "key-\($0)") }
+        templateParts = template.map { $0.components(separatedBy: "{n}") }
+    }
+
+    func key(_ n: Int) -> ByteBuffer? {
+        if !distinct.isEmpty { return distinct[n % distinct.count] }
+        guard let templateParts else { return nil }
+        let number = String(n)
+        var key = ByteBuffer()
+        for (index, part) in templateParts.enumerated() {
+            if index > 0 { key.writeString(number) }
+            key.writeString(part)
+        }
+        return key
+    }
+}
+
+/// `--rate`: holds the loop back so that record n goes out no earlier than n / rate seconds after the start.
+struct Pacing: Sendable {
+    let recordsPerSecond: Double
+
+    init(recordsPerSecond: Int) { self.recordsPerSecond = Double(recordsPerSecond) }
+
+    func wait(forRecord n: Int, since start: ContinuousClock.Instant) async {
+        let due = start + .seconds(Double(n) / recordsPerSecond)
+        // Sleeping for less than a millisecond costs more than it holds back; a few records go out together.
+        if due - ContinuousClock.now > .milliseconds(1) { try? await Task.sleep(until: due, clock: .continuous) }
+    }
+}
+
+/// Counts outcomes and delivery latencies (from enqueue to report) as reports arrive. Latencies are sampled
+/// (one record in `sampleEvery`), so the loop pays a clock read and a lock for a few records only.
 final class DeliveryTracker: @unchecked Sendable {
+    // @unchecked: every field is behind `lock`.
+    static let sampleEvery = 16
     private let lock = NSLock()
-    private var enqueued: [UInt64] = []
+    /// Enqueue times of sampled records not yet reported, by record id.
+    private var enqueued: [UInt64: UInt64] = [:]
     private var latencies: [UInt64] = []
     private var delivered = 0
     private var errors = 0
-    private var bytes = 0
     private var firstError: String?
 
-    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    func willSend(bytes: Int) {
-        lock.withLock {
-            enqueued.append(Self.now())
-            self.bytes += bytes
-        }
+    func sample(_ id: ProducerRecordID, enqueuedAt: UInt64) {
+        lock.withLock { enqueued[id.rawValue] = enqueuedAt }
     }
 
     func failedToQueue(_ error: any Error) {
@@ -160,15 +209,16 @@ final class DeliveryTracker: @unchecked Sendable {
         for await case .deliveryReports(let reports) in events {
             let now = Self.now()
             lock.withLock {
-                for report in reports {
-                    switch report.result {
-                    case .success: delivered += 1
-                    case .failure(let error):
-                        errors += 1
-                        firstError = firstError ?? "\(error)"
-                    }
-                    let index = Int(report.id.rawValue)
-                    if index < enqueued.count { latencies.append(now &- enqueued[index]) }
+                if let error = reports.error {
+                    errors += reports.count
+                    firstError = firstError ?? "\(error)"
+                } else {
+                    delivered += reports.count
+                }
+                guard !enqueued.isEmpty else { return }
+                // Ids follow the loop's count unless records failed to queue; a sample then goes unmatched.
+                for report in reports where report.id.rawValue % UInt64(Self.sampleEvery) == 0 {
+                    if let start = enqueued.removeValue(forKey: report.id.rawValue) { latencies.append(now &- start) }
                 }
             }
         }
@@ -191,7 +241,7 @@ final class DeliveryTracker: @unchecked Sendable {
         var errors: Int
     }
 
-    func summary(records: Int, seconds: Double) -> Summary {
+    func summary(records: Int, bytes: Int, seconds: Double) -> Summary {
         lock.withLock {
             let sorted = latencies.sorted()
             func percentile(_ p: Double) -> Double {

@@ -30,13 +30,10 @@ public final class KafkaProducer: Service, Sendable {
     private let logger: Logger
     private let events: AsyncStream<ProducerEvent>.Continuation?
     private let state = NIOLockedValueBox(LifecycleState.open)
+    /// Set when `partitioner` is `.custom` (read per record, so not taken out of the configuration each time).
+    private let customPartitioner: (any Partitioner)?
 
     private enum LifecycleState { case open, closing, closed }
-
-    /// Signals the caller needs a new batch's memory before appending (internal to `send`).
-    private struct NeedsMemory: Error {
-        var bytes: Int
-    }
 
     /// Creates a producer that reports outcomes only to callers of ``send(_:)``.
     public convenience init(
@@ -65,9 +62,10 @@ public final class KafkaProducer: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.events = events
+        customPartitioner = if case .custom(let custom) = configuration.partitioner { custom } else { nil }
         cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
-        accumulator = RecordAccumulator(configuration: configuration)
-        memory = MemoryPool(capacity: configuration.bufferMemory)
+        memory = MemoryPool(capacity: configuration.bufferMemory, pooledBufferSize: configuration.batchSize)
+        accumulator = RecordAccumulator(configuration: configuration, memory: memory)
         sender = Sender(eventLoop: eventLoopGroup.next(), cluster: cluster, accumulator: accumulator, memory: memory,
                         configuration: configuration, events: events, logger: logger)
         sender.wakeup()
@@ -77,28 +75,50 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Queues a record and returns its id once it is in a batch. Its outcome arrives in the delivery reports.
     ///
-    /// Runs on the caller's executor (`nonisolated(nonsending)`): a loop on an actor pays no executor hop per
-    /// record.
+    /// Runs on the caller's executor (`nonisolated(nonsending)`). Once the topic's metadata is known and
+    /// `buffer.memory` has room it does not suspend at all: one lock, no executor hop, no allocation beyond the
+    /// batch's (it is inlined into the caller, so not even an async call frame).
+    @inlinable
     @discardableResult
     nonisolated(nonsending)
     public func enqueue(_ record: ProducerRecord) async throws(KafkaProducerError) -> ProducerRecordID {
-        let (partition, timestamp, size) = try await prepare(record)
+        if let id = try enqueueWithoutWaiting(record) { return id }
+        return try await enqueueWaiting(record)
+    }
+
+    /// `enqueue` when nothing needs waiting for; nil when something does (the topic's metadata, memory, a custom
+    /// partitioner that needs the partition count).
+    @usableFromInline
+    func enqueueWithoutWaiting(_ record: ProducerRecord) throws(KafkaProducerError) -> ProducerRecordID? {
+        guard record.partition != nil || customPartitioner == nil else { return nil }
+        let size = try checkedSize(of: record)
+        let timestamp = record.timestamp ?? Self.nowMilliseconds()
+        switch accumulator.append(record, placement: accumulator.placement(for: record), timestamp: timestamp, recordSize: size,
+                                  reservation: nil, waiter: nil, wake: sender.wakeup) {
+        case .appended(let id, _): return id
+        case .invalidPartition(let count):
+            throw .invalidPartition(topic: record.topic, partition: record.partition ?? -1, partitionCount: count)
+        case .closed: throw .producerClosed
+        case .needsMetadata, .needsMemory: return nil
+        }
+    }
+
+    /// `enqueue` when it has to wait for metadata or memory.
+    @usableFromInline
+    nonisolated(nonsending)
+    func enqueueWaiting(_ record: ProducerRecord) async throws(KafkaProducerError) -> ProducerRecordID {
+        let size = try checkedSize(of: record)
+        let timestamp = record.timestamp ?? Self.nowMilliseconds()
+        var placement = try await placement(for: record)
         var reservation: Int?
         while true {
-            let (result, wake) = accumulator.append(record, partition: partition, timestamp: timestamp, recordSize: size,
-                                                    reservation: reservation, waiter: nil, now: .now())
-            if wake { sender.wakeup() }
-            switch result {
+            switch accumulator.append(record, placement: placement, timestamp: timestamp, recordSize: size,
+                                      reservation: reservation, waiter: nil, wake: sender.wakeup) {
             case .appended(let id, let usedReservation):
                 if let reservation, !usedReservation { memory.release(reservation) }
                 return id
-            case .needsBatch(let bytes):
-                if let reservation { memory.release(reservation) }
-                try await memory.reserve(bytes, timeout: configuration.maxBlock, eventLoop: sender.eventLoop)
-                reservation = bytes
-            case .closed:
-                if let reservation { memory.release(reservation) }
-                throw .producerClosed
+            case let outcome:
+                try await handleUnappended(outcome, record: record, placement: &placement, reservation: &reservation)
             }
         }
     }
@@ -106,28 +126,24 @@ public final class KafkaProducer: Service, Sendable {
     /// Queues a record and waits until the broker has it (per `acks`).
     nonisolated(nonsending)
     public func send(_ record: ProducerRecord) async throws(KafkaProducerError) -> RecordMetadata {
-        let (partition, timestamp, size) = try await prepare(record)
+        let size = try checkedSize(of: record)
+        let timestamp = record.timestamp ?? Self.nowMilliseconds()
+        var placement = try await placement(for: record)
         var reservation: Int?
         while true {
             do {
                 return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<RecordMetadata, any Error>) in
-                    let (result, wake) = accumulator.append(record, partition: partition, timestamp: timestamp, recordSize: size,
-                                                            reservation: reservation, waiter: waiter, now: .now())
-                    if wake { sender.wakeup() }
-                    switch result {
+                    let outcome = accumulator.append(record, placement: placement, timestamp: timestamp, recordSize: size,
+                                                     reservation: reservation, waiter: waiter, wake: sender.wakeup)
+                    switch outcome {
                     case .appended(_, let usedReservation):
                         if let reservation, !usedReservation { memory.release(reservation) }
-                    case .needsBatch(let bytes):
-                        if let reservation { memory.release(reservation) }
-                        waiter.resume(throwing: NeedsMemory(bytes: bytes))
-                    case .closed:
-                        if let reservation { memory.release(reservation) }
-                        waiter.resume(throwing: KafkaProducerError.producerClosed)
+                    default:
+                        waiter.resume(throwing: Unappended(outcome: outcome))
                     }
                 }
-            } catch let needed as NeedsMemory {
-                try await memory.reserve(needed.bytes, timeout: configuration.maxBlock, eventLoop: sender.eventLoop)
-                reservation = needed.bytes
+            } catch let unappended as Unappended {
+                try await handleUnappended(unappended.outcome, record: record, placement: &placement, reservation: &reservation)
             } catch let error as KafkaProducerError {
                 throw error
             } catch {
@@ -136,10 +152,39 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
-    /// Checks the record's size, waits for the topic's metadata if needed, and picks its partition.
+    /// Why an append did not happen, carried through a waiter's continuation.
+    private struct Unappended: Error {
+        let outcome: RecordAccumulator.AppendResult
+    }
+
+    /// Does what an append that did not happen asks for (metadata, memory), or throws why it cannot happen.
     nonisolated(nonsending)
-    private func prepare(_ record: ProducerRecord) async throws(KafkaProducerError) -> (partition: Int32, timestamp: Int64, size: Int) {
-        guard state.withLockedValue({ $0 == .open }) else { throw .producerClosed }
+    private func handleUnappended(
+        _ outcome: RecordAccumulator.AppendResult, record: ProducerRecord,
+        placement: inout RecordAccumulator.Placement, reservation: inout Int?
+    ) async throws(KafkaProducerError) {
+        switch outcome {
+        case .appended:
+            return
+        case .needsMetadata:
+            _ = try await partitionCount(of: record.topic)
+            placement = try await self.placement(for: record)
+        case .invalidPartition(let count):
+            if let reservation { memory.release(reservation) }
+            throw .invalidPartition(topic: record.topic, partition: record.partition ?? -1, partitionCount: count)
+        case .needsMemory(let bytes):
+            if let held = reservation { memory.release(held) }
+            reservation = nil
+            try await memory.reserve(bytes, timeout: configuration.maxBlock, eventLoop: sender.eventLoop)
+            reservation = bytes
+        case .closed:
+            if let reservation { memory.release(reservation) }
+            throw .producerClosed
+        }
+    }
+
+    /// The record's size in a batch (an upper bound), checked against `max.request.size` and `buffer.memory`.
+    private func checkedSize(of record: ProducerRecord) throws(KafkaProducerError) -> Int {
         let size = RecordBatchBuilder.encodedSize(keyLength: record.key?.kafkaByteCount, valueLength: record.value?.kafkaByteCount,
                                                   headers: record.headers, timestampDelta: Int64(Int32.max), offsetDelta: Int32.max)
         let batchBytes = size + RecordBatchLayout.headerSize
@@ -149,23 +194,29 @@ public final class KafkaProducer: Service, Sendable {
         guard batchBytes <= configuration.bufferMemory else {
             throw .recordTooLarge(bytes: batchBytes, limit: configuration.bufferMemory, setting: "buffer.memory")
         }
-        let count = try await partitionCount(of: record.topic)
-        let partition: Int32
-        if let explicit = record.partition {
-            guard explicit >= 0, explicit < count else {
-                throw .invalidPartition(topic: record.topic, partition: explicit, partitionCount: count)
-            }
-            partition = explicit
-        } else {
-            partition = accumulator.partition(for: record, partitionCount: count)
-        }
-        return (partition, record.timestamp ?? Self.nowMilliseconds(), size)
+        return size
     }
 
-    /// The topic's partition count from the metadata, fetching it (up to `max.block.ms`) the first time.
+
+    /// Where the partitioner puts the record. A custom partitioner needs the partition count, so it may wait for
+    /// the topic's metadata; it is never called under the accumulator's lock.
+    nonisolated(nonsending)
+    private func placement(for record: ProducerRecord) async throws(KafkaProducerError) -> RecordAccumulator.Placement {
+        guard record.partition == nil, let custom = customPartitioner else {
+            return accumulator.placement(for: record)
+        }
+        var count = accumulator.partitionCount(of: record.topic)
+        if count == 0 { count = try await partitionCount(of: record.topic) }
+        let chosen = custom.partition(topic: record.topic, key: record.key, value: record.value, partitionCount: count)
+        return .explicit(((chosen % count) + count) % count)
+    }
+
+    /// The topic's partition count from the metadata, fetching it (up to `max.block.ms`) when it is not known; the
+    /// accumulator learns it too.
     nonisolated(nonsending)
     private func partitionCount(of topic: String) async throws(KafkaProducerError) -> Int32 {
         if let known = cluster.metadata.topics[topic], known.error == .none, !known.partitions.isEmpty {
+            accumulator.updatePartitionCounts(from: cluster.metadata)
             return Int32(known.partitions.count)
         }
         cluster.track([topic])
@@ -173,12 +224,15 @@ public final class KafkaProducer: Service, Sendable {
         var attempt = 0
         while NIODeadline.now() < deadline {
             if let metadata = try? await cluster.refreshMetadata(adding: [topic]).get(), let known = metadata.topics[topic] {
-                if known.error == .none, !known.partitions.isEmpty { return Int32(known.partitions.count) }
+                if known.error == .none, !known.partitions.isEmpty {
+                    accumulator.updatePartitionCounts(from: metadata)
+                    return Int32(known.partitions.count)
+                }
                 if known.error == .topicAuthorizationFailed || known.error == .invalidTopicException {
                     throw .broker(known.error, topic: topic, partition: -1)
                 }
             }
-            guard state.withLockedValue({ $0 == .open }) else { throw .producerClosed }
+            guard !accumulator.isClosed else { throw .producerClosed }
             let pause = min(ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
                                 .delay(attempt: attempt), deadline - .now())
             attempt += 1
@@ -209,8 +263,9 @@ public final class KafkaProducer: Service, Sendable {
             return true
         }
         guard proceed else { return }
-        await flush()
+        // New records are refused from here; those queued are sent without lingering.
         accumulator.close()
+        await flush()
         memory.failWaiters()
         sender.abandonQueued()
         sender.stop()

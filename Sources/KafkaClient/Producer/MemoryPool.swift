@@ -3,9 +3,17 @@ import NIOCore
 
 /// `buffer.memory`: the bytes of batches the producer may hold. A new batch reserves its capacity here and gives
 /// it back when the batch is done. When nothing is left, senders wait in order of arrival, up to `max.block.ms`.
+///
+/// Like the Java client's `BufferPool`, it also keeps the buffers of finished `batch.size` batches for the next
+/// ones: a fresh buffer of a megabyte is new memory the kernel must map and zero, page by page, as records are
+/// written into it. The buffers kept are bounded (`maxPooledBytes`), so an idle producer holds little.
 final class MemoryPool: Sendable {
     let capacity: Int
+    /// The size of the buffers worth keeping (`batch.size`); larger batches (a record above it) are not kept.
+    let pooledBufferSize: Int
+    private let maxPooledBuffers: Int
     private let state: NIOLockedValueBox<State>
+    private let free: NIOLockedValueBox<[ByteBuffer]>
 
     private struct Waiter {
         let id: UInt64
@@ -19,9 +27,26 @@ final class MemoryPool: Sendable {
         var nextId: UInt64 = 0
     }
 
-    init(capacity: Int) {
+    init(capacity: Int, pooledBufferSize: Int) {
         self.capacity = capacity
+        self.pooledBufferSize = pooledBufferSize
+        // At most a quarter of `buffer.memory` and 16 MiB sit unused in the free list.
+        maxPooledBuffers = min(capacity / 4, 16 * 1024 * 1024) / max(pooledBufferSize, 1)
         state = NIOLockedValueBox(State(available: capacity))
+        free = NIOLockedValueBox([])
+    }
+
+    /// A kept buffer for a new batch of `pooledBufferSize` bytes, if there is one.
+    func takeBuffer() -> ByteBuffer? {
+        free.withLockedValue { $0.popLast() }
+    }
+
+    /// Keeps the buffer of a finished batch for a later one (when it has the pooled size and there is room).
+    func recycle(_ buffer: ByteBuffer) {
+        guard buffer.capacity >= pooledBufferSize, buffer.capacity < 2 * pooledBufferSize else { return }
+        free.withLockedValue { free in
+            if free.count < maxPooledBuffers { free.append(buffer) }
+        }
     }
 
     /// Takes `bytes` if they are free now and nobody is waiting ahead.

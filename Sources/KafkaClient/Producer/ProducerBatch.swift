@@ -15,14 +15,16 @@ final class ProducerBatch: @unchecked Sendable {
     /// Bytes taken from `buffer.memory` for this batch.
     let reservedBytes: Int
 
-    private var builder: RecordBatchBuilder
+    // Fields the record path touches are exempt from dynamic exclusivity checks: they change only under the
+    // accumulator's lock (while open) or on the sender's event loop (once drained), never both at once.
+    @exclusivity(unchecked) private var builder: RecordBatchBuilder
     /// The encoded batch, once closed (compressed, with producer state and CRC).
     private(set) var encoded: ByteBuffer?
     /// No more records go in.
-    private(set) var isFull = false
+    @exclusivity(unchecked) private(set) var isFull = false
 
-    private(set) var recordIds: [UInt64] = []
-    private(set) var timestamps: [Int64] = []
+    @exclusivity(unchecked) private(set) var recordIds: [UInt64] = []
+    @exclusivity(unchecked) private(set) var timestamps: [Int64] = []
     /// Callers of `send` waiting for their record's outcome, by index in the batch.
     private(set) var waiters: [(index: Int, continuation: CheckedContinuation<RecordMetadata, any Error>)] = []
 
@@ -39,13 +41,16 @@ final class ProducerBatch: @unchecked Sendable {
     var producerId: Int64 = -1
     var producerEpoch: Int16 = -1
 
-    init(serial: UInt64, topic: String, partition: Int32, reservedBytes: Int, now: NIODeadline, capacity: Int? = nil) {
+    /// - Parameter buffer: storage of a finished batch to write into (see ``MemoryPool``), else a new buffer of
+    ///   `capacity` (or `reservedBytes`) is allocated.
+    init(serial: UInt64, topic: String, partition: Int32, reservedBytes: Int, now: NIODeadline, capacity: Int? = nil,
+         buffer: ByteBuffer? = nil) {
         self.serial = serial
         self.topic = topic
         self.partition = partition
         self.reservedBytes = reservedBytes
         createdAt = now
-        builder = RecordBatchBuilder(capacity: capacity ?? reservedBytes)
+        builder = if let buffer { RecordBatchBuilder(reusing: buffer) } else { RecordBatchBuilder(capacity: capacity ?? reservedBytes) }
     }
 
     var recordCount: Int { recordIds.count }
@@ -73,17 +78,27 @@ final class ProducerBatch: @unchecked Sendable {
     /// Stops further appends (it is full, or being sent).
     func markFull() { isFull = true }
 
-    /// Encodes the batch: compression and producer state are applied once, here.
-    func close(compression: CompressionCodec, level: Int?, workspace: CompressionWorkspace) throws(RecordBatchError) -> ByteBuffer {
+    /// Encodes the batch: compression and producer state are applied once, here. With compression, the buffer
+    /// the records were written into is no longer needed and goes to `recycle`.
+    func close(compression: CompressionCodec, level: Int?, workspace: CompressionWorkspace,
+               recycle: (ByteBuffer) -> Void) throws(RecordBatchError) -> ByteBuffer {
         if let encoded { return encoded }
         isFull = true
         builder.producerId = producerId
         builder.producerEpoch = producerEpoch
         builder.baseSequence = baseSequence
         let built = try builder.build(compression: compression, level: level, workspace: workspace)
+        // Uncompressed, `built` is the records' buffer itself; compressed, that buffer is free now.
+        let records = builder.takeBuffer()
+        if compression != .none { recycle(records) }
         encoded = built
-        builder = RecordBatchBuilder(capacity: 0) // release the uncompressed buffer
         return built
+    }
+
+    /// The encoded batch's buffer, for the next batch, once the batch is done (its records were reported).
+    func takeEncodedBuffer() -> ByteBuffer? {
+        defer { encoded = nil }
+        return encoded
     }
 
     /// Rewrites producer id, epoch and sequence of an encoded batch being retried under new idempotence state.
@@ -99,25 +114,16 @@ final class ProducerBatch: @unchecked Sendable {
     }
 
     /// Reports every record's outcome: returns the delivery reports and resumes the waiting callers.
-    func complete(_ outcome: Result<(baseOffset: Int64, logAppendTime: Int64), KafkaProducerError>) -> [DeliveryReport] {
-        var reports: [DeliveryReport] = []
-        reports.reserveCapacity(recordIds.count)
+    func complete(_ outcome: Result<(baseOffset: Int64, logAppendTime: Int64), KafkaProducerError>) -> DeliveryReports {
+        let reports: DeliveryReports
         switch outcome {
         case .success(let (baseOffset, logAppendTime)):
-            for (index, id) in recordIds.enumerated() {
-                let metadata = RecordMetadata(
-                    topic: topic, partition: partition, offset: baseOffset < 0 ? -1 : baseOffset + Int64(index),
-                    timestamp: logAppendTime >= 0 ? logAppendTime : timestamps[index]
-                )
-                reports.append(DeliveryReport(id: ProducerRecordID(rawValue: id), result: .success(metadata)))
-            }
-            for waiter in waiters {
-                if case .success(let metadata) = reports[waiter.index].result { waiter.continuation.resume(returning: metadata) }
-            }
+            reports = DeliveryReports(topic: topic, partition: partition, error: nil, baseOffset: baseOffset,
+                                      logAppendTime: logAppendTime, ids: recordIds, timestamps: timestamps)
+            for waiter in waiters { waiter.continuation.resume(returning: reports.metadata(at: waiter.index)) }
         case .failure(let error):
-            for id in recordIds {
-                reports.append(DeliveryReport(id: ProducerRecordID(rawValue: id), result: .failure(error)))
-            }
+            reports = DeliveryReports(topic: topic, partition: partition, error: error, baseOffset: -1, logAppendTime: -1,
+                                      ids: recordIds, timestamps: timestamps)
             for waiter in waiters { waiter.continuation.resume(throwing: error) }
         }
         waiters = []

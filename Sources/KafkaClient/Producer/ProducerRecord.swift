@@ -51,5 +51,5 @@ public struct DeliveryReport: Sendable {
 /// What the producer reports while it runs.
 public enum ProducerEvent: Sendable {
     /// Outcomes of records, a batch at a time (one element per produced batch, in completion order).
-    case deliveryReports([DeliveryReport])
+    case deliveryReports(DeliveryReports)
 }

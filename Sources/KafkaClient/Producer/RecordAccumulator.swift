@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KafkaProtocol
 import NIOConcurrencyHelpers
 import NIOCore
@@ -15,16 +18,19 @@ public struct TopicPartition: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(topic)-\(partition)" }
 }
 
-/// Collects records into per-partition batches. `send` appends under one lock and returns; the sender drains
-/// batches that are ready (full, lingered long enough, flushed, or needed to free memory), one request per
-/// broker at a time.
+/// Collects records into per-partition batches. An append takes one lock: it finds the topic (a one-entry cache
+/// makes a run of records to one topic skip the hash), picks the partition, reserves a new batch's memory when it
+/// can without waiting, and writes the record into the batch. The sender drains batches that are ready (full,
+/// lingered long enough, flushed, or needed to free memory), one request per broker at a time.
 final class RecordAccumulator: @unchecked Sendable {
+    // @unchecked: every mutable field is read and written under `lock` only (which is also why the fields an
+    // append touches skip dynamic exclusivity checks).
     private let lock = NIOLock()
-    private var queues: [TopicPartition: CircularBuffer<ProducerBatch>] = [:]
-    private var stickyPartitions: [String: Int32] = [:]
-    private var roundRobin: [String: UInt32] = [:]
-    private var nextSerial: UInt64 = 0
-    private var nextRecordId: UInt64 = 0
+    @exclusivity(unchecked) private var topics: [String: TopicQueues] = [:]
+    /// The topic of the last append: producers mostly send runs of records to one topic.
+    @exclusivity(unchecked) private var lastTopic: TopicQueues?
+    @exclusivity(unchecked) private var nextSerial: UInt64 = 0
+    @exclusivity(unchecked) private var nextRecordId: UInt64 = 0
     /// Serials of batches not yet completed, for `flush`.
     private var incomplete: Set<UInt64> = []
     private var flushWaiters: [(upTo: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
@@ -35,92 +41,179 @@ final class RecordAccumulator: @unchecked Sendable {
 
     let batchSize: Int
     let linger: TimeAmount
-    let partitioner: PartitionerChoice
+    /// Keyless records in turn across the partitions (else sticky).
+    let roundRobin: Bool
     let ignoreKeys: Bool
+    private let memory: MemoryPool
 
-    init(configuration: ProducerConfiguration) {
+    init(configuration: ProducerConfiguration, memory: MemoryPool) {
         batchSize = configuration.batchSize
         linger = configuration.linger
-        partitioner = configuration.partitioner
+        roundRobin = if case .roundRobin = configuration.partitioner { true } else { false }
         ignoreKeys = configuration.partitionerIgnoreKeys
+        self.memory = memory
+    }
+
+    /// One topic's queues, indexed by partition, and its partitioner state.
+    private final class TopicQueues {
+        let name: String
+        /// From the metadata; 0 until known.
+        var partitionCount: Int32 = 0
+        @exclusivity(unchecked) var queues: [CircularBuffer<ProducerBatch>] = []
+        @exclusivity(unchecked) var stickyPartition: Int32 = -1
+        @exclusivity(unchecked) var roundRobin: UInt32 = .random(in: 0..<UInt32.max)
+
+        init(name: String) { self.name = name }
+
+        func queue(_ partition: Int32) -> CircularBuffer<ProducerBatch>? {
+            Int(partition) < queues.count ? queues[Int(partition)] : nil
+        }
+
+        /// Grows `queues` so that `partition` has a slot (retries and explicit partitions may come before the count).
+        func ensureSlot(_ partition: Int32) {
+            while queues.count <= Int(partition) { queues.append(CircularBuffer(initialCapacity: 2)) }
+        }
     }
 
     // MARK: - Appending
 
-    /// The partition for a record without an explicit one.
-    func partition(for record: ProducerRecord, partitionCount: Int32) -> Int32 {
-        if case .custom(let custom) = partitioner {
-            let chosen = custom.partition(topic: record.topic, key: record.key, value: record.value, partitionCount: partitionCount)
-            return ((chosen % partitionCount) + partitionCount) % partitionCount
-        }
+    /// How the partitioner places a record that names no partition, decided outside the lock where it can be.
+    enum Placement {
+        case explicit(Int32)
+        /// `toPositive(murmur2(key))`, taken modulo the partition count under the lock.
+        case keyHash(Int32)
+        /// Sticky or round robin, per the configuration.
+        case keyless
+    }
+
+    /// The placement for a record: keys are hashed here, before the lock is taken. A custom partitioner is asked
+    /// by the producer (never under this lock) and its answer given as `.explicit`.
+    func placement(for record: ProducerRecord) -> Placement {
+        if let partition = record.partition { return .explicit(partition) }
         if let key = record.key, !ignoreKeys {
-            return key.withKafkaBytes { Murmur2.partition(forKey: $0, partitionCount: partitionCount) }
+            return .keyHash(key.withKafkaBytes { Murmur2.hash($0) } & 0x7FFF_FFFF)
         }
-        return lock.withLock {
-            switch partitioner {
-            case .roundRobin:
-                let next = roundRobin[record.topic, default: UInt32.random(in: 0..<UInt32(partitionCount))]
-                roundRobin[record.topic] = next &+ 1
-                return Int32(next % UInt32(partitionCount))
-            default:
-                if let sticky = stickyPartitions[record.topic], sticky < partitionCount { return sticky }
-                let chosen = Int32.random(in: 0..<partitionCount)
-                stickyPartitions[record.topic] = chosen
-                return chosen
-            }
-        }
+        return .keyless
     }
 
     enum AppendResult {
-        /// `usedReservation`: the record opened a new batch, which now holds the reservation (and returns it when
-        /// done); otherwise the caller gives its reservation back.
+        /// `usedReservation`: the record opened a new batch with the caller's reservation, which the batch now
+        /// holds; otherwise the caller gives its reservation back.
         case appended(ProducerRecordID, usedReservation: Bool)
-        /// A new batch is needed: reserve this many bytes of `buffer.memory` and call again with them.
-        case needsBatch(bytes: Int)
+        /// The topic's partition count is not known yet: fetch the metadata and append again.
+        case needsMetadata
+        /// An explicit partition outside the topic's partitions.
+        case invalidPartition(partitionCount: Int32)
+        /// A new batch of this many bytes is needed and `buffer.memory` has no room now: reserve them (waiting)
+        /// and append again with the reservation.
+        case needsMemory(bytes: Int)
         case closed
     }
 
-    /// Appends to the partition's open batch, or to a new one made with `reservation` bytes. Returns whether
-    /// the sender should look now (a batch filled up).
+    /// Appends to the partition's open batch, or to a new one: made with `reservation` bytes when given, else with
+    /// memory reserved now if there is room. Wakes the sender when a batch fills up or is created.
     func append(
-        _ record: ProducerRecord, partition: Int32, timestamp: Int64, recordSize: Int,
-        reservation: Int?, waiter: CheckedContinuation<RecordMetadata, any Error>?, now: NIODeadline
-    ) -> (AppendResult, wakeSender: Bool) {
-        lock.withLock {
-            guard !closed else { return (.closed, false) }
-            let key = TopicPartition(topic: record.topic, partition: partition)
-            var wake = false
-            if let last = queues[key]?.last, !last.isFull {
+        _ record: ProducerRecord, placement: Placement, timestamp: Int64, recordSize: Int,
+        reservation: Int?, waiter: CheckedContinuation<RecordMetadata, any Error>?, wake: () -> Void
+    ) -> AppendResult {
+        var wakeSender = false
+        let result = lock.withLock { () -> AppendResult in
+            guard !closed else { return .closed }
+            let topic: TopicQueues
+            if let last = lastTopic, last.name == record.topic {
+                topic = last
+            } else if let known = topics[record.topic] {
+                topic = known
+                lastTopic = known
+            } else {
+                topic = TopicQueues(name: record.topic)
+                topics[record.topic] = topic
+                lastTopic = topic
+            }
+            let count = topic.partitionCount
+            guard count > 0 else { return .needsMetadata }
+            let partition: Int32
+            switch placement {
+            case .explicit(let explicit):
+                guard explicit >= 0, explicit < count else { return .invalidPartition(partitionCount: count) }
+                partition = explicit
+            case .keyHash(let hash):
+                partition = hash % count
+            case .keyless:
+                partition = keylessPartition(topic)
+            }
+            topic.ensureSlot(partition)
+            if let last = topic.queues[Int(partition)].last, !last.isFull {
                 let id = nextRecordId
                 if last.tryAppend(id: id, timestamp: timestamp, key: record.key, value: record.value, headers: record.headers,
                                   recordSize: recordSize, limit: batchSize, waiter: waiter) {
-                    nextRecordId += 1
-                    if last.sizeInBytes >= batchSize { wake = closeForAppends(last) }
-                    return (.appended(ProducerRecordID(rawValue: id), usedReservation: false), wake)
+                    nextRecordId &+= 1
+                    if last.sizeInBytes >= batchSize { wakeSender = closeForAppends(last, of: topic) }
+                    return .appended(ProducerRecordID(rawValue: id), usedReservation: false)
                 }
-                wake = closeForAppends(last)
+                wakeSender = closeForAppends(last, of: topic)
             }
-            guard let reservation else { return (.needsBatch(bytes: max(batchSize, recordSize + RecordBatchLayout.headerSize)), wake) }
-            nextSerial += 1
-            let batch = ProducerBatch(serial: nextSerial, topic: record.topic, partition: partition,
-                                      reservedBytes: reservation, now: now)
+            let bytes = max(batchSize, recordSize + RecordBatchLayout.headerSize)
+            let reserved: Int
+            if let reservation {
+                reserved = reservation
+            } else if memory.tryReserve(bytes) {
+                reserved = bytes
+            } else {
+                return .needsMemory(bytes: bytes)
+            }
+            nextSerial &+= 1
+            let batch = ProducerBatch(serial: nextSerial, topic: record.topic, partition: partition, reservedBytes: reserved,
+                                      now: .now(), buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil)
             let id = nextRecordId
-            nextRecordId += 1
+            nextRecordId &+= 1
             _ = batch.tryAppend(id: id, timestamp: timestamp, key: record.key, value: record.value, headers: record.headers,
                                 recordSize: recordSize, limit: .max, waiter: waiter)
-            queues[key, default: CircularBuffer()].append(batch)
+            topic.queues[Int(partition)].append(batch)
             incomplete.insert(batch.serial)
-            if batch.sizeInBytes >= batchSize { _ = closeForAppends(batch) }
+            if batch.sizeInBytes >= batchSize { _ = closeForAppends(batch, of: topic) }
             // A new batch: the sender must know, to send it when its linger time is up.
-            return (.appended(ProducerRecordID(rawValue: id), usedReservation: true), true)
+            wakeSender = true
+            return .appended(ProducerRecordID(rawValue: id), usedReservation: reservation != nil)
+        }
+        if wakeSender { wake() }
+        return result
+    }
+
+    /// A keyless record's partition: sticky (until the partition's batch is complete) or round robin.
+    private func keylessPartition(_ topic: TopicQueues) -> Int32 {
+        let count = topic.partitionCount
+        if roundRobin {
+            let next = topic.roundRobin
+            topic.roundRobin = next &+ 1
+            return Int32(next % UInt32(count))
+        }
+        if topic.stickyPartition >= 0, topic.stickyPartition < count { return topic.stickyPartition }
+        topic.stickyPartition = Int32.random(in: 0..<count)
+        return topic.stickyPartition
+    }
+
+    /// The partition count the accumulator places records by, or 0 when it is not known.
+    func partitionCount(of topic: String) -> Int32 {
+        lock.withLock { topics[topic]?.partitionCount ?? 0 }
+    }
+
+    /// Takes the partition counts of topics in the metadata (they only grow).
+    func updatePartitionCounts(from metadata: ClusterMetadata) {
+        lock.withLock {
+            for (name, known) in metadata.topics where known.error == .none && !known.partitions.isEmpty {
+                let topic = topics[name] ?? TopicQueues(name: name)
+                topics[name] = topic
+                topic.partitionCount = max(topic.partitionCount, Int32(known.partitions.count))
+            }
         }
     }
 
     /// Closes a batch to appends; the sticky partitioner moves on from its partition (Java: the sticky partition
     /// changes once a batch for it is complete).
-    private func closeForAppends(_ batch: ProducerBatch) -> Bool {
+    private func closeForAppends(_ batch: ProducerBatch, of topic: TopicQueues) -> Bool {
         batch.markFull()
-        if stickyPartitions[batch.topic] == batch.partition { stickyPartitions[batch.topic] = nil }
+        if topic.stickyPartition == batch.partition { topic.stickyPartition = -1 }
         return true
     }
 
@@ -140,17 +233,19 @@ final class RecordAccumulator: @unchecked Sendable {
         lock.withLock {
             var readiness = Readiness()
             let hurry = flushes > 0 || closed || memoryExhausted
-            for (key, queue) in queues {
-                guard let first = queue.first else { continue }
-                guard let leader = metadata.leader(of: key.topic, partition: key.partition) else {
-                    readiness.unknownLeaders.insert(key.topic)
-                    continue
-                }
-                let dueAt = first.retryAt ?? (first.createdAt + linger)
-                if first.retryAt == nil && (first.isFull || queue.count > 1 || hurry) || dueAt <= now {
-                    readiness.nodes.insert(leader)
-                } else {
-                    readiness.nextCheck = min(readiness.nextCheck ?? dueAt, dueAt)
+            for topic in topics.values {
+                for (index, queue) in topic.queues.enumerated() {
+                    guard let first = queue.first else { continue }
+                    guard let leader = metadata.leader(of: topic.name, partition: Int32(index)) else {
+                        readiness.unknownLeaders.insert(topic.name)
+                        continue
+                    }
+                    let dueAt = first.retryAt ?? (first.createdAt + linger)
+                    if first.retryAt == nil && (first.isFull || queue.count > 1 || hurry) || dueAt <= now {
+                        readiness.nodes.insert(leader)
+                    } else {
+                        readiness.nextCheck = min(readiness.nextCheck ?? dueAt, dueAt)
+                    }
                 }
             }
             return readiness
@@ -164,23 +259,27 @@ final class RecordAccumulator: @unchecked Sendable {
                canDrain: (TopicPartition, ProducerBatch) -> Bool) -> [ProducerBatch] {
         lock.withLock {
             let hurry = flushes > 0 || closed
-            let keys = queues.keys.filter { metadata.leader(of: $0.topic, partition: $0.partition) == node }
-                .sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
-            guard !keys.isEmpty else { return [] }
-            drainStart = (drainStart + 1) % keys.count
+            var led: [(topic: TopicQueues, partition: Int32)] = []
+            for topic in topics.values.sorted(by: { $0.name < $1.name }) {
+                for (index, queue) in topic.queues.enumerated() where !queue.isEmpty {
+                    if metadata.leader(of: topic.name, partition: Int32(index)) == node { led.append((topic, Int32(index))) }
+                }
+            }
+            guard !led.isEmpty else { return [] }
+            drainStart = (drainStart + 1) % led.count
             var drained: [ProducerBatch] = []
             var size = 0
-            for offset in 0..<keys.count {
-                let key = keys[(drainStart + offset) % keys.count]
-                guard let first = queues[key]?.first else { continue }
+            for step in 0..<led.count {
+                let (topic, partition) = led[(drainStart + step) % led.count]
+                let index = Int(partition)
+                guard let first = topic.queues[index].first else { continue }
                 if let retryAt = first.retryAt, retryAt > now { continue }
-                let ready = first.isFull || (queues[key]?.count ?? 0) > 1 || hurry || first.retryAt != nil
+                let ready = first.isFull || topic.queues[index].count > 1 || hurry || first.retryAt != nil
                     || first.createdAt + linger <= now
-                guard ready, canDrain(key, first) else { continue }
+                guard ready, canDrain(TopicPartition(topic: topic.name, partition: partition), first) else { continue }
                 if !drained.isEmpty && size + first.sizeInBytes > maxRequestSize { break }
-                _ = closeForAppends(first)
-                queues[key]?.removeFirst()
-                if queues[key]?.isEmpty == true { queues[key] = nil }
+                _ = closeForAppends(first, of: topic)
+                topic.queues[index].removeFirst()
                 first.retryAt = nil
                 size += first.sizeInBytes
                 drained.append(first)
@@ -197,13 +296,14 @@ final class RecordAccumulator: @unchecked Sendable {
 
     private func insertInOrder(_ batch: ProducerBatch, retryAt: NIODeadline) {
         batch.retryAt = retryAt
-        let key = TopicPartition(topic: batch.topic, partition: batch.partition)
-        var queue = queues[key] ?? CircularBuffer()
-        let position = queue.firstIndex {
+        let topic = topics[batch.topic] ?? TopicQueues(name: batch.topic)
+        topics[batch.topic] = topic
+        topic.ensureSlot(batch.partition)
+        let index = Int(batch.partition)
+        let position = topic.queues[index].firstIndex {
             $0.serial > batch.serial || ($0.serial == batch.serial && $0.splitIndex > batch.splitIndex)
-        } ?? queue.endIndex
-        queue.insert(batch, at: position)
-        queues[key] = queue
+        } ?? topic.queues[index].endIndex
+        topic.queues[index].insert(batch, at: position)
     }
 
     /// Replaces a batch the broker found too large by pieces of at most about `targetBytes`, queued in its place.
@@ -247,18 +347,20 @@ final class RecordAccumulator: @unchecked Sendable {
 
     /// Batches still queued for a partition (for idempotence bookkeeping).
     func queuedBatches(for key: TopicPartition) -> [ProducerBatch] {
-        lock.withLock { Array(queues[key] ?? CircularBuffer()) }
+        lock.withLock { topics[key.topic]?.queue(key.partition).map(Array.init) ?? [] }
     }
 
     /// Queued batches whose `delivery.timeout.ms` has passed; they leave the queue.
     func expired(deliveryTimeout: TimeAmount, now: NIODeadline) -> [ProducerBatch] {
         lock.withLock {
             var expired: [ProducerBatch] = []
-            for (key, queue) in queues {
-                let keep = queue.filter { $0.createdAt + deliveryTimeout > now }
-                guard keep.count != queue.count else { continue }
-                expired += queue.filter { $0.createdAt + deliveryTimeout <= now }
-                queues[key] = keep.isEmpty ? nil : CircularBuffer(keep)
+            for topic in topics.values {
+                for index in topic.queues.indices {
+                    // Batches of a partition are queued oldest first (retries go back in creation order).
+                    while let first = topic.queues[index].first, first.createdAt + deliveryTimeout <= now {
+                        expired.append(topic.queues[index].removeFirst())
+                    }
+                }
             }
             return expired
         }
@@ -267,8 +369,13 @@ final class RecordAccumulator: @unchecked Sendable {
     /// Every queued batch, removed (the producer is closing without delivering them).
     func removeAll() -> [ProducerBatch] {
         lock.withLock {
-            let all = queues.values.flatMap { Array($0) }
-            queues = [:]
+            var all: [ProducerBatch] = []
+            for topic in topics.values {
+                for index in topic.queues.indices {
+                    all.append(contentsOf: topic.queues[index])
+                    topic.queues[index].removeAll()
+                }
+            }
             return all
         }
     }
@@ -283,6 +390,7 @@ final class RecordAccumulator: @unchecked Sendable {
                 guard group.remaining <= 0 else { return [] }
             }
             incomplete.remove(batch.serial)
+            guard !flushWaiters.isEmpty else { return [] }
             let oldest = incomplete.min() ?? .max
             let done = flushWaiters.filter { $0.upTo < oldest }
             flushWaiters.removeAll { $0.upTo < oldest }

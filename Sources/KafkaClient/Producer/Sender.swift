@@ -127,8 +127,10 @@ final class Sender: @unchecked Sendable {
                 self.lastMetadataError = "\(error)"
                 self.logger.debug("metadata refresh failed: \(error)")
                 self.schedule(at: .now() + self.retryBackoff.delay(attempt: 0))
-            } else {
+            } else if case .success(let metadata) = result {
                 self.lastMetadataError = nil
+                // Partitions may have been added: keyless and keyed records spread over the new count.
+                self.accumulator.updatePartitionCounts(from: metadata)
                 self.run()
             }
         }
@@ -182,7 +184,7 @@ final class Sender: @unchecked Sendable {
             idempotence?.stamp(batch, of: key)
             do {
                 let encoded = try batch.close(compression: configuration.compression, level: configuration.compressionLevel,
-                                              workspace: workspace)
+                                              workspace: workspace, recycle: memory.recycle)
                 if topics[batch.topic] == nil { order.append(batch.topic) }
                 topics[batch.topic, default: []].append(.init(index: batch.partition, records: RecordSet(encoded)))
                 sent.append(batch)
@@ -327,6 +329,7 @@ final class Sender: @unchecked Sendable {
     private func finish(_ batch: ProducerBatch, _ outcome: Result<(baseOffset: Int64, logAppendTime: Int64), KafkaProducerError>) {
         if case .failure = outcome { recordErrors.increment(by: batch.recordCount) }
         let reports = batch.complete(outcome)
+        if let buffer = batch.takeEncodedBuffer() { memory.recycle(buffer) }
         memory.release(batch.reservedBytes)
         accumulator.completed(batch)
         if !reports.isEmpty { events?.yield(.deliveryReports(reports)) }

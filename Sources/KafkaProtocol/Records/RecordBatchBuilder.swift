@@ -28,6 +28,21 @@ public struct RecordBatchBuilder {
         buffer.writeRepeatingByte(0, count: RecordBatchLayout.headerSize)
     }
 
+    /// Starts a batch in `buffer`'s storage (its contents are discarded): a producer recycles the buffers of
+    /// batches it has sent instead of having fresh memory mapped and zeroed for every batch.
+    public init(reusing buffer: ByteBuffer) {
+        self.buffer = buffer
+        self.buffer.clear()
+        self.buffer.writeRepeatingByte(0, count: RecordBatchLayout.headerSize)
+    }
+
+    /// Gives up the buffer the records were written into, leaving the builder empty (without storage of its own).
+    /// A producer calls it after compressing a batch, to recycle the uncompressed buffer.
+    public mutating func takeBuffer() -> ByteBuffer {
+        defer { buffer = ByteBuffer() }
+        return buffer
+    }
+
     /// Uncompressed size of the batch so far, header included.
     public var sizeInBytes: Int { buffer.readableBytes }
 
@@ -147,18 +162,22 @@ public struct RecordBatchBuilder {
 
     // MARK: - Encoding helpers
 
+    @inline(__always)
     private static func bodySize(
         keyLength: Int?, valueLength: Int?, headers: [RecordHeader], timestampDelta: Int64, offsetDelta: Int32
     ) -> Int {
         var size = 1 + VarintSize.signed(timestampDelta) + VarintSize.signed(Int64(offsetDelta))
         size += fieldSize(keyLength) + fieldSize(valueLength)
         size += VarintSize.signed(Int64(headers.count))
-        for header in headers {
-            size += fieldSize(header.key.utf8.count) + fieldSize(header.value?.readableBytes)
+        if !headers.isEmpty {
+            for header in headers {
+                size += fieldSize(header.key.utf8.count) + fieldSize(header.value?.readableBytes)
+            }
         }
         return size
     }
 
+    @inline(__always)
     private static func fieldSize(_ length: Int?) -> Int {
         guard let length else { return 1 } // varint -1
         return VarintSize.signed(Int64(length)) + length
@@ -210,10 +229,12 @@ private func withOptionalBytes<R>(_ buffer: ByteBuffer?, _ body: (UnsafeRawBuffe
 
 /// Sizes of zigzag varints, for sizing records before writing them.
 enum VarintSize {
+    @inline(__always)
     static func signed(_ value: Int64) -> Int {
         unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
+    @inline(__always)
     static func unsigned(_ value: UInt64) -> Int {
         // 7 payload bits per byte; a zero still takes one byte.
         max(1, (64 - value.leadingZeroBitCount + 6) / 7)
