@@ -83,11 +83,13 @@ final class Fetcher: @unchecked Sendable {
         resolvePositions()
         let metadata = cluster.metadata
         var byNode: [Int32: [SubscriptionState.Fetchable]] = [:]
+        /// Nodes with a partition held back by the read-ahead bounds.
+        var heldBack: Set<Int32> = []
         var unknown: Set<String> = []
         let hasRoom = buffer.bufferedBytes < totalPrefetchLimit
         let now = NIODeadline.now()
         var nextRetry: NIODeadline?
-        for var fetchable in subscriptions.fetchable where hasRoom && buffer.heldBytes(fetchable.partition) < partitionPrefetchLimit {
+        for var fetchable in subscriptions.fetchable {
             if let until = backoffUntil[fetchable.partition] {
                 guard until <= now else {
                     nextRetry = min(nextRetry ?? until, until)
@@ -104,10 +106,18 @@ final class Fetcher: @unchecked Sendable {
                 unknown.insert(fetchable.partition.topic)
                 continue
             }
+            guard hasRoom && buffer.heldBytes(fetchable.partition) < partitionPrefetchLimit else {
+                heldBack.insert(leader)
+                continue
+            }
             byNode[leader, default: []].append(fetchable)
         }
         if !unknown.isEmpty || cluster.metadataIsStale { refreshMetadata(unknown) }
-        for (node, partitions) in byNode where !inFlight.contains(node) {
+        // A node with a partition held back gets no fetch for the rest: those may all be at their end, and a long
+        // poll for them would keep the connection (one fetch at a time) from asking for the held-back one once the
+        // application makes room, for up to fetch.max.wait.ms. Making room wakes the fetcher, and that fetch
+        // asks for all of them.
+        for (node, partitions) in byNode where !inFlight.contains(node) && !heldBack.contains(node) {
             fetch(from: node, partitions)
         }
         timer?.cancel()

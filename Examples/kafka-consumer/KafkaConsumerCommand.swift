@@ -4,6 +4,7 @@ import KafkaClient
 import KafkaProtocol
 import Logging
 import NIOCore
+import Synchronization
 
 /// `kafka-consumer`: reads records from topics (in a group, or all partitions without one) and prints them;
 /// progress and a summary go to stderr.
@@ -88,36 +89,44 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
         let stop = StopSignal()
         for signal in [SIGINT, SIGTERM] { stop.watch(signal) }
 
-        let output = OutputBuffer()
+        // Options are read once: a property wrapper's getter per record costs more than handing out the record.
+        let format = OutputFormat(rawValue: self.format) ?? .value
+        let syncCommit = commit == "sync"
+        let limit = count ?? .max
         let start = ContinuousClock.now
-        var records = 0
-        var bytes = 0
-        var lastProgress = ContinuousClock.now
-        let reading = Task {
+        let reading = Task { () throws -> ReadSummary in
+            var output = RecordOutput(format: format)
+            var summary = ReadSummary()
+            defer { output.flush() }
             for try await record in consumer.records {
-                output.write(render(record))
-                records += 1
-                bytes += (record.key?.readableBytes ?? 0) + (record.value?.readableBytes ?? 0)
+                output.append(record)
+                summary.records += 1
+                summary.bytes += (record.key?.readableBytes ?? 0) + (record.value?.readableBytes ?? 0)
                 stop.recordArrived()
-                if commit == "sync" { try await consumer.commit() }
-                if ContinuousClock.now - lastProgress > .seconds(1) {
-                    output.flush()
-                    FileHandle.standardError.write(Data("\(records) records\n".utf8))
-                    lastProgress = .now
+                if syncCommit { try await consumer.commit() }
+                // The clock is read every few thousand records, not per record.
+                if summary.records & 4095 == 0 {
+                    summary.lastRecord = .now
+                    if summary.lastRecord - summary.lastProgress > .seconds(1) {
+                        output.flush()
+                        FileHandle.standardError.write(Data("\(summary.records) records\n".utf8))
+                        summary.lastProgress = summary.lastRecord
+                    }
                 }
-                if let count, records >= count { break }
+                if summary.records >= limit { break }
             }
-            return (records, bytes)
+            summary.lastRecord = .now
+            return summary
         }
         let idle = timeoutMs.map { Duration.milliseconds($0) }
-        let (read, readBytes): (Int, Int) = try await withThrowingTaskGroup(of: (Int, Int)?.self) { group in
+        let summary: ReadSummary = try await withThrowingTaskGroup(of: ReadSummary?.self) { group in
             group.addTask { try await reading.value }
             group.addTask {
                 await stop.wait(idleTimeout: idle)
                 reading.cancel()
                 return nil
             }
-            var result: (Int, Int) = (0, 0)
+            var result = ReadSummary()
             for try await outcome in group {
                 if let outcome {
                     result = outcome
@@ -127,17 +136,17 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
             }
             return result
         }
-        output.flush()
         await consumer.close()
-        let elapsed = ContinuousClock.now - start
+        // The rate is over the time records were arriving: an idle wait at the end (--timeout-ms) does not count.
+        let elapsed = (summary.records > 0 ? summary.lastRecord : ContinuousClock.now) - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let rate = seconds > 0 ? Double(read) / seconds : 0
-        let megabytes = seconds > 0 ? Double(readBytes) / 1e6 / seconds : 0
+        let rate = seconds > 0 ? Double(summary.records) / seconds : 0
+        let megabytes = seconds > 0 ? Double(summary.bytes) / 1e6 / seconds : 0
         FileHandle.standardError.write(Data(String(format: "%d records, %d bytes in %.2f s: %.0f records/s, %.2f MB/s\n",
-                                                   read, readBytes, seconds, rate, megabytes).utf8))
+                                                   summary.records, summary.bytes, seconds, rate, megabytes).utf8))
         if statsJSON {
             FileHandle.standardError.write(Data(String(format: #"{"records":%d,"bytes":%d,"seconds":%.3f,"records_per_second":%.1f,"mb_per_second":%.3f}"#,
-                                                       read, readBytes, seconds, rate, megabytes).utf8 + [0x0A]))
+                                                       summary.records, summary.bytes, seconds, rate, megabytes).utf8 + [0x0A]))
         }
     }
 
@@ -152,69 +161,49 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
         }
     }
 
-    private func render(_ record: ConsumerRecord) -> String {
-        let key = record.key.map { String(buffer: $0) }
-        let value = record.value.map { String(buffer: $0) }
-        switch format {
-        case "kv":
-            return "\(key ?? "null")\t\(value ?? "null")"
-        case "json":
-            var object: [String: Any] = [
-                "topic": record.topic, "partition": Int(record.partition), "offset": record.offset, "timestamp": record.timestamp,
-                "key": key as Any? ?? NSNull(), "value": value as Any? ?? NSNull(),
-            ]
-            object["headers"] = Array(record.headers).map { header -> [String: Any] in
-                ["key": header.key, "value": header.value.map { String(buffer: $0) } as Any? ?? NSNull()]
-            }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            return String(decoding: data, as: UTF8.self)
-        default:
-            return value ?? "null"
-        }
-    }
 }
 
-/// Buffered stdout (records are many and small).
-final class OutputBuffer: @unchecked Sendable {
-    private var pending = ""
-
-    func write(_ line: String) {
-        pending += line
-        pending += "\n"
-        if pending.utf8.count > 64 * 1024 { flush() }
-    }
-
-    func flush() {
-        guard !pending.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(pending.utf8))
-        pending = ""
-    }
+/// What the reading loop counted.
+struct ReadSummary: Sendable {
+    var records = 0
+    var bytes = 0
+    var lastRecord = ContinuousClock.now
+    var lastProgress = ContinuousClock.now
 }
 
-/// Ends the run on SIGINT/SIGTERM or after an idle timeout.
+/// Ends the run on SIGINT/SIGTERM or after an idle timeout. The reading loop only bumps a counter per record;
+/// the watcher compares it every 50 ms.
 final class StopSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lastRecord = ContinuousClock.now
-    private var stopped = false
+    // @unchecked: `sources` is only appended to by `watch`, before the reading starts; it just keeps them alive.
+    private let arrived = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
     private var sources: [any DispatchSourceSignal] = []
 
     func watch(_ signalNumber: Int32) {
         signal(signalNumber, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler { [weak self] in self?.lock.withLock { self?.stopped = true } }
+        source.setEventHandler { [weak self] in self?.stopped.store(true, ordering: .relaxed) }
         source.resume()
         sources.append(source)
     }
 
     func recordArrived() {
-        lock.withLock { lastRecord = .now }
+        arrived.wrappingAdd(1, ordering: .relaxed)
     }
 
     func wait(idleTimeout: Duration?) async {
+        var seen = arrived.load(ordering: .relaxed)
+        var lastChange = ContinuousClock.now
         while !Task.isCancelled {
-            let (stop, last) = lock.withLock { (stopped, lastRecord) }
-            if stop { return }
-            if let idleTimeout, ContinuousClock.now - last > idleTimeout { return }
+            if stopped.load(ordering: .relaxed) { return }
+            let now = ContinuousClock.now
+            let count = arrived.load(ordering: .relaxed)
+            if count != seen {
+                seen = count
+                lastChange = now
+            } else if let idleTimeout, now - lastChange > idleTimeout {
+                return
+            }
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
