@@ -5,9 +5,13 @@ import NIOCore
 
 /// A client's view of the cluster: one connection per broker and purpose (made on demand, with exponential
 /// reconnect backoff and jitter) and the latest metadata. The producer and the consumer each own one.
+///
+/// Every connection runs on one event loop, `eventLoop`, which is also where the client's driver (the
+/// producer's sender, the consumer's fetcher) runs: a request is written and its response handled without a hop
+/// between threads.
 final class ClusterClient: Sendable {
     let configuration: ClientConfiguration
-    let eventLoopGroup: any EventLoopGroup
+    let eventLoop: any EventLoop
     let logger: Logger
     private let state = NIOLockedValueBox(State())
 
@@ -44,7 +48,7 @@ final class ClusterClient: Sendable {
 
     init(configuration: ClientConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
-        self.eventLoopGroup = eventLoopGroup
+        eventLoop = eventLoopGroup.next()
         self.logger = logger
     }
 
@@ -73,7 +77,6 @@ final class ClusterClient: Sendable {
     /// The connection to `node` for `purpose`, connecting if there is none. Fails at once while it is backing off
     /// after a failed attempt.
     func connection(to node: Int32, for purpose: Purpose = .data) -> EventLoopFuture<BrokerConnection> {
-        let eventLoop = eventLoopGroup.next()
         let key = ConnectionKey(node: node, purpose: purpose)
         let decision: Result<EventLoopFuture<BrokerConnection>, Error> = state.withLockedValue { state in
             guard !state.closed else { return .failure(KafkaClientError.connectionClosed(broker: "node \(node)")) }
@@ -103,7 +106,7 @@ final class ClusterClient: Sendable {
 
     private func connect(_ key: ConnectionKey, address: BrokerAddress, attempts: Int, on eventLoop: any EventLoop) -> EventLoopFuture<BrokerConnection> {
         let configuration = self.configuration
-        let group = eventLoopGroup
+        let group = eventLoop
         let future = eventLoop.makeFutureWithTask {
             try await BrokerConnection.connect(host: address.host, port: address.port,
                                                configuration: configuration.connection, eventLoopGroup: group)
@@ -179,7 +182,6 @@ final class ClusterClient: Sendable {
     /// Refreshes metadata for the tracked topics (and `topics`), joining a refresh already under way when that one
     /// asks for all of them. Tries up to one node per known broker and bootstrap server before failing.
     func refreshMetadata(adding topics: Set<String> = [], allowAutoTopicCreation: Bool = true) -> EventLoopFuture<ClusterMetadata> {
-        let eventLoop = eventLoopGroup.next()
         let promise = eventLoop.makePromise(of: ClusterMetadata.self)
         let start: (wanted: Set<String>, attempts: Int)? = state.withLockedValue { state in
             state.topics.formUnion(topics)

@@ -48,7 +48,7 @@ public final class KafkaConsumer: Service, Sendable {
         self.logger = logger
         cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
         (eventStream, eventContinuation) = AsyncStream.makeStream(of: RebalanceEvent.self)
-        let fetcherLoop = eventLoopGroup.next()
+        let fetcherLoop = cluster.eventLoop
         // The group needs the fetcher's wake-up, and the fetcher the group's committed offsets: tie the knot
         // through a box set once both exist.
         let fetcherBox = NIOLockedValueBox<Fetcher?>(nil)
@@ -353,28 +353,52 @@ public struct ConsumerRecords: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let consumer: KafkaConsumer
-        var reader: PartitionReader?
-        let workspace = CompressionWorkspace()
+        @usableFromInline let consumer: KafkaConsumer
+        @usableFromInline var reader: PartitionReader?
+        @usableFromInline let workspace = CompressionWorkspace()
 
+        init(consumer: KafkaConsumer) {
+            self.consumer = consumer
+        }
+
+        @inlinable
         public mutating func next() async throws(KafkaConsumerError) -> ConsumerRecord? {
             try await next(isolation: nil)
         }
 
+        /// A record from the fetched partition being read is handed out without an async call (this is inlined
+        /// into the loop); only moving to the next fetched partition, or waiting for one, is.
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(KafkaConsumerError) -> ConsumerRecord? {
+            if let record = try nextFetched() { return record }
+            return try await nextFromNextFetch(isolation: actor)
+        }
+
+        /// The next record of the partition being read; nil when it is used up (or the reading task is cancelled:
+        /// cancellation takes effect at the next record).
+        @usableFromInline
+        mutating func nextFetched() throws(KafkaConsumerError) -> ConsumerRecord? {
+            guard let current = reader, !Task.isCancelled else { return nil }
+            do {
+                return try current.next()
+            } catch {
+                reader = nil // releases the partition's data
+                throw error
+            }
+        }
+
+        @usableFromInline
+        mutating func nextFromNextFetch(isolation actor: isolated (any Actor)?) async throws(KafkaConsumerError) -> ConsumerRecord? {
             while true {
                 if let current = reader {
-                    do {
-                        if let record = try current.next() { return record }
-                    } catch {
-                        reader = nil // releases the partition's data
-                        throw error
-                    }
+                    // The application asked for more after everything this reader handed out.
                     current.markAllProcessed()
                     reader = nil
                 }
+                if Task.isCancelled { return nil }
                 guard let next = try await consumer.nextReader(workspace: workspace) else { return nil }
                 reader = next
+                if let record = try nextFetched() { return record }
             }
         }
     }

@@ -6,6 +6,7 @@ import NIOCore
 /// control batches and, for read_committed, aborted transactions are skipped. Each record handed out moves the
 /// partition's position past it; when the position was set from outside meanwhile (seek, pause, revocation), the
 /// reader stops instead.
+@usableFromInline
 final class PartitionReader {
     let fetch: CompletedFetch
     /// Called once when the reader goes away, with whether it got through the fetch (or was made stale).
@@ -14,10 +15,11 @@ final class PartitionReader {
     private let workspace: CompressionWorkspace
     private let checkCRCs: Bool
     private let maxDecompressedBytes: Int
-    private var batches: RecordBatchReader
-    private var records: RecordIterator?
+    // The fields read per record skip dynamic exclusivity checks: a reader is used by one task at a time.
+    @exclusivity(unchecked) private var batches: RecordBatchReader
+    @exclusivity(unchecked) private var records: RecordIterator?
     /// The reader's own copy of where the position is: records before it are not handed out again.
-    private var cursor: Int64
+    @exclusivity(unchecked) private var cursor: Int64
     /// Where the current batch ends: its last records may have been compacted away.
     private var batchNextOffset: Int64 = 0
     private var batchLeaderEpoch: Int32 = -1
@@ -50,11 +52,13 @@ final class PartitionReader {
     var partition: TopicPartition { fetch.partition }
 
     /// The application asked for more after everything this reader handed out.
+    @usableFromInline
     func markAllProcessed() {
         position.markProcessed(ifEpoch: fetch.epoch)
     }
 
     /// The next record at or after the position, nil when the fetch is used up (or the reader is stale).
+    @usableFromInline
     func next() throws(KafkaConsumerError) -> ConsumerRecord? {
         while !stale {
             if let record = try nextInBatch() { return record }

@@ -66,7 +66,7 @@ public final class KafkaProducer: Service, Sendable {
         cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
         memory = MemoryPool(capacity: configuration.bufferMemory, pooledBufferSize: configuration.batchSize)
         accumulator = RecordAccumulator(configuration: configuration, memory: memory)
-        sender = Sender(eventLoop: eventLoopGroup.next(), cluster: cluster, accumulator: accumulator, memory: memory,
+        sender = Sender(eventLoop: cluster.eventLoop, cluster: cluster, accumulator: accumulator, memory: memory,
                         configuration: configuration, events: events, logger: logger)
         sender.wakeup()
     }
