@@ -45,6 +45,9 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
     @Option(name: .customLong("group-instance-id"), help: "Static membership id (group.instance.id).")
     var groupInstanceId: String?
 
+    @Flag(help: "Measure end-to-end latency from values stamped `LATENCY:<microseconds since the epoch>` (kafka-producer --latency, rdkafka_performance -l) and report its percentiles.")
+    var latency = false
+
     @Flag(name: .customLong("stats-json"), help: "Print the summary as one JSON object on the last line of stderr.")
     var statsJSON = false
 
@@ -93,13 +96,16 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
         let format = OutputFormat(rawValue: self.format) ?? .value
         let syncCommit = commit == "sync"
         let limit = count ?? .max
+        let measureLatency = latency
         let start = ContinuousClock.now
         let reading = Task { () throws -> ReadSummary in
             var output = RecordOutput(format: format)
             var summary = ReadSummary()
+            var latencies = LatencyRecorder(enabled: measureLatency)
             defer { output.flush() }
             for try await record in consumer.records {
                 output.append(record)
+                latencies.add(record.value)
                 summary.records += 1
                 summary.bytes += (record.key?.readableBytes ?? 0) + (record.value?.readableBytes ?? 0)
                 stop.recordArrived()
@@ -116,6 +122,7 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
                 if summary.records >= limit { break }
             }
             summary.lastRecord = .now
+            summary.latency = latencies.percentiles()
             return summary
         }
         let idle = timeoutMs.map { Duration.milliseconds($0) }
@@ -142,11 +149,13 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let rate = seconds > 0 ? Double(summary.records) / seconds : 0
         let megabytes = seconds > 0 ? Double(summary.bytes) / 1e6 / seconds : 0
-        FileHandle.standardError.write(Data(String(format: "%d records, %d bytes in %.2f s: %.0f records/s, %.2f MB/s\n",
-                                                   summary.records, summary.bytes, seconds, rate, megabytes).utf8))
+        let latencyText = summary.latency.map { String(format: ", end-to-end latency p50 %.2f ms p99 %.2f ms max %.2f ms", $0.p50, $0.p99, $0.max) } ?? ""
+        FileHandle.standardError.write(Data(String(format: "%d records, %d bytes in %.2f s: %.0f records/s, %.2f MB/s",
+                                                   summary.records, summary.bytes, seconds, rate, megabytes).utf8 + Array(latencyText.utf8) + [0x0A]))
         if statsJSON {
-            FileHandle.standardError.write(Data(String(format: #"{"records":%d,"bytes":%d,"seconds":%.3f,"records_per_second":%.1f,"mb_per_second":%.3f}"#,
-                                                       summary.records, summary.bytes, seconds, rate, megabytes).utf8 + [0x0A]))
+            let latencyJSON = summary.latency.map { String(format: #","latency_p50_ms":%.3f,"latency_p99_ms":%.3f,"latency_max_ms":%.3f"#, $0.p50, $0.p99, $0.max) } ?? ""
+            FileHandle.standardError.write(Data(String(format: #"{"records":%d,"bytes":%d,"seconds":%.3f,"records_per_second":%.1f,"mb_per_second":%.3f"#,
+                                                       summary.records, summary.bytes, seconds, rate, megabytes).utf8 + Array(latencyJSON.utf8) + Array("}\n".utf8)))
         }
     }
 
@@ -165,6 +174,7 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
 
 /// What the reading loop counted.
 struct ReadSummary: Sendable {
+    var latency: LatencyRecorder.Percentiles?
     var records = 0
     var bytes = 0
     var lastRecord = ContinuousClock.now

@@ -57,6 +57,9 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Option(help: "Records per second to hold to (default: as fast as the producer takes them).")
     var rate: Int?
 
+    @Flag(help: "Stamp each value with its send time, `LATENCY:<microseconds since the epoch>` padded to --size, as rdkafka_performance -l does; kafka-consumer --latency reads it.")
+    var latency = false
+
     @Flag(name: .customLong("stats-json"), help: "Print the summary as one JSON object on the last line of stdout.")
     var statsJSON = false
 
@@ -68,6 +71,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         guard CompressionCodec(name: compression) != nil else { throw ValidationError("unknown --compression \(compression)") }
         guard ["sticky", "round-robin"].contains(partitioner) else { throw ValidationError("--partitioner must be sticky or round-robin") }
         guard keyTemplate == nil || keys == nil else { throw ValidationError("use either --key-template or --keys") }
+        guard !latency || count != nil else { throw ValidationError("--latency needs --count") }
         if let keys, keys <= 0 { throw ValidationError("--keys must be positive") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
         for header in headers where !header.contains("=") { throw ValidationError("--header takes k=v, got \(header)") }
@@ -122,7 +126,9 @@ struct KafkaProducerCommand: AsyncParsableCommand {
             bytes += value.kafkaByteCount
             sent += 1
         }
-        if let count {
+        if let count, latency {
+            for _ in 0..<count { await send(LatencyStamp.payload(size: size)) }
+        } else if let count {
             let payload = ByteBuffer(bytes: (0..<max(size, 0)).map { UInt8(ascii: "a") + UInt8($0 % 26) })
             for _ in 0..<count { await send(payload) }
         } else {
@@ -163,6 +169,18 @@ struct KeySource: Sendable {
             key.writeString(part)
         }
         return key
+    }
+}
+
+/// `--latency`: values that carry their send time, in rdkafka_performance's format.
+enum LatencyStamp {
+    static func payload(size: Int) -> ByteBuffer {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        let microseconds = Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec) / 1000
+        var buffer = ByteBuffer(string: "LATENCY:\(microseconds)")
+        if buffer.readableBytes < size { buffer.writeRepeatingByte(UInt8(ascii: " "), count: size - buffer.readableBytes) }
+        return buffer
     }
 }
 

@@ -16,6 +16,16 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var connectionsClosedForBadInput: Int64 = 0
 }
 
+extension BrokerStatistics {
+    /// One JSON object (snake_case keys), for scripts.
+    public var json: String {
+        let apis = requests.keys.sorted().map { "\"\($0)\":\(requests[$0]!)" }.joined(separator: ",")
+        return "{\"fetch_bytes_sent_by_file_region\":\(fetchBytesSentByFileRegion),\"fetch_bytes_copied\":\(fetchBytesCopied),"
+            + "\"produced_bytes\":\(producedBytes),\"connections_accepted\":\(connectionsAccepted),"
+            + "\"connections_closed_for_bad_input\":\(connectionsClosedForBadInput),\"requests\":{\(apis)}}"
+    }
+}
+
 /// The live counters behind ``BrokerStatistics``.
 final class BrokerCounters: Sendable {
     private let values = NIOLockedValueBox(BrokerStatistics())

@@ -29,7 +29,8 @@ public final class MockBroker: Service, Sendable {
     private enum Lifecycle {
         case idle
         case running(Running)
-        case stopped
+        /// With what the broker had done when it stopped.
+        case stopped(BrokerStatistics)
     }
 
     private struct Running: @unchecked Sendable {
@@ -141,7 +142,7 @@ public final class MockBroker: Service, Sendable {
     public func stop() async throws {
         let running: Running? = lifecycle.withLockedValue {
             guard case .running(let running) = $0 else { return nil }
-            $0 = .stopped
+            $0 = .stopped(running.state.counters.snapshot)
             return running
         }
         guard let running else { return }
@@ -279,9 +280,15 @@ public final class MockBroker: Service, Sendable {
     /// Faults not yet used up.
     public var pendingFaults: [Fault] { (try? running().state.faults.pending) ?? [] }
 
-    /// What the broker has done so far.
+    /// What the broker has done so far (once stopped: until it stopped).
     public var statistics: BrokerStatistics {
-        (try? running().state.counters.snapshot) ?? BrokerStatistics()
+        lifecycle.withLockedValue { lifecycle in
+            switch lifecycle {
+            case .idle: BrokerStatistics()
+            case .running(let running): running.state.counters.snapshot
+            case .stopped(let last): last
+            }
+        }
     }
 }
 

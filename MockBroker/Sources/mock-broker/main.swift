@@ -120,5 +120,8 @@ struct MockBrokerCommand: AsyncParsableCommand {
         fflush(nil)
         let services = ServiceGroup(services: [broker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await services.run()
+        // Scripts read what the broker did from this line (bytes sent by sendfile and copied, requests by API).
+        print("mock-broker statistics \(broker.statistics.json)")
+        fflush(nil)
     }
 }

@@ -87,7 +87,7 @@ final class ProducerBatch: @unchecked Sendable {
         builder.producerId = producerId
         builder.producerEpoch = producerEpoch
         builder.baseSequence = baseSequence
-        let built = try builder.build(compression: compression, level: level, workspace: workspace)
+        let built = try builder.finish(compression: compression, level: level, workspace: workspace)
         // Uncompressed, `built` is the records' buffer itself; compressed, that buffer is free now.
         let records = builder.takeBuffer()
         if compression != .none { recycle(records) }
@@ -107,6 +107,7 @@ final class ProducerBatch: @unchecked Sendable {
         producerEpoch = epoch
         self.baseSequence = baseSequence
         if var bytes = encoded {
+            encoded = nil // the only reference, so that the rewrite does not copy the batch
             RecordBatchBuilder.rewriteProducerState(in: &bytes, producerId: producerId, producerEpoch: epoch,
                                                     baseSequence: baseSequence)
             encoded = bytes

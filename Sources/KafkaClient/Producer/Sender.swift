@@ -168,14 +168,21 @@ final class Sender: @unchecked Sendable {
 
     // MARK: - Sending
 
+    /// Sends requests to `node` while it has ready batches and room in `max.in.flight.requests.per.connection`: a
+    /// partition's batches go one per request, so several requests may be needed at once.
     private func send(to node: Int32, over connection: BrokerConnection) {
-        guard !stopped, inFlight[node, default: 0] < configuration.maxInFlightRequestsPerConnection else { return }
         let metadata = cluster.metadata
-        let batches = accumulator.drain(node: node, metadata: metadata, maxRequestSize: configuration.maxRequestSize,
-                                        now: .now()) { key, batch in
-            idempotence?.canSend(batch, of: key) ?? true
+        while !stopped, inFlight[node, default: 0] < configuration.maxInFlightRequestsPerConnection {
+            let batches = accumulator.drain(node: node, metadata: metadata, maxRequestSize: configuration.maxRequestSize,
+                                            now: .now()) { key, batch in
+                idempotence?.canSend(batch, of: key) ?? true
+            }
+            guard !batches.isEmpty else { return }
+            send(batches, to: node, over: connection)
         }
-        guard !batches.isEmpty else { return }
+    }
+
+    private func send(_ batches: [ProducerBatch], to node: Int32, over connection: BrokerConnection) {
         var sent: [ProducerBatch] = []
         var topics: [String: [ProduceRequest.PartitionProduceData]] = [:]
         var order: [String] = []

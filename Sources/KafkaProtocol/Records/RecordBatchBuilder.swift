@@ -110,9 +110,22 @@ public struct RecordBatchBuilder {
         level: Int? = nil,
         workspace: CompressionWorkspace? = nil
     ) throws(RecordBatchError) -> ByteBuffer {
+        try finish(compression: compression, level: level, workspace: workspace)
+    }
+
+    /// ``build(compression:level:workspace:)`` for a builder kept in a mutable place (a class's property), where
+    /// consuming it would copy its buffer. Without compression the records' buffer moves into the result (the
+    /// builder is left empty); with compression it stays in the builder, for ``takeBuffer()``.
+    public mutating func finish(
+        compression: CompressionCodec = .none,
+        level: Int? = nil,
+        workspace: CompressionWorkspace? = nil
+    ) throws(RecordBatchError) -> ByteBuffer {
         var batch: ByteBuffer
         if compression == .none {
+            // Moved out, so that writing the header below does not copy the records (copy-on-write).
             batch = buffer
+            buffer = ByteBuffer()
         } else {
             let workspace = workspace ?? CompressionWorkspace()
             batch = ByteBufferAllocator().buffer(capacity: RecordBatchLayout.headerSize + buffer.readableBytes / 2)

@@ -1,0 +1,569 @@
+#!/usr/bin/env python3
+"""The one comparison of this package's command-line tools with librdkafka's rdkafka_performance.
+
+Run through Benchmarks/compare.sh, which builds everything and passes the paths in the environment. Every row times
+whole processes by the wall clock (start to exit), on topics of several partitions, against one release mock-broker
+started here, with librdkafka run right next to ours in the same session: each workload alternates ours and theirs
+`--rounds` times and reports medians. CPU seconds (user + sys) and peak RSS come from the kernel (wait4).
+
+Ratios: for client rows, ours / librdkafka 2.16 as speed (their median time / ours); for broker rows, mock-broker /
+Tansu as speed, with librdkafka as the client of both.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("BIN_DIR", os.path.join(ROOT, ".build", "release"))
+PERF = os.environ.get("RDKAFKA_PERFORMANCE", "")
+LIB216 = os.environ.get("LIBRDKAFKA_216_DIR", "")
+TANSU = os.environ.get("TANSU_BINARY", "")
+WORK = tempfile.mkdtemp(prefix="compare-")
+STARTED = []  # processes this script started, ended by PID at exit
+
+
+# MARK: - Processes
+
+class Run:
+    """One finished process: wall seconds, CPU seconds, peak RSS (MB), exit status, captured output."""
+
+    def __init__(self, wall, cpu, rss_mb, status, stdout, stderr):
+        self.wall, self.cpu, self.rss_mb, self.status = wall, cpu, rss_mb, status
+        self.stdout, self.stderr = stdout, stderr
+
+
+def run(cmd, env=None, timeout=300, stdout_to_null=False):
+    """Runs `cmd` to its end (killed after `timeout` s) and measures it as a whole process."""
+    out_path = os.path.join(WORK, "out-%d" % time.monotonic_ns())
+    err_path = out_path + ".err"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        start = time.monotonic()
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if stdout_to_null else out, stderr=err,
+                                   env=merged_env(env), stdin=subprocess.DEVNULL)
+        timer = threading.Timer(timeout, lambda: process.kill())
+        timer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - start
+        timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    with open(out_path, "rb") as f:
+        stdout = f.read().decode(errors="replace")
+    with open(err_path, "rb") as f:
+        stderr = f.read().decode(errors="replace")
+    os.remove(out_path)
+    os.remove(err_path)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode, stdout, stderr)
+
+
+def start(cmd, env=None, stdout=None):
+    process = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=merged_env(env), stdin=subprocess.DEVNULL)
+    STARTED.append(process)
+    return process
+
+
+def merged_env(extra):
+    env = dict(os.environ)
+    env.update(extra or {})
+    return env
+
+
+def stop(process, sig=signal.SIGTERM, timeout=20):
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def cleanup():
+    for process in STARTED:
+        if process.poll() is None:
+            try:
+                os.kill(process.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            stop(process, timeout=10)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+# MARK: - Brokers
+
+class MockBrokerProcess:
+    def __init__(self, partitions=3, extra=()):
+        self.out = os.path.join(WORK, "broker-%d.out" % time.monotonic_ns())
+        self.handle = open(self.out, "w")
+        self.process = start([os.path.join(BIN, "mock-broker"), "--port", "0", "--partitions", str(partitions),
+                              "--log-level", "error", *extra], stdout=self.handle)
+        deadline = time.monotonic() + 30
+        self.bootstrap = None
+        while time.monotonic() < deadline and self.bootstrap is None:
+            with open(self.out) as f:
+                for line in f:
+                    if line.startswith("mock-broker listening on "):
+                        self.bootstrap = line.split()[-1]
+            time.sleep(0.05)
+        if not self.bootstrap:
+            raise SystemExit("mock-broker did not start")
+
+    def statistics(self):
+        """Stops the broker and returns the statistics it prints on the way out."""
+        stop(self.process)
+        self.handle.close()
+        with open(self.out) as f:
+            for line in f:
+                if line.startswith("mock-broker statistics "):
+                    return json.loads(line[len("mock-broker statistics "):])
+        return {}
+
+    def stop(self):
+        stop(self.process)
+
+
+class TansuProcess:
+    def __init__(self):
+        port = free_port()
+        url = "tcp://127.0.0.1:%d" % port
+        self.url = url
+        self.bootstrap = "127.0.0.1:%d" % port
+        self.process = start([TANSU, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                              "--storage-engine", "memory://tansu/"])
+        if not wait_for_port(port):
+            raise SystemExit("tansu did not start")
+
+    def create_topic(self, name, partitions):
+        subprocess.run([TANSU, "topic", "create", name, "--broker", self.url, "--partitions", str(partitions)],
+                       check=True, capture_output=True, timeout=30)
+
+    def stop(self):
+        stop(self.process)
+
+
+def create_topic(bootstrap, name, partitions):
+    from kafka.admin import KafkaAdminClient, NewTopic
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        admin.close()
+
+
+# MARK: - The tools
+
+def ours_produce(bootstrap, topic, count, size, flags):
+    return [os.path.join(BIN, "kafka-producer"), "--bootstrap-server", bootstrap, "--topic", topic, "--count", str(count),
+            "--size", str(size), "--stats-json", *flags]
+
+
+def theirs_produce(bootstrap, topic, count, size, flags):
+    return [PERF, "-P", "-t", topic, "-b", bootstrap, "-s", str(size), "-c", str(count), "-q", *flags]
+
+
+def ours_consume(bootstrap, topic, count, flags=()):
+    return [os.path.join(BIN, "kafka-consumer"), "--bootstrap-server", bootstrap, "--topic", topic, "--from-beginning",
+            "--count", str(count), "--format", "value", "--stats-json", *flags]
+
+
+def theirs_consume(bootstrap, topic, count, partitions, flags=()):
+    cmd = [PERF, "-C", "-t", topic, "-b", bootstrap, "-o", "beginning", "-c", str(count), "-q", *flags]
+    for partition in range(partitions):
+        cmd += ["-p", str(partition)]
+    return cmd
+
+
+LIBRDKAFKA_216 = {"LD_LIBRARY_PATH": LIB216}
+
+
+def check_ours_produced(result, count):
+    last = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    stats = json.loads(last[-1]) if last else {}
+    if result.status != 0 or stats.get("delivered") != count:
+        raise RuntimeError("kafka-producer failed (%s): %s %s" % (result.status, result.stdout[-500:], result.stderr[-500:]))
+    return stats
+
+
+def check_theirs_produced(result, count):
+    if result.status != 0 or (" %d delivered" % count) not in result.stdout + result.stderr:
+        raise RuntimeError("rdkafka_performance -P failed (%s): %s %s" % (result.status, result.stdout[-500:], result.stderr[-500:]))
+
+
+def check_ours_consumed(result, count):
+    lines = [line for line in result.stderr.splitlines() if line.startswith("{")]
+    stats = json.loads(lines[-1]) if lines else {}
+    if result.status != 0 or stats.get("records") != count:
+        raise RuntimeError("kafka-consumer failed (%s): %s" % (result.status, result.stderr[-800:]))
+    return stats
+
+
+def check_theirs_consumed(result, count):
+    text = result.stdout + result.stderr
+    if result.status != 0 or ("%d messages" % count) not in text:
+        raise RuntimeError("rdkafka_performance -C failed (%s): %s" % (result.status, text[-800:]))
+
+
+def populate(bootstrap, topic, count, size, codec="none", partitions=None):
+    """Writes `count` records with librdkafka (fast, and so not what is measured)."""
+    if partitions:
+        create_topic(bootstrap, topic, partitions)
+    result = run(theirs_produce(bootstrap, topic, count, size, ["-a", "1", "-z", codec, "-X", "linger.ms=5",
+                                                                 "-X", "batch.size=1000000"]), env=LIBRDKAFKA_216)
+    check_theirs_produced(result, count)
+
+
+# MARK: - Rows
+
+ROWS = []
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def add_row(name, unit_count, ours, theirs, theirs_202=None, note="", kind="client"):
+    """`ours`, `theirs`: lists of Run. Throughput in records/s from the median wall time."""
+    row = {"workload": name, "kind": kind, "records": unit_count,
+           "ours_seconds": median([r.wall for r in ours]), "theirs_seconds": median([r.wall for r in theirs]),
+           "ours_cpu_seconds": median([r.cpu for r in ours]), "theirs_cpu_seconds": median([r.cpu for r in theirs]),
+           "ours_peak_rss_mb": max(r.rss_mb for r in ours), "theirs_peak_rss_mb": max(r.rss_mb for r in theirs),
+           "note": note}
+    if theirs_202:
+        row["librdkafka_202_seconds"] = median([r.wall for r in theirs_202])
+    row["ratio"] = row["theirs_seconds"] / row["ours_seconds"]
+    ROWS.append(row)
+    print_row(row)
+
+
+def print_row(row):
+    per_million = 1e6 / row["records"] if row["records"] else 0
+    extra = ""
+    if "librdkafka_202_seconds" in row:
+        extra = "  (librdkafka 2.0.2: %.2f s)" % row["librdkafka_202_seconds"]
+    print("%-58s ours %7.2f s  librdkafka %7.2f s  ratio %5.2f  CPU/M %5.2f vs %5.2f s  RSS %5.0f vs %5.0f MB%s %s" % (
+        row["workload"], row["ours_seconds"], row["theirs_seconds"], row["ratio"],
+        row["ours_cpu_seconds"] * per_million, row["theirs_cpu_seconds"] * per_million,
+        row["ours_peak_rss_mb"], row["theirs_peak_rss_mb"], extra, row["note"]), flush=True)
+
+
+def unique(prefix):
+    return "%s-%d" % (prefix, time.monotonic_ns() % 10**9)
+
+
+# MARK: - Workloads
+
+MATCHED = {"ours": ["--acks", "1", "--linger-ms", "5", "--batch-size", "1000000"],
+           "theirs": ["-a", "1", "-X", "linger.ms=5", "-X", "batch.size=1000000"]}
+
+
+def produce_row(broker, name, count, size, ours_flags, theirs_flags, rounds, with_202=False):
+    ours, theirs, theirs_202 = [], [], []
+    for _ in range(rounds):
+        topic = unique("ours")
+        result = run(ours_produce(broker.bootstrap, topic, count, size, ours_flags))
+        check_ours_produced(result, count)
+        ours.append(result)
+        topic = unique("theirs")
+        result = run(theirs_produce(broker.bootstrap, topic, count, size, theirs_flags), env=LIBRDKAFKA_216)
+        check_theirs_produced(result, count)
+        theirs.append(result)
+        if with_202:
+            result = run(theirs_produce(broker.bootstrap, unique("theirs202"), count, size, theirs_flags))
+            check_theirs_produced(result, count)
+            theirs_202.append(result)
+    add_row(name, count, ours, theirs, theirs_202 or None)
+
+
+def consume_row(broker, name, count, partitions, codec, rounds, size=100, with_202=False, theirs_flags=()):
+    topic = unique("consume")
+    populate(broker.bootstrap, topic, count, size, codec, partitions=partitions)
+    ours, theirs, theirs_202 = [], [], []
+    for _ in range(rounds):
+        result = run(ours_consume(broker.bootstrap, topic, count), stdout_to_null=True)
+        check_ours_consumed(result, count)
+        ours.append(result)
+        result = run(theirs_consume(broker.bootstrap, topic, count, partitions, theirs_flags), env=LIBRDKAFKA_216)
+        check_theirs_consumed(result, count)
+        theirs.append(result)
+        if with_202:
+            result = run(theirs_consume(broker.bootstrap, topic, count, partitions, theirs_flags))
+            check_theirs_consumed(result, count)
+            theirs_202.append(result)
+    add_row(name, count, ours, theirs, theirs_202 or None)
+    return topic
+
+
+def run_together(commands):
+    """Starts every command at once; the time is until the last exits. Returns one Run per command (each with the
+    shared wall time)."""
+    results = [None] * len(commands)
+    start = time.monotonic()
+
+    def one(index, cmd, env):
+        results[index] = run(cmd, env=env, stdout_to_null=True)
+    threads = [threading.Thread(target=one, args=(i, cmd, env)) for i, (cmd, env) in enumerate(commands)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - start
+    return wall, results
+
+
+def group_row(broker, count, rounds):
+    """Two members of one group read a 12-partition topic; each stops after its half of `count`."""
+    topic = unique("group")
+    populate(broker.bootstrap, topic, 2 * count, 100, partitions=12)
+    ours, theirs = [], []
+    for _ in range(rounds):
+        group = unique("ours-group")
+        cmd = ours_consume(broker.bootstrap, topic, count // 2, ["--group", group])
+        wall, results = run_together([(cmd, None), (cmd, None)])
+        for result in results:
+            check_ours_consumed(result, count // 2)
+        ours.append(Run(wall, sum(r.cpu for r in results), max(r.rss_mb for r in results), 0, "", ""))
+        group = unique("theirs-group")
+        cmd = [PERF, "-C", "-G", group, "-t", topic, "-b", broker.bootstrap, "-c", str(count // 2), "-q"]
+        wall, results = run_together([(cmd, LIBRDKAFKA_216), (cmd, LIBRDKAFKA_216)])
+        for result in results:
+            check_theirs_consumed(result, count // 2)
+        theirs.append(Run(wall, sum(r.cpu for r in results), max(r.rss_mb for r in results), 0, "", ""))
+    add_row("consume, group of 2 members, 12 partitions, 100 B", count, ours, theirs)
+
+
+def latency_row(broker, rate, seconds, rounds):
+    """End-to-end latency at a fixed rate: producer and consumer of the same client, values stamped with their send
+    time (rdkafka_performance -l's format), p50 and p99 from the consumer."""
+    count = rate * seconds
+    results = {"ours": [], "theirs": []}
+    for _ in range(rounds):
+        topic = unique("latency-ours")
+        create_topic(broker.bootstrap, topic, 3)
+        consumer = subprocess.Popen(ours_consume(broker.bootstrap, topic, count, ["--latency"]),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        STARTED.append(consumer)
+        time.sleep(1.5)
+        producer = run(ours_produce(broker.bootstrap, topic, count, 100, ["--rate", str(rate), "--latency", "--acks", "1",
+                                                                          "--linger-ms", "5"]))
+        check_ours_produced(producer, count)
+        _, err = consumer.communicate(timeout=60)
+        stats = json.loads([line for line in err.splitlines() if line.startswith("{")][-1])
+        results["ours"].append((stats["latency_p50_ms"], stats["latency_p99_ms"]))
+
+        topic = unique("latency-theirs")
+        create_topic(broker.bootstrap, topic, 3)
+        latencies = os.path.join(WORK, "latencies")
+        consumer = subprocess.Popen(theirs_consume(broker.bootstrap, topic, count, 3, ["-l", "-A", latencies]),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=merged_env(LIBRDKAFKA_216))
+        STARTED.append(consumer)
+        time.sleep(1.5)
+        producer = run(theirs_produce(broker.bootstrap, topic, count, 100, ["-l", "-r", str(rate), "-a", "1",
+                                                                            "-X", "linger.ms=5"]), env=LIBRDKAFKA_216)
+        check_theirs_produced(producer, count)
+        consumer.wait(timeout=60)
+        with open(latencies) as f:
+            values = sorted(int(line) for line in f if line.strip())
+        results["theirs"].append((values[len(values) // 2] / 1000, values[min(len(values) - 1, int(len(values) * 0.99))] / 1000))
+    ours50 = median([p50 for p50, _ in results["ours"]])
+    ours99 = median([p99 for _, p99 in results["ours"]])
+    theirs50 = median([p50 for p50, _ in results["theirs"]])
+    theirs99 = median([p99 for _, p99 in results["theirs"]])
+    row = {"workload": "end-to-end latency at %d records/s (p50, p99 ms)" % rate, "kind": "latency",
+           "ours_p50_ms": ours50, "ours_p99_ms": ours99, "theirs_p50_ms": theirs50, "theirs_p99_ms": theirs99,
+           "ratio": theirs50 / ours50 if ours50 else float("nan")}
+    ROWS.append(row)
+    print("%-58s ours p50 %.2f p99 %.2f ms  librdkafka p50 %.2f p99 %.2f ms" % (row["workload"], ours50, ours99, theirs50, theirs99),
+          flush=True)
+
+
+def peak_rss_under_stall(cmd, env, seconds):
+    """Runs a producer against its own broker, stops the broker (SIGSTOP) after a second, and samples the producer's
+    peak RSS (VmHWM) for `seconds`."""
+    broker = MockBrokerProcess()
+    process = subprocess.Popen(cmd(broker.bootstrap), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=merged_env(env))
+    STARTED.append(process)
+    time.sleep(1.0)
+    os.kill(broker.process.pid, signal.SIGSTOP)
+    peak = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with open("/proc/%d/status" % process.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) / 1024)
+        except FileNotFoundError:
+            break
+        time.sleep(0.2)
+    os.kill(broker.process.pid, signal.SIGCONT)
+    stop(process, signal.SIGKILL)
+    broker.stop()
+    return peak
+
+
+def memory_row(seconds):
+    ours = peak_rss_under_stall(lambda b: ours_produce(b, "stalled", 20_000_000, 100, ["--acks", "1"]), None, seconds)
+    theirs = peak_rss_under_stall(lambda b: theirs_produce(b, "stalled", 20_000_000, 100, ["-a", "1"]), LIBRDKAFKA_216, seconds)
+    row = {"workload": "producer peak RSS, broker stalled %d s (MB)" % seconds, "kind": "memory",
+           "ours_peak_rss_mb": ours, "theirs_peak_rss_mb": theirs, "ours_limit_mb": 32 + 50}
+    ROWS.append(row)
+    print("%-58s ours %.0f MB (limit buffer.memory 32 MB + 50 MB)  librdkafka %.0f MB" % (row["workload"], ours, theirs),
+          flush=True)
+
+
+def broker_rows(count, rounds):
+    """librdkafka as the client of mock-broker and of Tansu: producing, and fetching 10 KB records."""
+    tansu = TansuProcess()
+    mock = MockBrokerProcess()
+    try:
+        mine, others = [], []
+        for _ in range(rounds):
+            for broker, results in ((mock, mine), (tansu, others)):
+                topic = unique("broker-produce")
+                if broker is tansu:
+                    tansu.create_topic(topic, 3)
+                else:
+                    create_topic(broker.bootstrap, topic, 3)
+                result = run(theirs_produce(broker.bootstrap, topic, count, 100, MATCHED["theirs"]), env=LIBRDKAFKA_216)
+                check_theirs_produced(result, count)
+                results.append(result)
+        add_row("broker: librdkafka produces %d x 100 B (mock-broker vs Tansu)" % count, count, mine, others, kind="broker")
+
+        big = max(count // 100, 1000)
+        topics = {}
+        for broker in (mock, tansu):
+            topic = unique("broker-fetch")
+            if broker is tansu:
+                tansu.create_topic(topic, 3)
+                result = run(theirs_produce(broker.bootstrap, topic, big, 10_000, ["-a", "1", "-X", "linger.ms=5"]), env=LIBRDKAFKA_216)
+                check_theirs_produced(result, big)
+            else:
+                populate(broker.bootstrap, topic, big, 10_000, partitions=3)
+            topics[id(broker)] = topic
+        mine, others = [], []
+        for _ in range(rounds):
+            for broker, results in ((mock, mine), (tansu, others)):
+                result = run(theirs_consume(broker.bootstrap, topics[id(broker)], big, 3), env=LIBRDKAFKA_216)
+                check_theirs_consumed(result, big)
+                results.append(result)
+        add_row("broker: librdkafka fetches %d x 10 KB (mock-broker vs Tansu)" % big, big, mine, others, kind="broker")
+    finally:
+        tansu.stop()
+        mock.stop()
+
+
+def loopback_row(count, rounds):
+    """Our consumer fetching 10 KB records next to iperf3 on loopback; the broker's counters tell how many record
+    bytes went out by sendfile."""
+    port = free_port()
+    server = start(["iperf3", "-s", "-1", "-p", str(port)])
+    wait_for_port(port)
+    result = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "3", "-J"], capture_output=True, text=True, timeout=60)
+    stop(server)
+    iperf_mb = json.loads(result.stdout)["end"]["sum_received"]["bits_per_second"] / 8e6
+    broker = MockBrokerProcess()
+    topic = unique("loopback")
+    big = max(count // 100, 1000)
+    populate(broker.bootstrap, topic, big, 10_000, partitions=3)
+    runs = []
+    for _ in range(rounds):
+        result = run(ours_consume(broker.bootstrap, topic, big), stdout_to_null=True)
+        stats = check_ours_consumed(result, big)
+        runs.append(stats["mb_per_second"])
+    stats = broker.statistics()
+    sent = stats.get("fetch_bytes_sent_by_file_region", 0)
+    copied = stats.get("fetch_bytes_copied", 0)
+    ours_mb = median(runs)
+    row = {"workload": "our consumer fetching 10 KB records vs iperf3 loopback", "kind": "loopback",
+           "ours_mb_per_second": ours_mb, "iperf3_mb_per_second": iperf_mb, "ratio": ours_mb / iperf_mb,
+           "sendfile_share": sent / (sent + copied) if sent + copied else 0}
+    ROWS.append(row)
+    print("%-58s ours %.0f MB/s  iperf3 %.0f MB/s  ratio %.2f  record bytes by sendfile %.1f%%" % (
+        row["workload"], ours_mb, iperf_mb, row["ratio"], 100 * row["sendfile_share"]), flush=True)
+
+
+# MARK: - Main
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=1_000_000, help="records per produce/consume run (100 B)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each side per workload (medians are reported)")
+    parser.add_argument("--only", default="", help="comma-separated groups: produce,consume,group,latency,memory,broker,loopback")
+    parser.add_argument("--json", default="", help="also write the table as JSON to this file")
+    args = parser.parse_args()
+    groups = set(filter(None, args.only.split(","))) or {"produce", "consume", "group", "latency", "memory", "broker", "loopback"}
+    count, rounds = args.count, args.rounds
+    print("machine: %d cores, %s; librdkafka 2.16.0 (confluent-kafka wheel) unless noted; %d rounds, medians" % (
+        os.cpu_count(), os.uname().release, rounds), flush=True)
+    broker = MockBrokerProcess(partitions=3)
+    try:
+        if "produce" in groups:
+            for codec in ("none", "lz4", "zstd", "snappy", "gzip"):
+                produce_row(broker, "produce %d x 100 B, 3 partitions, %s, acks=1 (matched)" % (count, codec), count, 100,
+                            MATCHED["ours"] + ["--compression", codec], MATCHED["theirs"] + ["-z", codec], rounds,
+                            with_202=codec == "none")
+            produce_row(broker, "produce %d x 100 B, acks=all, idempotent (matched)" % count, count, 100,
+                        ["--acks", "all", "--idempotent", "true", "--linger-ms", "5", "--batch-size", "1000000"],
+                        ["-a", "-1", "-X", "enable.idempotence=true", "-X", "linger.ms=5", "-X", "batch.size=1000000"], rounds)
+            produce_row(broker, "produce %d x 10 KB, acks=1 (matched)" % (count // 20), count // 20, 10_000,
+                        MATCHED["ours"], MATCHED["theirs"], rounds)
+            produce_row(broker, "produce %d x 100 B, each tool's defaults" % count, count, 100, [], [], rounds)
+            produce_row(broker, "produce %d x 100 B, lz4, each tool's defaults" % count, count, 100, ["--compression", "lz4"],
+                        ["-z", "lz4"], rounds)
+        if "consume" in groups:
+            consume_row(broker, "consume %d x 100 B, 3 partitions, none" % count, count, 3, "none", rounds, with_202=True)
+            consume_row(broker, "consume %d x 100 B, 12 partitions, none" % count, count, 12, "none", rounds)
+            consume_row(broker, "consume %d x 100 B, 3 partitions, lz4" % count, count, 3, "lz4", rounds)
+            consume_row(broker, "consume %d x 100 B, 12 partitions, lz4" % count, count, 12, "lz4", rounds)
+            consume_row(broker, "consume %d x 100 B, 3 partitions, CRCs checked by both" % count, count, 3, "none", rounds,
+                        theirs_flags=["-X", "check.crcs=true"])
+        if "group" in groups:
+            group_row(broker, count, rounds)
+        if "latency" in groups:
+            latency_row(broker, 10_000, 5, rounds)
+    finally:
+        broker.stop()
+    if "memory" in groups:
+        memory_row(8)
+    if "broker" in groups and TANSU:
+        broker_rows(count, rounds)
+    if "loopback" in groups:
+        loopback_row(count, rounds)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": ROWS, "count": count, "rounds": rounds}, f, indent=1)
+    print(json.dumps({"rows": ROWS}))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        cleanup()
