@@ -75,6 +75,9 @@ struct MockBrokerCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Flag(name: .customLong("statistics-on-exit"), help: "On exit, print one more stdout line: `mock-broker statistics {JSON}` (fetch bytes sent by sendfile and copied, produced bytes, requests by API).")
+    var statisticsOnExit = false
+
     @Flag(name: .customLong("no-zero-copy"), help: "Copy fetched records through memory instead of sendfile (for comparison).")
     var noZeroCopy = false
 
@@ -120,8 +123,9 @@ struct MockBrokerCommand: AsyncParsableCommand {
         fflush(nil)
         let services = ServiceGroup(services: [broker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await services.run()
-        // Scripts read what the broker did from this line (bytes sent by sendfile and copied, requests by API).
-        print("mock-broker statistics \(broker.statistics.json)")
-        fflush(nil)
+        if statisticsOnExit {
+            print("mock-broker statistics \(broker.statistics.json)")
+            fflush(nil)
+        }
     }
 }

@@ -140,6 +140,44 @@ public enum ControlRecordType: Sendable, Hashable {
 
 /// Yields a batch's records one at a time, validating each as it goes.
 public struct RecordIterator {
+    /// What ``check()`` found.
+    public enum CheckResult: Sendable {
+        case valid
+        /// The record's offset delta is not its index in the batch (a broker refuses this as INVALID_RECORD).
+        case offsetDeltaMismatch(recordIndex: Int32, offsetDelta: Int32)
+        /// The record (or what follows the last one) is not well formed.
+        case malformed(recordIndex: Int32, RecordBatchError)
+    }
+
+    /// Walks every remaining record's framing in one pass over the raw bytes, without making records: the check a
+    /// broker makes before appending a batch (each record well formed, offset deltas 0, 1, 2, …, nothing left
+    /// over).
+    public consuming func check() -> CheckResult {
+        let count = remaining
+        return buffer.withUnsafeReadableBytes { bytes in
+            var start = 0
+            var index: Int32 = 0
+            var mismatch: CheckResult?
+            while index < count {
+                let framing: RecordFraming
+                do throws(RecordBatchError) {
+                    framing = try RecordFraming.parse(UnsafeRawBufferPointer(rebasing: bytes[start...]))
+                } catch {
+                    return .malformed(recordIndex: index, error)
+                }
+                if mismatch == nil, framing.offsetDelta != index {
+                    mismatch = .offsetDeltaMismatch(recordIndex: index, offsetDelta: framing.offsetDelta)
+                }
+                start += framing.size
+                index += 1
+            }
+            guard start == bytes.count else {
+                return .malformed(recordIndex: count, .corrupt("\(bytes.count - start) bytes after the last record"))
+            }
+            return mismatch ?? .valid
+        }
+    }
+
     private var buffer: ByteBuffer
     private var remaining: Int32
     private let baseOffset: Int64

@@ -27,7 +27,12 @@ public struct KafkaFrameDecoder: ByteToMessageDecoder {
         guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
         guard size >= 0 else { throw FrameError.negativeSize(size) }
         guard Int(size) <= maxFrameSize else { throw FrameError.tooLarge(size: Int(size), limit: maxFrameSize) }
-        guard buffer.readableBytes >= 4 + Int(size) else { return .needMoreData }
+        guard buffer.readableBytes >= 4 + Int(size) else {
+            // Room for the whole frame at once (up to 16 MiB at a time, whatever size a peer claims): otherwise the
+            // buffer collecting a large frame grows by doubling, copying what it holds at every step.
+            buffer.reserveCapacity(minimumWritableBytes: min(4 + Int(size) - buffer.readableBytes, 16 << 20))
+            return .needMoreData
+        }
         buffer.moveReaderIndex(forwardBy: 4)
         context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(size))!))
         return .continue

@@ -66,18 +66,19 @@ enum ProduceValidator {
             workspaces.currentValue = created
             return created
         }()
-        var index: Int32 = 0
+        // One raw pass over the records' framing: no record is made (no slices, no reference counting per record).
+        let records: RecordIterator
         do {
-            var records = try batch.records(workspace: workspace)
-            while let record = try records.next() {
-                guard record.offset == batch.baseOffset &+ Int64(index) else {
-                    return .failure(Rejection(code: .invalidRecord,
-                                              message: "Record \(index) has offset delta \(record.offset - batch.baseOffset)",
-                                              recordIndex: index))
-                }
-                index += 1
-            }
+            records = try batch.records(workspace: workspace)
         } catch {
+            return .failure(Rejection(code: .corruptMessage, message: "Record 0 is invalid: \(error)", recordIndex: 0))
+        }
+        switch records.check() {
+        case .valid:
+            break
+        case let .offsetDeltaMismatch(index, delta):
+            return .failure(Rejection(code: .invalidRecord, message: "Record \(index) has offset delta \(delta)", recordIndex: index))
+        case let .malformed(index, error):
             return .failure(Rejection(code: .corruptMessage, message: "Record \(index) is invalid: \(error)", recordIndex: index))
         }
         return .success(())
