@@ -5,6 +5,7 @@ import KafkaCompression
 import KafkaProtocol
 import Logging
 import NIOCore
+import Synchronization
 
 /// `kafka-producer`: sends synthetic records (`--count`, `--size`) or stdin's lines to a topic and reports
 /// throughput and delivery latency.
@@ -63,6 +64,15 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("stats-json"), help: "Print the summary as one JSON object on the last line of stdout.")
     var statsJSON = false
 
+    @Option(name: .customLong("delivery-timeout-ms"), help: "delivery.timeout.ms: how long a record may take to be delivered, retries included (default 120000).")
+    var deliveryTimeoutMs: Int64?
+
+    @Option(name: .customLong("request-timeout-ms"), help: "request.timeout.ms: how long to wait for a broker's answer (default 30000).")
+    var requestTimeoutMs: Int64?
+
+    @Option(name: .customLong("max-block-ms"), help: "max.block.ms: how long sending may wait for metadata or buffer.memory (default 60000).")
+    var maxBlockMs: Int64?
+
     @Option(name: .customLong("log-level"), help: "Client log level.")
     var logLevel = "warning"
 
@@ -92,6 +102,9 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         if let batchSize { configuration.batchSize = batchSize }
         configuration.partitioner = partitioner == "round-robin" ? .roundRobin : .sticky
         configuration.enableIdempotence = idempotent
+        if let deliveryTimeoutMs { configuration.deliveryTimeout = .milliseconds(deliveryTimeoutMs) }
+        if let requestTimeoutMs { configuration.client.requestTimeout = .milliseconds(requestTimeoutMs) }
+        if let maxBlockMs { configuration.maxBlock = .milliseconds(maxBlockMs) }
         let headers = self.headers.map { header -> RecordHeader in
             let parts = header.split(separator: "=", maxSplits: 1)
             return RecordHeader(key: String(parts[0]), value: parts.count > 1 ? String(parts[1]) : "")
@@ -101,6 +114,9 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         let tracker = DeliveryTracker()
         let reports = Task { await tracker.consume(events) }
         let progress = Task { await tracker.reportProgress() }
+        // SIGINT/SIGTERM: the first stops sending and delivers what is queued; a second stops waiting for that.
+        // Either way the summary is printed.
+        let signals = SignalCounter(watching: [SIGINT, SIGTERM])
 
         // Options are read once: a property wrapper's getter per record costs more than the append itself.
         let topic = self.topic
@@ -109,7 +125,6 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         let start = ContinuousClock.now
         var sent = 0
         var bytes = 0
-        var failedToQueue = 0
         /// Sends one record; every `DeliveryTracker.sampleEvery`th gets its enqueue time noted for the latencies.
         @inline(__always)
         func send(_ value: some KafkaBytes) async {
@@ -121,29 +136,72 @@ struct KafkaProducerCommand: AsyncParsableCommand {
                 if sampled { tracker.sample(id, enqueuedAt: enqueuedAt) }
             } catch {
                 tracker.failedToQueue(error)
-                failedToQueue += 1
             }
             bytes += value.kafkaByteCount
             sent += 1
         }
         if let count, latency {
-            for _ in 0..<count { await send(LatencyStamp.payload(size: size)) }
+            for _ in 0..<count where signals.count == 0 { await send(LatencyStamp.payload(size: size)) }
         } else if let count {
             let payload = ByteBuffer(bytes: (0..<max(size, 0)).map { UInt8(ascii: "a") + UInt8($0 % 26) })
-            for _ in 0..<count { await send(payload) }
+            for _ in 0..<count {
+                // One relaxed atomic load per record.
+                if signals.count > 0 { break }
+                await send(payload)
+            }
         } else {
-            while let line = readLine(strippingNewline: true) { await send(line) }
+            while signals.count == 0, let line = readLine(strippingNewline: true) { await send(line) }
         }
-        await producer.flush()
-        await producer.shutdown()
-        await reports.value
+        let interrupted = signals.count > 0
+        let finishing = Task {
+            try? await producer.flush()
+            await producer.shutdown()
+            await reports.value
+        }
+        await signals.waitUntilMoreThan(interrupted ? 1 : 0, or: finishing)
         progress.cancel()
         let elapsed = ContinuousClock.now - start
         let summary = tracker.summary(records: sent, bytes: bytes,
-                                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                                      interrupted: signals.count > 0)
         print(summary.text)
         if statsJSON { print(summary.json) }
-        if summary.errors > 0 { throw ExitCode(1) }
+        fflush(nil)
+        if signals.count > 1 { Foundation.exit(130) }
+        if summary.errors > 0 || summary.undelivered > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Counts SIGINT/SIGTERM arrivals (the default action, ending the process, is turned off).
+final class SignalCounter: @unchecked Sendable {
+    // @unchecked: `sources` is written once, in init, and only keeps the sources alive.
+    private let received = Atomic<Int>(0)
+    private var sources: [any DispatchSourceSignal] = []
+
+    init(watching signals: [Int32]) {
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [unowned self] in self.received.wrappingAdd(1, ordering: .relaxed) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var count: Int { received.load(ordering: .relaxed) }
+
+    /// Returns when `task` is done or more than `seen` signals have arrived.
+    func waitUntilMoreThan(_ seen: Int, or task: Task<Void, Never>) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                while !Task.isCancelled, self.count <= seen {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
     }
 }
 
@@ -257,22 +315,28 @@ final class DeliveryTracker: @unchecked Sendable {
         var text: String
         var json: String
         var errors: Int
+        /// Records sent that have no outcome yet (a second signal stopped the wait).
+        var undelivered: Int
     }
 
-    func summary(records: Int, bytes: Int, seconds: Double) -> Summary {
+    func summary(records: Int, bytes: Int, seconds: Double, interrupted: Bool) -> Summary {
         lock.withLock {
             let sorted = latencies.sorted()
             func percentile(_ p: Double) -> Double {
                 sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1e6
             }
+            let undelivered = max(records - delivered - errors, 0)
             let rate = seconds > 0 ? Double(records) / seconds : 0
             let megabytes = seconds > 0 ? Double(bytes) / 1e6 / seconds : 0
             let text = String(format: "%d records, %d bytes in %.2f s: %.0f records/s, %.2f MB/s, delivery latency p50 %.2f ms p99 %.2f ms, %d errors",
                               records, bytes, seconds, rate, megabytes, percentile(0.5), percentile(0.99), errors)
                 + (firstError.map { " (first: \($0))" } ?? "")
-            let json = String(format: #"{"records":%d,"delivered":%d,"bytes":%d,"seconds":%.3f,"records_per_second":%.1f,"mb_per_second":%.3f,"p50_ms":%.3f,"p99_ms":%.3f,"errors":%d}"#,
-                              records, delivered, bytes, seconds, rate, megabytes, percentile(0.5), percentile(0.99), errors)
-            return Summary(text: text, json: json, errors: errors)
+                + (undelivered > 0 ? ", \(undelivered) without an outcome" : "")
+                + (interrupted ? " (interrupted)" : "")
+            let json = String(format: #"{"records":%d,"delivered":%d,"bytes":%d,"seconds":%.3f,"records_per_second":%.1f,"mb_per_second":%.3f,"p50_ms":%.3f,"p99_ms":%.3f,"errors":%d,"undelivered":%d,"interrupted":%@}"#,
+                              records, delivered, bytes, seconds, rate, megabytes, percentile(0.5), percentile(0.99), errors,
+                              undelivered, interrupted ? "true" : "false")
+            return Summary(text: text, json: json, errors: errors, undelivered: undelivered)
         }
     }
 }

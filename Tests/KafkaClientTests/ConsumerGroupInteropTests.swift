@@ -593,7 +593,7 @@ extension ConsumerGroupInteropTests {
             await producer.shutdown()
             throw error
         }
-        await producer.flush()
+        try await producer.flush()
         let reports = await collectReports(events, count: sent.count)
         await producer.shutdown()
         try #require(reports.count == sent.count, "\(reports.count) of \(sent.count) records were reported", sourceLocation: sourceLocation)

@@ -261,7 +261,7 @@ func produceSamples(_ configuration: ProducerConfiguration, topic: String, parti
         await producer.shutdown()
         throw error
     }
-    await producer.flush()
+    try await producer.flush()
     let reports = await collectReports(events, count: samples.count)
     await producer.shutdown()
     try #require(reports.count == samples.count, "\(reports.count) of \(samples.count) records were reported",

@@ -70,7 +70,7 @@ struct ProducerTests {
                                headers: [RecordHeader(key: "n", value: "\(index)")])
             }
             for record in records { try await producer.enqueue(record) }
-            await producer.flush()
+            try await producer.flush()
             await producer.shutdown()
             let stored = try await readPartition(broker, topic: "codecs", partition: 0, expect: 400)
             #expect(stored.count == 400)
@@ -197,6 +197,41 @@ struct ProducerTests {
         }
     }
 
+    @Test("without delivery reports, enqueued records that fail make the next flush throw, naming how many and why")
+    func failuresReachFlush() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("unheard", partitions: 2)
+            try broker.injectFault(Fault(api: .produce, topic: "unheard", partition: 1, action: .error(.topicAuthorizationFailed), count: 1))
+            let producer = try KafkaProducer(configuration: producerConfiguration(broker) { $0.linger = .seconds(1) },
+                                             logger: testLogger)
+            for index in 0..<10 {
+                try await producer.enqueue(ProducerRecord(topic: "unheard", partition: Int32(index % 2), value: "\(index)"))
+            }
+            var thrown: KafkaProducerError?
+            do throws(KafkaProducerError) {
+                try await producer.flush()
+            } catch {
+                thrown = error
+            }
+            guard case .recordsFailed(let count, let first)? = thrown else {
+                Issue.record("flush did not report the 5 failed records: \(String(describing: thrown))")
+                return
+            }
+            #expect(count == 5)
+            guard case .broker(let code, let topic, let partition) = first else {
+                Issue.record("unexpected first error \(first)")
+                return
+            }
+            #expect(code == .topicAuthorizationFailed && topic == "unheard" && partition == 1)
+            // Reported once: the next flush has nothing to say.
+            try await producer.enqueue(ProducerRecord(topic: "unheard", partition: 0, value: "later"))
+            try await producer.flush()
+            await producer.shutdown()
+            #expect(broker.offsets(topic: "unheard", partition: 0)?.highWatermark == 6)
+            #expect(broker.offsets(topic: "unheard", partition: 1)?.highWatermark == 0)
+        }
+    }
+
     @Test("with buffer.memory full, sending waits, and fails after max.block.ms")
     func backpressure() async throws {
         try await withBroker { broker in
@@ -278,7 +313,7 @@ struct ProducerTests {
                 try await producer.enqueue(ProducerRecord(topic: "nowhere", value: "x"))
                 Issue.record("expected unknownTopic")
             } catch {
-                guard case .unknownTopic("nowhere") = error else { Issue.record("unexpected \(error)"); return }
+                guard case .unknownTopic("nowhere", _) = error else { Issue.record("unexpected \(error)"); return }
             }
             await producer.shutdown()
         }
@@ -299,7 +334,7 @@ struct ProducerTests {
             $0.client.reconnectBackoffMax = .milliseconds(200)
         }, logger: testLogger)
         for index in 0..<100 { try await producer.enqueue(ProducerRecord(topic: "durable", value: "\(index)")) }
-        await producer.flush()
+        try await producer.flush()
         try await first.stop()
         for index in 100..<200 { try await producer.enqueue(ProducerRecord(topic: "durable", value: "\(index)")) }
         configuration.port = port

@@ -25,6 +25,8 @@ final class ClusterClient: Sendable {
         var topics: Set<String> = []
         var nextBootstrap = 0
         var closed = false
+        /// When a failed connection to each node was last logged as a warning.
+        var lastConnectionWarning: [Int32: NIODeadline] = [:]
     }
 
     /// What a connection is for. Group coordination gets its own connection to the coordinator: a broker answers
@@ -43,7 +45,8 @@ final class ClusterClient: Sendable {
     private enum Slot {
         case connecting(EventLoopFuture<BrokerConnection>)
         case connected(BrokerConnection)
-        case failed(attempts: Int, retryAt: NIODeadline)
+        /// `reason`: why the last attempt failed (reported while waiting to try again).
+        case failed(attempts: Int, retryAt: NIODeadline, reason: String)
     }
 
     init(configuration: ClientConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) {
@@ -85,14 +88,14 @@ final class ClusterClient: Sendable {
                 return .success(eventLoop.makeSucceededFuture(connection))
             case .connecting(let future):
                 return .success(future)
-            case .failed(_, let retryAt) where NIODeadline.now() < retryAt:
+            case .failed(_, let retryAt, let reason) where NIODeadline.now() < retryAt:
                 let broker = address(of: node, in: state).map(\.description) ?? "node \(node)"
-                return .failure(KafkaClientError.connectionFailed(broker: broker, reason: "reconnect backoff"))
+                return .failure(KafkaClientError.connectionFailed(broker: broker, reason: "\(reason) (waiting to reconnect)"))
             default:
                 guard let address = address(of: node, in: state) else {
                     return .failure(KafkaClientError.connectionFailed(broker: "node \(node)", reason: "unknown broker"))
                 }
-                let attempts: Int = if case .failed(let attempts, _) = state.connections[key] { attempts } else { 0 }
+                let attempts: Int = if case .failed(let attempts, _, _) = state.connections[key] { attempts } else { 0 }
                 let future = connect(key, address: address, attempts: attempts, on: eventLoop)
                 state.connections[key] = .connecting(future)
                 return .success(future)
@@ -129,8 +132,24 @@ final class ClusterClient: Sendable {
                 connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed(key, connection) }
             case .failure(let error):
                 let delay = backoff.delay(attempt: attempts)
-                self.logger.debug("connecting to \(address) failed: \(error); retrying in \(delay.nanoseconds / 1_000_000) ms")
-                self.state.withLockedValue { $0.connections[key] = .failed(attempts: attempts + 1, retryAt: .now() + delay) }
+                let warn = self.state.withLockedValue { state -> Bool in
+                    let reason = if case KafkaClientError.connectionFailed(_, let reason) = error { reason } else { "\(error)" }
+                    state.connections[key] = .failed(attempts: attempts + 1, retryAt: .now() + delay, reason: reason)
+                    // The user must see that a broker cannot be reached: a warning when a streak of failures
+                    // starts, then at most one per half minute per broker (each attempt is logged at debug).
+                    let now = NIODeadline.now()
+                    guard attempts == 0 || state.lastConnectionWarning[key.node].map({ now - $0 >= .seconds(30) }) ?? true else {
+                        return false
+                    }
+                    state.lastConnectionWarning[key.node] = now
+                    return true
+                }
+                let message: Logger.Message = "connecting to \(address) failed: \(error); retrying in \(delay.nanoseconds / 1_000_000) ms"
+                if warn {
+                    self.logger.warning(message, metadata: ["kafka.broker": "\(address)", "kafka.node": "\(key.node)"])
+                } else {
+                    self.logger.debug(message)
+                }
             }
         }
         return future
@@ -158,7 +177,7 @@ final class ClusterClient: Sendable {
             }
             let slots = state.connections
             let ready = { (node: Int32) -> Bool in
-                if case .failed(_, let retryAt) = slots[ConnectionKey(node: node, purpose: .data)] { return NIODeadline.now() >= retryAt }
+                if case .failed(_, let retryAt, _) = slots[ConnectionKey(node: node, purpose: .data)] { return NIODeadline.now() >= retryAt }
                 return true
             }
             if let known = state.metadata.brokers.keys.sorted().first(where: ready) { return known }

@@ -48,13 +48,38 @@ public struct ClientConfiguration: Sendable {
     /// Largest response frame accepted (a safety bound; Kafka's `fetch.max.bytes` default is 50 MiB).
     public var maxResponseBytes = 512 * 1024 * 1024
 
+    /// Entries of a `bootstrap.servers` string that are not `host:port`; the producer and consumer refuse the
+    /// configuration with the first of them named.
+    var unparsableBootstrapServers: [String] = []
+
     public init(bootstrapServers: [BrokerAddress]) {
         self.bootstrapServers = bootstrapServers
     }
 
-    /// `bootstrapServers` as Kafka writes them: `host1:9092,host2:9092`.
+    /// `bootstrapServers` as Kafka writes them: `host1:9092,host2:9092`. An entry that is not `host:port` (a
+    /// port missing or not a number) makes the producer or consumer refuse the configuration, naming it.
     public init(bootstrapServers: String) {
-        self.init(bootstrapServers: bootstrapServers.split(separator: ",").compactMap { BrokerAddress(String($0)) })
+        var addresses: [BrokerAddress] = []
+        var unparsable: [String] = []
+        for entry in bootstrapServers.split(separator: ",", omittingEmptySubsequences: false) {
+            let trimmed = entry.trimmingWhitespace()
+            if let address = BrokerAddress(trimmed) {
+                addresses.append(address)
+            } else if !trimmed.isEmpty {
+                unparsable.append(trimmed)
+            }
+        }
+        self.init(bootstrapServers: addresses)
+        unparsableBootstrapServers = unparsable
+    }
+
+    /// Why these settings cannot work, if they cannot.
+    var problem: String? {
+        if let bad = unparsableBootstrapServers.first {
+            return "bootstrap.servers entry \"\(bad)\" is not host:port"
+        }
+        if bootstrapServers.isEmpty { return "bootstrap.servers is empty" }
+        return nil
     }
 
     var connection: BrokerConnection.Configuration {

@@ -70,7 +70,7 @@ public struct ConsumerConfiguration: Sendable {
     }
 
     func validate() throws(KafkaConsumerError) {
-        guard !client.bootstrapServers.isEmpty else { throw .invalidConfiguration("bootstrap.servers is empty") }
+        if let problem = client.problem { throw .invalidConfiguration(problem) }
         guard heartbeatInterval < sessionTimeout else {
             throw .invalidConfiguration("heartbeat.interval.ms must be lower than session.timeout.ms")
         }

@@ -62,7 +62,7 @@ public final class BrokerConnection: Sendable {
                 .connect(host: host, port: port)
                 .get()
         } catch {
-            throw KafkaClientError.connectionFailed(broker: broker, reason: "\(error)")
+            throw KafkaClientError.connectionFailed(broker: broker, reason: Self.reason(error))
         }
         let unnegotiated = BrokerConnection(broker: broker, configuration: configuration, channel: channel, brokerVersions: [:])
         do {
@@ -72,6 +72,26 @@ public final class BrokerConnection: Sendable {
             try? await channel.close()
             throw error
         }
+    }
+
+    /// What went wrong connecting, in words: "Connection refused" rather than NIO's nested error values.
+    private static func reason(_ error: any Error) -> String {
+        func describe(_ error: any Error) -> String {
+            if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
+            return "\(error)"
+        }
+        if let connection = error as? NIOConnectionError {
+            var reasons: [String] = []
+            if let dns = connection.dnsAError ?? connection.dnsAAAAError { reasons.append("address lookup: \(describe(dns))") }
+            for failure in connection.connectionErrors where !reasons.contains(describe(failure.error)) {
+                reasons.append(describe(failure.error))
+            }
+            return reasons.isEmpty ? "no address to connect to" : reasons.joined(separator: "; ")
+        }
+        if error is ChannelError, case .connectTimeout(let timeout) = error as! ChannelError {
+            return "no connection within \(timeout.nanoseconds / 1_000_000) ms (socket.connection.setup.timeout.ms)"
+        }
+        return describe(error)
     }
 
     /// ApiVersions at our newest version; a broker that does not know it answers UNSUPPORTED_VERSION with its

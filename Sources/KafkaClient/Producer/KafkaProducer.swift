@@ -222,15 +222,24 @@ public final class KafkaProducer: Service, Sendable {
         cluster.track([topic])
         let deadline = NIODeadline.now() + configuration.maxBlock
         var attempt = 0
+        var lastError: String?
         while NIODeadline.now() < deadline {
-            if let metadata = try? await cluster.refreshMetadata(adding: [topic]).get(), let known = metadata.topics[topic] {
-                if known.error == .none, !known.partitions.isEmpty {
-                    accumulator.updatePartitionCounts(from: metadata)
-                    return Int32(known.partitions.count)
+            do {
+                let metadata = try await cluster.refreshMetadata(adding: [topic]).get()
+                if let known = metadata.topics[topic] {
+                    if known.error == .none, !known.partitions.isEmpty {
+                        accumulator.updatePartitionCounts(from: metadata)
+                        return Int32(known.partitions.count)
+                    }
+                    if known.error == .topicAuthorizationFailed || known.error == .invalidTopicException {
+                        throw KafkaProducerError.broker(known.error, topic: topic, partition: -1)
+                    }
+                    lastError = known.error == .none ? "no partitions" : known.error.name
                 }
-                if known.error == .topicAuthorizationFailed || known.error == .invalidTopicException {
-                    throw .broker(known.error, topic: topic, partition: -1)
-                }
+            } catch let error as KafkaProducerError {
+                throw error
+            } catch {
+                lastError = "\(error)"
             }
             guard !accumulator.isClosed else { throw .producerClosed }
             let pause = min(ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
@@ -238,7 +247,7 @@ public final class KafkaProducer: Service, Sendable {
             attempt += 1
             if pause > .zero { try? await Task.sleep(nanoseconds: UInt64(pause.nanoseconds)) }
         }
-        throw .unknownTopic(topic)
+        throw .unknownTopic(topic, lastError: lastError)
     }
 
     static func nowMilliseconds() -> Int64 {
@@ -250,8 +259,15 @@ public final class KafkaProducer: Service, Sendable {
     // MARK: - Flushing and closing
 
     /// Sends everything queued now without lingering, and waits until each of those records has its outcome.
-    public func flush() async {
+    ///
+    /// - Throws: ``KafkaProducerError/recordsFailed(count:first:)`` when records given to ``enqueue(_:)`` of a
+    ///   producer made without delivery reports failed since the last flush (with delivery reports, failures are
+    ///   reported there, and `send` callers get theirs thrown).
+    public func flush() async throws(KafkaProducerError) {
         await accumulator.flush { sender.wakeup() }
+        if let failures = accumulator.takeUnobservedFailures() {
+            throw .recordsFailed(count: failures.count, first: failures.first)
+        }
     }
 
     /// Sends what is queued (within `delivery.timeout.ms`), then closes connections. Records queued afterwards
@@ -265,7 +281,8 @@ public final class KafkaProducer: Service, Sendable {
         guard proceed else { return }
         // New records are refused from here; those queued are sent without lingering.
         accumulator.close()
-        await flush()
+        // Failures of records without delivery reports were logged as they happened.
+        try? await flush()
         memory.failWaiters()
         sender.abandonQueued()
         sender.stop()

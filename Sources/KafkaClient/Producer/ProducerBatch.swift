@@ -54,6 +54,8 @@ final class ProducerBatch: @unchecked Sendable {
     }
 
     var recordCount: Int { recordIds.count }
+    /// Records whose `send` caller waits for the outcome.
+    var waiterCount: Int { waiters.count }
     var sizeInBytes: Int { encoded?.readableBytes ?? builder.sizeInBytes }
     var isClosed: Bool { encoded != nil }
 

@@ -74,7 +74,7 @@ public struct ProducerConfiguration: Sendable {
         if let level = compressionLevel, let range = compression.supportedLevels, !range.contains(level) {
             throw .invalidConfiguration("compression level \(level) is outside \(range) for \(compression)")
         }
-        guard !client.bootstrapServers.isEmpty else { throw .invalidConfiguration("bootstrap.servers is empty") }
+        if let problem = client.problem { throw .invalidConfiguration(problem) }
     }
 }
 

@@ -421,6 +421,27 @@ final class RecordAccumulator: @unchecked Sendable {
 
     var hasIncompleteBatches: Bool { lock.withLock { !incomplete.isEmpty } }
 
+    /// Failures of enqueued records that have no delivery report to go to, since the last flush.
+    private var unobservedFailures: (count: Int, first: KafkaProducerError)?
+
+    func noteUnobservedFailures(_ count: Int, _ error: KafkaProducerError) {
+        lock.withLock {
+            if let known = unobservedFailures {
+                unobservedFailures = (known.count + count, known.first)
+            } else {
+                unobservedFailures = (count, error)
+            }
+        }
+    }
+
+    /// The failures noted since the last call, cleared.
+    func takeUnobservedFailures() -> (count: Int, first: KafkaProducerError)? {
+        lock.withLock {
+            defer { unobservedFailures = nil }
+            return unobservedFailures
+        }
+    }
+
     /// Refuses further appends; queued batches are still sent (or removed by the caller).
     func close() {
         lock.withLock { closed = true }

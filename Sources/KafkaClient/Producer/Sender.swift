@@ -334,7 +334,17 @@ final class Sender: @unchecked Sendable {
     }
 
     private func finish(_ batch: ProducerBatch, _ outcome: Result<(baseOffset: Int64, logAppendTime: Int64), KafkaProducerError>) {
-        if case .failure = outcome { recordErrors.increment(by: batch.recordCount) }
+        if case .failure(let error) = outcome {
+            recordErrors.increment(by: batch.recordCount)
+            // Records no one hears about otherwise (enqueued on a producer without delivery reports) are logged,
+            // and the next flush() throws for them: a failure never ends up only in a counter.
+            let unobserved = events == nil ? batch.recordCount - batch.waiterCount : 0
+            if unobserved > 0 {
+                logger.error("\(unobserved) records failed: \(error)",
+                             metadata: ["kafka.topic": "\(batch.topic)", "kafka.partition": "\(batch.partition)"])
+                accumulator.noteUnobservedFailures(unobserved, error)
+            }
+        }
         let reports = batch.complete(outcome)
         if let buffer = batch.takeEncodedBuffer() { memory.recycle(buffer) }
         memory.release(batch.reservedBytes)

@@ -1,0 +1,31 @@
+import KafkaClient
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test("every bootstrap.servers entry must be host:port, and the error names the one that is not",
+          arguments: [("localhost", "localhost"), ("127.0.0.1:notaport", "127.0.0.1:notaport"), ("a:1,b", "b"),
+                      ("a:1, :9092", ":9092"), ("a:1,b:70000", "b:70000")])
+    func badBootstrapEntries(servers: String, named: String) {
+        #expect(throws: KafkaProducerError.self) { try KafkaProducer(configuration: ProducerConfiguration(bootstrapServers: servers)) }
+        do {
+            _ = try KafkaProducer(configuration: ProducerConfiguration(bootstrapServers: servers))
+        } catch {
+            #expect("\(error)".contains("\"\(named)\""), "\(error)")
+        }
+        do {
+            _ = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: servers, groupId: nil))
+            Issue.record("the consumer took \(servers)")
+        } catch {
+            #expect("\(error)".contains("\"\(named)\""), "\(error)")
+        }
+    }
+
+    @Test("well-formed lists are taken whole: names, IPv6 literals, spaces and empty entries")
+    func goodBootstrapLists() throws {
+        let configuration = ClientConfiguration(bootstrapServers: " a:1, [::1]:9092,,b.example:9093 ")
+        #expect(configuration.bootstrapServers == [BrokerAddress(host: "a", port: 1), BrokerAddress(host: "::1", port: 9092),
+                                                   BrokerAddress(host: "b.example", port: 9093)])
+        #expect(throws: Never.self) { try KafkaProducer(configuration: ProducerConfiguration(bootstrapServers: "a:1,b:2")) }
+    }
+}
