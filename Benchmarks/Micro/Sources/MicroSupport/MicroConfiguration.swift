@@ -1,0 +1,56 @@
+import Benchmark
+
+/// The metrics and regression thresholds every micro-benchmark uses.
+///
+/// `baseline check` compares every metric a benchmark reports and, for a metric without thresholds of its own,
+/// fails on a 5 % change; so each metric here has explicit ones.
+/// - Allocations (`mallocCountTotal`, counted by the malloc interposer, whole process) are the same on any
+///   machine for the same code, toolchain and inputs, so they are held tightly (``AllocationTolerance``).
+///   The thresholds apply to raw counts per iteration, before the scaling factor.
+/// - Time is noisy on a shared machine and means little on another one, so it only catches gross regressions:
+///   twice the median time, half the median throughput. `Benchmarks/micro-benchmarks.sh check` compares
+///   allocations only unless given `--time`.
+/// - No `cpuTotal`: it is read in 10 ms ticks here, coarser than most iterations. No `instructions`: this
+///   machine has no hardware counters (`perf stat -e instructions true` says "not supported").
+public enum MicroConfiguration {
+    public static let metrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal]
+
+    /// How many more allocations per iteration than the baseline a run may make, at the median and the 75th
+    /// percentile (an extra allocation in every iteration moves both; a background thread's occasional one
+    /// moves neither).
+    public enum AllocationTolerance {
+        /// Code that allocates the same every iteration: none more at the median, and at p75 the 2 that the
+        /// framework itself sometimes adds.
+        case exact
+        /// Code whose background threads (event loops, a broker) allocate more or less depending on timing.
+        case perIteration(Int)
+
+        var thresholds: BenchmarkThresholds {
+            switch self {
+            case .exact: BenchmarkThresholds(absolute: [.p50: 0, .p75: 2])
+            case .perIteration(let extra): BenchmarkThresholds(absolute: [.p50: extra, .p75: extra])
+            }
+        }
+    }
+
+    public static func make(
+        scalingFactor: BenchmarkScalingFactor,
+        allocations: AllocationTolerance,
+        maxDuration: Duration = .seconds(1),
+        maxIterations: Int = 10_000,
+        warmupIterations: Int = 3
+    ) -> Benchmark.Configuration {
+        .init(
+            metrics: metrics,
+            warmupIterations: warmupIterations,
+            scalingFactor: scalingFactor,
+            maxDuration: maxDuration,
+            maxIterations: maxIterations,
+            thresholds: [
+                .mallocCountTotal: allocations.thresholds,
+                .wallClock: BenchmarkThresholds(relative: [.p50: 100]),
+                .throughput: BenchmarkThresholds(relative: [.p50: 50]),
+            ]
+        )
+    }
+}
