@@ -8,8 +8,8 @@ import Benchmark
 ///   machine for the same code, toolchain and inputs, so they are held tightly (``AllocationTolerance``).
 ///   The thresholds apply to raw counts per iteration, before the scaling factor.
 /// - Time is noisy on a shared machine and means little on another one, so it only catches gross regressions:
-///   twice the median time, half the median throughput. `Benchmarks/micro-benchmarks.sh check` compares
-///   allocations only unless given `--time`.
+///   2.5 times the median time (or 40 % of the median throughput); other builds on a 2-core machine were seen
+///   to double it. `Benchmarks/micro-benchmarks.sh check` compares allocations only unless given `--time`.
 /// - No `cpuTotal`: it is read in 10 ms ticks here, coarser than most iterations, and reading it allocates
 ///   16 times per iteration, counted with the code's. No `instructions`: this machine has no hardware counters
 ///   (`perf stat -e instructions true` says "not supported").
@@ -49,8 +49,8 @@ public enum MicroConfiguration {
             maxIterations: maxIterations,
             thresholds: [
                 .mallocCountTotal: allocations.thresholds,
-                .wallClock: BenchmarkThresholds(relative: [.p50: 100]),
-                .throughput: BenchmarkThresholds(relative: [.p50: 50]),
+                .wallClock: BenchmarkThresholds(relative: [.p50: 150]),
+                .throughput: BenchmarkThresholds(relative: [.p50: 60]),
             ]
         )
     }
