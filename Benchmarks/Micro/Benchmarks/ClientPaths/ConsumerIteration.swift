@@ -15,8 +15,8 @@ import NIOCore
 /// are per record.
 func consumerIterationBenchmarks() {
     // The fetches' allocations (on event-loop threads, the broker's included) fall into iterations as timing
-    // has it: the median seen from 64 to 138 per 1,000 records between runs. 250 more fails, so an extra
-    // allocation per 4 records is caught, not one per fetch.
+    // has it: the median seen from 64 to 138 per 1,000 records between runs. More than 250 more fails, so an extra
+    // allocation every 3 records is caught, not one per fetch.
     let configuration = MicroConfiguration.make(
         scalingFactor: .kilo, allocations: .perIteration(250), maxDuration: .seconds(5), maxIterations: ConsumerState.maxIterations
     )

@@ -14,7 +14,7 @@ func producerAppendBenchmarks() {
         Benchmark(
             "Producer enqueue \(keyed ? "keyed" : "keyless")",
             // 28 (keyless) and 75 (keyed) allocations per 1,000 records, give or take the sender thread's few:
-            // 5 more fails, so an extra allocation per 200 records is caught.
+            // more than 5 more fails, so an extra allocation every 150 records is caught.
             configuration: MicroConfiguration.make(
                 scalingFactor: .kilo, allocations: .perIteration(5), maxDuration: .seconds(3), maxIterations: 1000
             )
