@@ -236,6 +236,23 @@ struct ConsumerGroupTests {
         }
     }
 
+    @Test("close during a JoinGroup the coordinator holds returns at once and leaves the group")
+    func closeDuringHeldJoin() async throws {
+        // The coordinator holds a new group's first JoinGroup for group.initial.rebalance.delay.ms.
+        try await withGroupBroker({ $0.groupInitialRebalanceDelay = .seconds(60) }) { broker in
+            try broker.createTopic("held", partitions: 2)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "held"), logger: testLogger)
+            try consumer.subscribe(topics: ["held"])
+            #expect(await eventually { (try? await broker.describeGroup("held"))??.state == .preparingRebalance })
+            let started = ContinuousClock.now
+            await consumer.close()
+            let took = ContinuousClock.now - started
+            #expect(took < .seconds(5), "close waited \(took) for the held JoinGroup")
+            // Its LeaveGroup took the member out of the join: nobody is left in the group.
+            #expect(await eventually { (try? await broker.describeGroup("held"))??.members.isEmpty ?? true })
+        }
+    }
+
     @Test("commit, close, and a new member resumes exactly after the commit")
     func resumeAfterCommit() async throws {
         try await withGroupBroker { broker in

@@ -155,6 +155,18 @@ final class ClusterClient: Sendable {
         return future
     }
 
+    /// Closes the connection to `node` for `purpose`, if there is one: requests waiting on it fail, and the next
+    /// request opens a new connection.
+    func closeConnection(to node: Int32, for purpose: Purpose) async {
+        let connection = state.withLockedValue { state -> BrokerConnection? in
+            let key = ConnectionKey(node: node, purpose: purpose)
+            guard case .connected(let connection) = state.connections[key] else { return nil }
+            state.connections[key] = nil
+            return connection
+        }
+        await connection?.close()
+    }
+
     private func connectionClosed(_ key: ConnectionKey, _ connection: BrokerConnection) {
         state.withLockedValue { state in
             if case .connected(let current) = state.connections[key], current === connection {

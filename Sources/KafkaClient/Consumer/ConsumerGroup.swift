@@ -28,8 +28,16 @@ actor ConsumerGroup {
     private var closed = false
     /// close() has begun: no new rebalance starts.
     private var closing = false
-    /// A JoinGroup/SyncGroup round is under way (close() lets it finish, so its commit is not refused).
-    private var joining = false
+    /// Where a JoinGroup/SyncGroup round is. close() abandons a JoinGroup (it may be held for a long time) but
+    /// lets a SyncGroup finish: as the leader this member's SyncGroup is what the others wait for, and a commit
+    /// between JoinGroup and SyncGroup would be refused with REBALANCE_IN_PROGRESS.
+    private var rebalancePhase = RebalancePhase.none
+
+    private enum RebalancePhase {
+        case none
+        case joining
+        case syncing
+    }
     private var lastPoll = NIODeadline.now()
     private var loop: Task<Void, Never>?
     private var autoCommit: Task<Void, Never>?
@@ -114,8 +122,7 @@ actor ConsumerGroup {
         while !closed && !closing && !Task.isCancelled {
             do {
                 if isSubscribed && needsRejoin && !leftForInactivity {
-                    joining = true
-                    defer { joining = false }
+                    defer { rebalancePhase = .none }
                     try await joinAndSync()
                     failures = 0
                     continue
@@ -248,13 +255,16 @@ actor ConsumerGroup {
         )
         // The coordinator may hold a JoinGroup for the whole rebalance timeout (as the Java client, allow 5 s more).
         let joinTimeout = max(configuration.client.requestTimeout, configuration.maxPollInterval + .seconds(5))
+        rebalancePhase = .joining
         var response = try await connection.send(request, version: joinVersion(connection), timeout: joinTimeout)
-        for _ in 0..<3 where KafkaErrorCode(rawValue: response.errorCode) == .memberIdRequired {
+        for _ in 0..<3 where KafkaErrorCode(rawValue: response.errorCode) == .memberIdRequired && !closing {
             // KIP-394: the coordinator gave us an id; join again with it.
             memberId = response.memberId
             request.memberId = memberId
             response = try await connection.send(request, version: joinVersion(connection), timeout: joinTimeout)
         }
+        // close() gave up on this join and left the group meanwhile.
+        guard !closing else { return }
         switch KafkaErrorCode(rawValue: response.errorCode) {
         case .none:
             break
@@ -275,6 +285,7 @@ actor ConsumerGroup {
         protocolName = response.protocolName
         logger.info("joined generation \(generationId) as \(response.leader == memberId ? "leader" : "member") \(memberId) (\(protocolName ?? "?"))")
 
+        rebalancePhase = .syncing
         var assignments: [SyncGroupRequest.SyncGroupRequestAssignment] = []
         assignedCounts = nil
         if response.leader == memberId && !response.skipAssignment {
@@ -611,15 +622,21 @@ actor ConsumerGroup {
     func close() async {
         guard !closed, !closing else { return }
         closing = true
-        // A rebalance in flight finishes first (bounded): committing between JoinGroup and SyncGroup would be refused
-        // with REBALANCE_IN_PROGRESS, and as the leader this member's SyncGroup is what the others wait for.
-        // (Waited for in a task of its own, which a cancelled caller does not turn into a busy loop.)
+        // A SyncGroup in flight finishes first (bounded; see `rebalancePhase`). (Waited for in a task of its own,
+        // which a cancelled caller does not turn into a busy loop.)
         let deadline = NIODeadline.now() + configuration.client.requestTimeout
         await Task {
-            while self.joining && NIODeadline.now() < deadline {
+            while self.rebalancePhase == .syncing && NIODeadline.now() < deadline {
                 try? await Task.sleep(nanoseconds: 10_000_000)
             }
         }.value
+        if rebalancePhase == .joining, let coordinator {
+            // A JoinGroup may be held for up to the rebalance timeout, and a broker answers a connection's requests
+            // in order: the commit and LeaveGroup go on a new connection. The group is still preparing the
+            // rebalance, so a commit with the current generation is accepted.
+            logger.debug("closing during a JoinGroup: abandoning it")
+            await cluster.closeConnection(to: coordinator, for: .coordination)
+        }
         // An auto-commit under way finishes first: sent after the final commit, it would take it back.
         autoCommit?.cancel()
         await autoCommit?.value
@@ -634,7 +651,9 @@ actor ConsumerGroup {
         closed = true
         loop?.cancel()
         wakeUp()
-        if configuration.groupInstanceId == nil, generationId >= 0 {
+        // Also a member that has not finished its first join leaves: the coordinator would otherwise hold the
+        // rebalance for it until its session times out.
+        if configuration.groupInstanceId == nil, generationId >= 0 || !memberId.isEmpty {
             await leaveGroup(reason: "consumer closed", committing: .none)
         }
     }

@@ -65,7 +65,14 @@ final class ProducerBatch: @unchecked Sendable {
         recordSize: Int, limit: Int, waiter: CheckedContinuation<RecordMetadata, any Error>?
     ) -> Bool {
         guard !isFull, encoded == nil else { return false }
-        if !recordIds.isEmpty && builder.sizeInBytes + recordSize > limit { return false }
+        if recordIds.isEmpty {
+            // Sized once for as many records like this first one as the batch holds (not grown by doubling).
+            let expected = min(max(builder.capacity / max(recordSize, 1), 1), 16_384)
+            recordIds.reserveCapacity(expected)
+            timestamps.reserveCapacity(expected)
+        } else if builder.sizeInBytes + recordSize > limit {
+            return false
+        }
         withOptionalBytes(key) { key in
             withOptionalBytes(value) { value in
                 builder.append(timestamp: timestamp, key: key, value: value, headers: headers)

@@ -43,6 +43,9 @@ public struct RecordBatchBuilder {
         return buffer
     }
 
+    /// Bytes the builder can hold without growing its buffer, header included.
+    public var capacity: Int { buffer.capacity }
+
     /// Uncompressed size of the batch so far, header included.
     public var sizeInBytes: Int { buffer.readableBytes }
 
