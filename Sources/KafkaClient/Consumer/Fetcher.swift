@@ -266,8 +266,16 @@ final class Fetcher: @unchecked Sendable {
                     subscriptions.updateOffsets(partition, highWatermark: data.highWatermark, logStartOffset: data.logStartOffset,
                                                 lastStableOffset: data.lastStableOffset)
                     guard let records = data.records?.buffer, records.readableBytes > 0 else { continue }
-                    let next = Self.offsetAfterCompleteBatches(records, from: requested.offset)
-                    guard next > requested.offset else { continue }
+                    let (next, problem) = Self.offsetAfterCompleteBatches(records, from: requested.offset)
+                    guard next > requested.offset else {
+                        // Bytes but not one whole batch to hand out: asking again would get the same answer, in a
+                        // tight loop. (A broker returns at least one whole batch, whatever the size limits.)
+                        backOff([partition], for: configuration.client.retryBackoffMax)
+                        let reason = problem.map { "\($0) at offset \(requested.offset)" }
+                            ?? "the fetch at offset \(requested.offset) returned \(records.readableBytes) bytes without a whole record batch"
+                        report(.corruptRecords(partition, reason), code: .corruptMessage, for: [partition])
+                        continue
+                    }
                     fetchedBytes.increment(by: records.readableBytes)
                     nextFetch[partition] = (next, requested.epoch)
                     buffer.add(CompletedFetch(
@@ -304,12 +312,17 @@ final class Fetcher: @unchecked Sendable {
         return subscriptions.position(of: partition)?.next
     }
 
-    /// The offset after the last complete batch (a response may end with part of a batch).
-    static func offsetAfterCompleteBatches(_ records: ByteBuffer, from start: Int64) -> Int64 {
+    /// The offset after the last complete batch (a response may end with part of a batch), and what stopped the
+    /// walk early when a batch header is malformed (the reader of the records reports it when it gets there).
+    static func offsetAfterCompleteBatches(_ records: ByteBuffer, from start: Int64) -> (next: Int64, problem: RecordBatchError?) {
         var reader = RecordBatchReader(records)
         var next = start
-        while let batch = try? reader.next() { next = max(next, batch.nextOffset) }
-        return next
+        do {
+            while let batch = try reader.next() { next = max(next, batch.nextOffset) }
+        } catch {
+            return (next, error)
+        }
+        return (next, nil)
     }
 
     // MARK: - Positions

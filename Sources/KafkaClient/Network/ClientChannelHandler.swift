@@ -45,7 +45,9 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         var frame = unwrapInboundIn(data)
         let correlationId = frame.readInteger(as: Int32.self) ?? -1
         guard let (promise, headerVersion) = waiting.removeValue(forKey: correlationId) else {
-            context.fireErrorCaught(UnexpectedResponse(correlationId: correlationId))
+            // Responses come in request order: after one nobody asked for, no later one can be trusted. Every
+            // waiting request fails now (rather than at its timeout) and the connection closes.
+            errorCaught(context: context, error: UnexpectedResponse(correlationId: correlationId))
             return
         }
         if headerVersion >= 1 {
