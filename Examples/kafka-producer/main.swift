@@ -126,31 +126,45 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         var sent = 0
         var bytes = 0
         /// Sends one record; every `DeliveryTracker.sampleEvery`th gets its enqueue time noted for the latencies.
+        /// `record` with the key of record number `sent`, if keys are asked for.
         @inline(__always)
-        func send(_ value: some KafkaBytes) async {
+        func send(_ record: ProducerRecord, valueBytes: Int) async {
             if let pacing { await pacing.wait(forRecord: sent, since: start) }
             let sampled = sent % DeliveryTracker.sampleEvery == 0
             let enqueuedAt = sampled ? DeliveryTracker.now() : 0
             do {
-                let id = try await producer.enqueue(ProducerRecord(topic: topic, key: keys.key(sent), value: value, headers: headers))
+                let id: ProducerRecordID
+                if let key = keys.key(sent) {
+                    var keyed = record
+                    keyed.key = key
+                    id = try await producer.enqueue(keyed)
+                } else {
+                    id = try await producer.enqueue(record)
+                }
                 if sampled { tracker.sample(id, enqueuedAt: enqueuedAt) }
             } catch {
                 tracker.failedToQueue(error)
             }
-            bytes += value.kafkaByteCount
+            bytes += valueBytes
             sent += 1
         }
         if let count, latency {
-            for _ in 0..<count where signals.count == 0 { await send(LatencyStamp.payload(size: size)) }
+            for _ in 0..<count where signals.count == 0 {
+                await send(ProducerRecord(topic: topic, value: LatencyStamp.payload(size: size), headers: headers), valueBytes: size)
+            }
         } else if let count {
             let payload = ByteBuffer(bytes: (0..<max(size, 0)).map { UInt8(ascii: "a") + UInt8($0 % 26) })
+            // One record made once and sent `count` times: the tool adds no per-record work of its own.
+            let record = ProducerRecord(topic: topic, value: payload, headers: headers)
             for _ in 0..<count {
                 // One relaxed atomic load per record.
                 if signals.count > 0 { break }
-                await send(payload)
+                await send(record, valueBytes: payload.readableBytes)
             }
         } else {
-            while signals.count == 0, let line = readLine(strippingNewline: true) { await send(line) }
+            while signals.count == 0, let line = readLine(strippingNewline: true) {
+                await send(ProducerRecord(topic: topic, value: line, headers: headers), valueBytes: line.utf8.count)
+            }
         }
         let interrupted = signals.count > 0
         let finishing = Task {
@@ -293,8 +307,8 @@ final class DeliveryTracker: @unchecked Sendable {
                 }
                 guard !enqueued.isEmpty else { return }
                 // Ids follow the loop's count unless records failed to queue; a sample then goes unmatched.
-                for report in reports where report.id.rawValue % UInt64(Self.sampleEvery) == 0 {
-                    if let start = enqueued.removeValue(forKey: report.id.rawValue) { latencies.append(now &- start) }
+                for id in reports.recordIDs where id.rawValue % UInt64(Self.sampleEvery) == 0 {
+                    if let start = enqueued.removeValue(forKey: id.rawValue) { latencies.append(now &- start) }
                 }
             }
         }

@@ -28,6 +28,11 @@ public struct DeliveryReports: RandomAccessCollection, Sendable {
         self.timestamps = timestamps
     }
 
+    /// The records' ids, in order, without making a report per record.
+    public var recordIDs: some RandomAccessCollection<ProducerRecordID> & Sendable {
+        ids.lazy.map(ProducerRecordID.init(rawValue:))
+    }
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { ids.count }
 

@@ -32,6 +32,8 @@ public final class KafkaProducer: Service, Sendable {
     private let state = NIOLockedValueBox(LifecycleState.open)
     /// Set when `partitioner` is `.custom` (read per record, so not taken out of the configuration each time).
     private let customPartitioner: (any Partitioner)?
+    /// `customPartitioner != nil`, which is cheaper to test per record than the existential.
+    private let hasCustomPartitioner: Bool
 
     private enum LifecycleState { case open, closing, closed }
 
@@ -63,6 +65,7 @@ public final class KafkaProducer: Service, Sendable {
         self.logger = logger
         self.events = events
         customPartitioner = if case .custom(let custom) = configuration.partitioner { custom } else { nil }
+        hasCustomPartitioner = customPartitioner != nil
         cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
         memory = MemoryPool(capacity: configuration.bufferMemory, pooledBufferSize: configuration.batchSize)
         accumulator = RecordAccumulator(configuration: configuration, memory: memory)
@@ -90,7 +93,7 @@ public final class KafkaProducer: Service, Sendable {
     /// partitioner that needs the partition count).
     @usableFromInline
     func enqueueWithoutWaiting(_ record: ProducerRecord) throws(KafkaProducerError) -> ProducerRecordID? {
-        guard record.partition != nil || customPartitioner == nil else { return nil }
+        guard record.partition != nil || !hasCustomPartitioner else { return nil }
         let size = try checkedSize(of: record)
         let timestamp = record.timestamp ?? Self.nowMilliseconds()
         switch accumulator.append(record, placement: accumulator.placement(for: record), timestamp: timestamp, recordSize: size,
@@ -134,7 +137,7 @@ public final class KafkaProducer: Service, Sendable {
             do {
                 return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<RecordMetadata, any Error>) in
                     let outcome = accumulator.append(record, placement: placement, timestamp: timestamp, recordSize: size,
-                                                     reservation: reservation, waiter: waiter, wake: sender.wakeup)
+                                                     reservation: reservation, waiter: RecordWaiter(waiter), wake: sender.wakeup)
                     switch outcome {
                     case .appended(_, let usedReservation):
                         if let reservation, !usedReservation { memory.release(reservation) }
@@ -185,7 +188,7 @@ public final class KafkaProducer: Service, Sendable {
 
     /// The record's size in a batch (an upper bound), checked against `max.request.size` and `buffer.memory`.
     private func checkedSize(of record: ProducerRecord) throws(KafkaProducerError) -> Int {
-        let size = RecordBatchBuilder.encodedSize(keyLength: record.key?.kafkaByteCount, valueLength: record.value?.kafkaByteCount,
+        let size = RecordBatchBuilder.encodedSize(keyLength: record.keyBytes?.count, valueLength: record.valueBytes?.count,
                                                   headers: record.headers, timestampDelta: Int64(Int32.max), offsetDelta: Int32.max)
         let batchBytes = size + RecordBatchLayout.headerSize
         guard batchBytes <= configuration.maxRequestSize else {

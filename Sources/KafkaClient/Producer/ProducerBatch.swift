@@ -26,7 +26,7 @@ final class ProducerBatch: @unchecked Sendable {
     @exclusivity(unchecked) private(set) var recordIds: [UInt64] = []
     @exclusivity(unchecked) private(set) var timestamps: [Int64] = []
     /// Callers of `send` waiting for their record's outcome, by index in the batch.
-    private(set) var waiters: [(index: Int, continuation: CheckedContinuation<RecordMetadata, any Error>)] = []
+    private(set) var waiters: [(index: Int, waiter: RecordWaiter)] = []
 
     /// Set on the pieces of a batch split after MESSAGE_TOO_LARGE: they count as the original for `flush`.
     var splitGroup: SplitGroup?
@@ -61,8 +61,8 @@ final class ProducerBatch: @unchecked Sendable {
 
     /// Appends when the record fits within `limit` bytes (an empty batch takes any record).
     func tryAppend(
-        id: UInt64, timestamp: Int64, key: (any KafkaBytes)?, value: (any KafkaBytes)?, headers: [RecordHeader],
-        recordSize: Int, limit: Int, waiter: CheckedContinuation<RecordMetadata, any Error>?
+        id: UInt64, timestamp: Int64, key: RecordBytes?, value: RecordBytes?, headers: [RecordHeader],
+        recordSize: Int, limit: Int, waiter: RecordWaiter?
     ) -> Bool {
         guard !isFull, encoded == nil else { return false }
         if recordIds.isEmpty {
@@ -130,11 +130,11 @@ final class ProducerBatch: @unchecked Sendable {
         case .success(let (baseOffset, logAppendTime)):
             reports = DeliveryReports(topic: topic, partition: partition, error: nil, baseOffset: baseOffset,
                                       logAppendTime: logAppendTime, ids: recordIds, timestamps: timestamps)
-            for waiter in waiters { waiter.continuation.resume(returning: reports.metadata(at: waiter.index)) }
+            for (index, waiter) in waiters { waiter.continuation.resume(returning: reports.metadata(at: index)) }
         case .failure(let error):
             reports = DeliveryReports(topic: topic, partition: partition, error: error, baseOffset: -1, logAppendTime: -1,
                                       ids: recordIds, timestamps: timestamps)
-            for waiter in waiters { waiter.continuation.resume(throwing: error) }
+            for (_, waiter) in waiters { waiter.continuation.resume(throwing: error) }
         }
         waiters = []
         return reports
@@ -147,9 +147,9 @@ final class ProducerBatch: @unchecked Sendable {
     }
 
     /// Removes and returns the caller waiting for record `index`, if any (when the record moves to a piece).
-    func takeWaiter(at index: Int) -> CheckedContinuation<RecordMetadata, any Error>? {
+    func takeWaiter(at index: Int) -> RecordWaiter? {
         guard let position = waiters.firstIndex(where: { $0.index == index }) else { return nil }
-        return waiters.remove(at: position).continuation
+        return waiters.remove(at: position).waiter
     }
 
     /// The pieces still to complete of a split batch.
@@ -158,8 +158,13 @@ final class ProducerBatch: @unchecked Sendable {
     }
 }
 
-@inline(__always)
-private func withOptionalBytes<R>(_ bytes: (any KafkaBytes)?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
-    guard let bytes else { return body(nil) }
-    return bytes.withKafkaBytes { body($0) }
+/// A `send` caller waiting for its record's outcome. A class, so that the record path (where most records have
+/// none) tests and passes an optional reference rather than an optional of a resilient generic struct, which
+/// costs witness-table calls per record.
+final class RecordWaiter: Sendable {
+    let continuation: CheckedContinuation<RecordMetadata, any Error>
+
+    init(_ continuation: CheckedContinuation<RecordMetadata, any Error>) {
+        self.continuation = continuation
+    }
 }

@@ -5,20 +5,33 @@ public struct ProducerRecord: Sendable {
     public var topic: String
     /// An explicit partition; nil lets the partitioner choose.
     public var partition: Int32?
-    public var key: (any KafkaBytes)?
-    public var value: (any KafkaBytes)?
+    /// The key (nil: none); keyed records go to the partition of `murmur2(key)`.
+    public var key: (any KafkaBytes)? {
+        get { keyBytes?.existential }
+        set { keyBytes = newValue.map(RecordBytes.init) }
+    }
+    /// The value (nil: a null value, a tombstone on compacted topics).
+    public var value: (any KafkaBytes)? {
+        get { valueBytes?.existential }
+        set { valueBytes = newValue.map(RecordBytes.init) }
+    }
     public var headers: [RecordHeader]
     /// Milliseconds since the epoch; nil: the time of `send`.
     public var timestamp: Int64?
 
+    // Kept as concrete types where they are common ones (see ``RecordBytes``).
+    @usableFromInline var keyBytes: RecordBytes?
+    @usableFromInline var valueBytes: RecordBytes?
+
+    @inlinable
     public init(
         topic: String, partition: Int32? = nil, key: (any KafkaBytes)? = nil, value: (any KafkaBytes)?,
         headers: [RecordHeader] = [], timestamp: Int64? = nil
     ) {
         self.topic = topic
         self.partition = partition
-        self.key = key
-        self.value = value
+        keyBytes = key.map(RecordBytes.init)
+        valueBytes = value.map(RecordBytes.init)
         self.headers = headers
         self.timestamp = timestamp
     }
@@ -38,6 +51,10 @@ public struct RecordMetadata: Sendable, Hashable {
 /// records were enqueued.
 public struct ProducerRecordID: Sendable, Hashable, Comparable, CustomStringConvertible {
     public let rawValue: UInt64
+
+    init(rawValue: UInt64) {
+        self.rawValue = rawValue
+    }
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     public var description: String { String(rawValue) }
 }

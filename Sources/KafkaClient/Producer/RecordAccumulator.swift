@@ -90,8 +90,8 @@ final class RecordAccumulator: @unchecked Sendable {
     /// by the producer (never under this lock) and its answer given as `.explicit`.
     func placement(for record: ProducerRecord) -> Placement {
         if let partition = record.partition { return .explicit(partition) }
-        if let key = record.key, !ignoreKeys {
-            return .keyHash(key.withKafkaBytes { Murmur2.hash($0) } & 0x7FFF_FFFF)
+        if let key = record.keyBytes, !ignoreKeys {
+            return .keyHash(key.withBytes { Murmur2.hash($0) } & 0x7FFF_FFFF)
         }
         return .keyless
     }
@@ -114,7 +114,7 @@ final class RecordAccumulator: @unchecked Sendable {
     /// memory reserved now if there is room. Wakes the sender when a batch fills up or is created.
     func append(
         _ record: ProducerRecord, placement: Placement, timestamp: Int64, recordSize: Int,
-        reservation: Int?, waiter: CheckedContinuation<RecordMetadata, any Error>?, wake: () -> Void
+        reservation: Int?, waiter: RecordWaiter?, wake: () -> Void
     ) -> AppendResult {
         var wakeSender = false
         let result = lock.withLock { () -> AppendResult in
@@ -145,7 +145,7 @@ final class RecordAccumulator: @unchecked Sendable {
             topic.ensureSlot(partition)
             if let last = topic.queues[Int(partition)].last, !last.isFull {
                 let id = nextRecordId
-                if last.tryAppend(id: id, timestamp: timestamp, key: record.key, value: record.value, headers: record.headers,
+                if last.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes, value: record.valueBytes, headers: record.headers,
                                   recordSize: recordSize, limit: batchSize, waiter: waiter) {
                     nextRecordId &+= 1
                     if last.sizeInBytes >= batchSize { wakeSender = closeForAppends(last, of: topic) }
@@ -167,7 +167,7 @@ final class RecordAccumulator: @unchecked Sendable {
                                       now: .now(), buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil)
             let id = nextRecordId
             nextRecordId &+= 1
-            _ = batch.tryAppend(id: id, timestamp: timestamp, key: record.key, value: record.value, headers: record.headers,
+            _ = batch.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes, value: record.valueBytes, headers: record.headers,
                                 recordSize: recordSize, limit: .max, waiter: waiter)
             topic.queues[Int(partition)].append(batch)
             incomplete.insert(batch.serial)
@@ -319,7 +319,9 @@ final class RecordAccumulator: @unchecked Sendable {
                                                       headers: headers, timestampDelta: 0, offsetDelta: 0) + 16
             let waiter = batch.takeWaiter(at: index)
             let id = batch.recordIds[index]
-            if let current = pieces.last, current.tryAppend(id: id, timestamp: record.timestamp, key: record.key, value: record.value,
+            let key = record.key.map(RecordBytes.buffer)
+            let value = record.value.map(RecordBytes.buffer)
+            if let current = pieces.last, current.tryAppend(id: id, timestamp: record.timestamp, key: key, value: value,
                                                             headers: headers, recordSize: size, limit: targetBytes, waiter: waiter) {
                 continue
             }
@@ -333,7 +335,7 @@ final class RecordAccumulator: @unchecked Sendable {
                 piece.producerEpoch = batch.producerEpoch
                 piece.baseSequence = batch.baseSequence &+ Int32(index)
             }
-            _ = piece.tryAppend(id: id, timestamp: record.timestamp, key: record.key, value: record.value, headers: headers,
+            _ = piece.tryAppend(id: id, timestamp: record.timestamp, key: key, value: value, headers: headers,
                                 recordSize: size, limit: .max, waiter: waiter)
             piece.markFull()
             pieces.append(piece)

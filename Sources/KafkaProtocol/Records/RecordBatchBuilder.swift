@@ -49,7 +49,9 @@ public struct RecordBatchBuilder {
     /// Uncompressed size of the batch so far, header included.
     public var sizeInBytes: Int { buffer.readableBytes }
 
-    /// Bytes one record will add to ``sizeInBytes``, computed without encoding it.
+    /// Bytes one record will add to ``sizeInBytes``, computed without encoding it. (Inlinable: a producer calls
+    /// it for every record.)
+    @inlinable
     public static func encodedSize(
         keyLength: Int?, valueLength: Int?, headers: [RecordHeader] = [], timestampDelta: Int64, offsetDelta: Int32
     ) -> Int {
@@ -178,8 +180,8 @@ public struct RecordBatchBuilder {
 
     // MARK: - Encoding helpers
 
-    @inline(__always)
-    private static func bodySize(
+    @inlinable @inline(__always)
+    static func bodySize(
         keyLength: Int?, valueLength: Int?, headers: [RecordHeader], timestampDelta: Int64, offsetDelta: Int32
     ) -> Int {
         var size = 1 + VarintSize.signed(timestampDelta) + VarintSize.signed(Int64(offsetDelta))
@@ -193,8 +195,8 @@ public struct RecordBatchBuilder {
         return size
     }
 
-    @inline(__always)
-    private static func fieldSize(_ length: Int?) -> Int {
+    @inlinable @inline(__always)
+    static func fieldSize(_ length: Int?) -> Int {
         guard let length else { return 1 } // varint -1
         return VarintSize.signed(Int64(length)) + length
     }
@@ -244,13 +246,14 @@ private func withOptionalBytes<R>(_ buffer: ByteBuffer?, _ body: (UnsafeRawBuffe
 }
 
 /// Sizes of zigzag varints, for sizing records before writing them.
+@usableFromInline
 enum VarintSize {
-    @inline(__always)
+    @inlinable @inline(__always)
     static func signed(_ value: Int64) -> Int {
         unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func unsigned(_ value: UInt64) -> Int {
         // 7 payload bits per byte; a zero still takes one byte.
         max(1, (64 - value.leadingZeroBitCount + 6) / 7)
