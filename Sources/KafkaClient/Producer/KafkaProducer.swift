@@ -97,7 +97,7 @@ public final class KafkaProducer: Service, Sendable {
         let size = try checkedSize(of: record)
         let timestamp = record.timestamp ?? Self.nowMilliseconds()
         switch accumulator.append(record, placement: accumulator.placement(for: record), timestamp: timestamp, recordSize: size,
-                                  reservation: nil, waiter: nil, wake: sender.wakeup) {
+                                  reservation: nil, waiter: nil, wake: sender.notice) {
         case .appended(let id, _): return id
         case .invalidPartition(let count):
             throw .invalidPartition(topic: record.topic, partition: record.partition ?? -1, partitionCount: count)
@@ -116,7 +116,7 @@ public final class KafkaProducer: Service, Sendable {
         var reservation: Int?
         while true {
             switch accumulator.append(record, placement: placement, timestamp: timestamp, recordSize: size,
-                                      reservation: reservation, waiter: nil, wake: sender.wakeup) {
+                                      reservation: reservation, waiter: nil, wake: sender.notice) {
             case .appended(let id, let usedReservation):
                 if let reservation, !usedReservation { memory.release(reservation) }
                 return id
@@ -137,7 +137,7 @@ public final class KafkaProducer: Service, Sendable {
             do {
                 return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<RecordMetadata, any Error>) in
                     let outcome = accumulator.append(record, placement: placement, timestamp: timestamp, recordSize: size,
-                                                     reservation: reservation, waiter: RecordWaiter(waiter), wake: sender.wakeup)
+                                                     reservation: reservation, waiter: RecordWaiter(waiter), wake: sender.notice)
                     switch outcome {
                     case .appended(_, let usedReservation):
                         if let reservation, !usedReservation { memory.release(reservation) }

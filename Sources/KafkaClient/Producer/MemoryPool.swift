@@ -6,7 +6,7 @@ import NIOCore
 ///
 /// Like the Java client's `BufferPool`, it also keeps the buffers of finished `batch.size` batches for the next
 /// ones: a fresh buffer of a megabyte is new memory the kernel must map and zero, page by page, as records are
-/// written into it. The buffers kept are bounded (`maxPooledBytes`), so an idle producer holds little.
+/// written into it. The buffers kept are bounded (half of `buffer.memory`).
 final class MemoryPool: Sendable {
     let capacity: Int
     /// The size of the buffers worth keeping (`batch.size`); larger batches (a record above it) are not kept.
@@ -30,8 +30,9 @@ final class MemoryPool: Sendable {
     init(capacity: Int, pooledBufferSize: Int) {
         self.capacity = capacity
         self.pooledBufferSize = pooledBufferSize
-        // At most a quarter of `buffer.memory` and 16 MiB sit unused in the free list.
-        maxPooledBuffers = min(capacity / 4, 16 * 1024 * 1024) / max(pooledBufferSize, 1)
+        // At most half of `buffer.memory` (and 64 MiB) sits unused in the free list: enough for the batches in
+        // circulation (queued, in flight), while an idle producer's footprint stays below `buffer.memory`.
+        maxPooledBuffers = min(capacity / 2, 64 * 1024 * 1024) / max(pooledBufferSize, 1)
         state = NIOLockedValueBox(State(available: capacity))
         free = NIOLockedValueBox([])
     }

@@ -112,11 +112,20 @@ final class RecordAccumulator: @unchecked Sendable {
 
     /// Appends to the partition's open batch, or to a new one: made with `reservation` bytes when given, else with
     /// memory reserved now if there is room. Wakes the sender when a batch fills up or is created.
+    /// What an append tells the sender about (see ``Sender/notice(_:)``).
+    enum SenderNews {
+        case none
+        /// A batch filled up: it can go now.
+        case batchFull
+        /// A new batch was started: it is due when it has lingered.
+        case batchStarted(dueAt: NIODeadline)
+    }
+
     func append(
         _ record: ProducerRecord, placement: Placement, timestamp: Int64, recordSize: Int,
-        reservation: Int?, waiter: RecordWaiter?, wake: () -> Void
+        reservation: Int?, waiter: RecordWaiter?, wake: (SenderNews) -> Void
     ) -> AppendResult {
-        var wakeSender = false
+        var news = SenderNews.none
         let result = lock.withLock { () -> AppendResult in
             guard !closed else { return .closed }
             let topic: TopicQueues
@@ -148,10 +157,14 @@ final class RecordAccumulator: @unchecked Sendable {
                 if last.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes, value: record.valueBytes, headers: record.headers,
                                   recordSize: recordSize, limit: batchSize, waiter: waiter) {
                     nextRecordId &+= 1
-                    if last.sizeInBytes >= batchSize { wakeSender = closeForAppends(last, of: topic) }
+                    if last.sizeInBytes >= batchSize {
+                        closeForAppends(last, of: topic)
+                        news = .batchFull
+                    }
                     return .appended(ProducerRecordID(rawValue: id), usedReservation: false)
                 }
-                wakeSender = closeForAppends(last, of: topic)
+                closeForAppends(last, of: topic)
+                news = .batchFull
             }
             let bytes = max(batchSize, recordSize + RecordBatchLayout.headerSize)
             let reserved: Int
@@ -163,20 +176,25 @@ final class RecordAccumulator: @unchecked Sendable {
                 return .needsMemory(bytes: bytes)
             }
             nextSerial &+= 1
+            let now = NIODeadline.now()
             let batch = ProducerBatch(serial: nextSerial, topic: record.topic, partition: partition, reservedBytes: reserved,
-                                      now: .now(), buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil)
+                                      now: now, buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil)
             let id = nextRecordId
             nextRecordId &+= 1
             _ = batch.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes, value: record.valueBytes, headers: record.headers,
                                 recordSize: recordSize, limit: .max, waiter: waiter)
             topic.queues[Int(partition)].append(batch)
             incomplete.insert(batch.serial)
-            if batch.sizeInBytes >= batchSize { _ = closeForAppends(batch, of: topic) }
-            // A new batch: the sender must know, to send it when its linger time is up.
-            wakeSender = true
+            if batch.sizeInBytes >= batchSize {
+                closeForAppends(batch, of: topic)
+                news = .batchFull
+            } else if case .none = news {
+                // A new batch: the sender must know, to send it when its linger time is up.
+                news = .batchStarted(dueAt: now + linger)
+            }
             return .appended(ProducerRecordID(rawValue: id), usedReservation: reservation != nil)
         }
-        if wakeSender { wake() }
+        if case .none = news {} else { wake(news) }
         return result
     }
 
@@ -211,10 +229,9 @@ final class RecordAccumulator: @unchecked Sendable {
 
     /// Closes a batch to appends; the sticky partitioner moves on from its partition (Java: the sticky partition
     /// changes once a batch for it is complete).
-    private func closeForAppends(_ batch: ProducerBatch, of topic: TopicQueues) -> Bool {
+    private func closeForAppends(_ batch: ProducerBatch, of topic: TopicQueues) {
         batch.markFull()
         if topic.stickyPartition == batch.partition { topic.stickyPartition = -1 }
-        return true
     }
 
     // MARK: - Draining
@@ -278,7 +295,7 @@ final class RecordAccumulator: @unchecked Sendable {
                     || first.createdAt + linger <= now
                 guard ready, canDrain(TopicPartition(topic: topic.name, partition: partition), first) else { continue }
                 if !drained.isEmpty && size + first.sizeInBytes > maxRequestSize { break }
-                _ = closeForAppends(first, of: topic)
+                closeForAppends(first, of: topic)
                 topic.queues[index].removeFirst()
                 first.retryAt = nil
                 size += first.sizeInBytes

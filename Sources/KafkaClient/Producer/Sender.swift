@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// Moves batches from the accumulator to the brokers: one Produce request per broker carrying every ready
 /// batch (one per partition), up to `max.in.flight.requests.per.connection` requests per broker, and reports
@@ -53,6 +54,27 @@ final class Sender: @unchecked Sendable {
     /// Asks the sender to look at the accumulator soon (coalesced: many calls, one look).
     func wakeup() {
         wakeups.wake(on: eventLoop) { self.run() }
+    }
+
+    /// Requests sent and not yet answered, readable from the appending threads.
+    private let outstanding = Atomic<Int>(0)
+    /// When the sender's timer next makes it look (uptime nanoseconds; `Int64.max` when no timer is set).
+    private let nextLook = Atomic<Int64>(.max)
+
+    /// News from an append, from any thread. The sender is woken only when it would not otherwise look in time:
+    /// a full batch waits for the answer to a request in flight (the sender looks after every answer, and then
+    /// sends as many requests as it may), and a new batch for the sender's timer when that fires before the batch
+    /// is due. With small batches at a high rate this spares a wake-up of the event loop (an eventfd write and a
+    /// context switch) per batch.
+    func notice(_ news: RecordAccumulator.SenderNews) {
+        switch news {
+        case .none:
+            return
+        case .batchFull:
+            if outstanding.load(ordering: .relaxed) == 0 { wakeup() }
+        case .batchStarted(let dueAt):
+            if dueAt.uptimeNanoseconds < UInt64(nextLook.load(ordering: .relaxed)) { wakeup() }
+        }
     }
 
     func stop() {
@@ -112,8 +134,10 @@ final class Sender: @unchecked Sendable {
         if let current = timerDeadline, current <= deadline, current > .now() { return }
         timer?.cancel()
         timerDeadline = deadline
+        nextLook.store(Int64(clamping: deadline.uptimeNanoseconds), ordering: .relaxed)
         timer = eventLoop.scheduleTask(deadline: deadline) {
             self.timerDeadline = nil
+            self.nextLook.store(.max, ordering: .relaxed)
             self.run()
         }
     }
@@ -206,6 +230,7 @@ final class Sender: @unchecked Sendable {
                                      timeoutMs: Int32(configuration.client.requestTimeout.nanoseconds / 1_000_000),
                                      topicData: order.map { .init(name: $0, partitionData: topics[$0]!) })
         inFlight[node, default: 0] += 1
+        outstanding.wrappingAdd(1, ordering: .relaxed)
         let started = NIODeadline.now()
         if configuration.acks == .none {
             connection.sendRequestWithoutResponse(request).hop(to: eventLoop).whenComplete { result in
@@ -222,6 +247,7 @@ final class Sender: @unchecked Sendable {
         }
         connection.sendRequest(request).hop(to: eventLoop).whenComplete { result in
             self.inFlight[node, default: 1] -= 1
+            self.outstanding.wrappingSubtract(1, ordering: .relaxed)
             self.requestLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
             switch result {
             case .success(let response):
