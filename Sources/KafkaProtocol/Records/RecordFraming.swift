@@ -16,6 +16,7 @@ struct RecordFraming {
     var headerCount: Int
 
     /// Parses the record at the start of `bytes`, checking every length against the record's own.
+    @inline(__always)
     static func parse(_ bytes: UnsafeRawBufferPointer) throws(RecordBatchError) -> RecordFraming {
         var cursor = RawCursor(bytes: bytes, index: 0, end: bytes.count)
         let length = Int(try cursor.varint())
@@ -54,38 +55,77 @@ struct RecordFraming {
 }
 
 /// Reads varints and skips bytes within `index..<end` of a raw buffer; running past `end` is a corrupt record.
+/// Everything here is inlined into `parse` (a broker walks every produced record with it, a consumer every
+/// fetched one); the errors are made out of line, where building their messages costs nothing on the way through.
 private struct RawCursor {
     let bytes: UnsafeRawBufferPointer
     var index: Int
     var end: Int
 
-    /// A zigzag varint of at most 10 bytes (Kafka's VARINT and VARLONG).
+    /// A zigzag varint of at most 10 bytes (Kafka's VARINT and VARLONG). One and two bytes, the common cases
+    /// (record lengths and deltas of small records), are read inline.
+    @inline(__always)
     mutating func varint() throws(RecordBatchError) -> Int64 {
+        guard index < end else { throw Self.truncatedVarint() }
+        let first = bytes[index]
+        if first & 0x80 == 0 {
+            index &+= 1
+            return Self.zigzag(UInt64(first))
+        }
+        if index &+ 1 < end {
+            let second = bytes[index &+ 1]
+            if second & 0x80 == 0 {
+                index &+= 2
+                return Self.zigzag(UInt64(first & 0x7F) | UInt64(second) << 7)
+            }
+        }
+        return try longVarint()
+    }
+
+    @inline(__always)
+    private static func zigzag(_ raw: UInt64) -> Int64 {
+        Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
+    /// A varint of three bytes or more (or a truncated one), from `index`.
+    @inline(never)
+    private mutating func longVarint() throws(RecordBatchError) -> Int64 {
         var raw: UInt64 = 0
         var shift: UInt64 = 0
         while true {
-            guard index < end else { throw .corrupt("truncated varint") }
+            guard index < end else { throw Self.truncatedVarint() }
             let byte = bytes[index]
-            index += 1
+            index &+= 1
             if shift == 63 && byte & 0xFE != 0 { throw .corrupt("varint too long") }
             raw |= UInt64(byte & 0x7F) << shift
             if byte & 0x80 == 0 { break }
             shift += 7
         }
-        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+        return Self.zigzag(raw)
     }
 
     /// A field's length: -1 for null, otherwise one that fits before `end`.
+    @inline(__always)
     mutating func fieldLength() throws(RecordBatchError) -> Int {
         let length = try varint()
-        guard length >= -1, length <= Int64(end - index) else {
-            throw .corrupt("field length \(length) with \(end - index) bytes left")
-        }
+        guard length >= -1, length <= Int64(end &- index) else { throw Self.badLength(length, left: end &- index) }
         return Int(length)
     }
 
+    @inline(__always)
     mutating func skip(_ count: Int) throws(RecordBatchError) {
-        guard count <= end - index else { throw .corrupt("field runs past the record") }
-        index += count
+        guard count <= end &- index else { throw Self.pastEnd() }
+        index &+= count
     }
+
+    @inline(never)
+    private static func truncatedVarint() -> RecordBatchError { .corrupt("truncated varint") }
+
+    @inline(never)
+    private static func badLength(_ length: Int64, left: Int) -> RecordBatchError {
+        .corrupt("field length \(length) with \(left) bytes left")
+    }
+
+    @inline(never)
+    private static func pastEnd() -> RecordBatchError { .corrupt("field runs past the record") }
 }
