@@ -13,9 +13,10 @@ final class ClusterClient: Sendable {
     let configuration: ClientConfiguration
     let eventLoop: any EventLoop
     let logger: Logger
-    private let state = NIOLockedValueBox(State())
+    /// Everything mutable, behind one lock (the routing extension shares it).
+    let state = NIOLockedValueBox(State())
 
-    private struct State {
+    struct State {
         var metadata = ClusterMetadata()
         var lastRefresh: NIODeadline?
         var connections: [ConnectionKey: Slot] = [:]
@@ -27,6 +28,8 @@ final class ClusterClient: Sendable {
         var closed = false
         /// When a failed connection to each node was last logged as a warning.
         var lastConnectionWarning: [Int32: NIODeadline] = [:]
+        /// Coordinators found with FindCoordinator, by type and key.
+        var coordinators: [CoordinatorKey: Int32] = [:]
     }
 
     /// What a connection is for. Group coordination gets its own connection to the coordinator: a broker answers
@@ -37,12 +40,12 @@ final class ClusterClient: Sendable {
         case coordination
     }
 
-    private struct ConnectionKey: Hashable {
+    struct ConnectionKey: Hashable {
         var node: Int32
         var purpose: Purpose
     }
 
-    private enum Slot {
+    enum Slot {
         case connecting(EventLoopFuture<BrokerConnection>)
         case connected(BrokerConnection)
         /// `reason`: why the last attempt failed (reported while waiting to try again).
@@ -179,7 +182,7 @@ final class ClusterClient: Sendable {
     }
 
     /// A node to ask for metadata: a connected broker if any, else a known one, else the next bootstrap server.
-    private func metadataNode() -> Int32 {
+    func metadataNode() -> Int32 {
         state.withLockedValue { state in
             if let connected = state.connections.first(where: { entry in
                 guard entry.key.purpose == .data, case .connected(let connection) = entry.value else { return false }

@@ -18,7 +18,6 @@ actor ConsumerGroup {
     private let events: AsyncStream<RebalanceEvent>.Continuation
     private let logger: Logger
 
-    private var coordinator: Int32?
     private var memberId = ""
     private var generationId: Int32 = -1
     private var protocolName: String?
@@ -273,7 +272,7 @@ actor ConsumerGroup {
             await lose(reason: "JoinGroup: the coordinator no longer knows this member")
             throw KafkaConsumerError.broker(.unknownMemberId, context: "JoinGroup")
         case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
-            coordinator = nil
+            forgetCoordinator()
             throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: response.errorCode), context: "JoinGroup")
         case .fencedInstanceId:
             throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
@@ -306,7 +305,7 @@ actor ConsumerGroup {
             await lose(reason: "SyncGroup: \(KafkaErrorCode(rawValue: sync.errorCode).name)")
             throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: sync.errorCode), context: "SyncGroup")
         case .notCoordinator, .coordinatorNotAvailable:
-            coordinator = nil
+            forgetCoordinator()
             throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: sync.errorCode), context: "SyncGroup")
         case .fencedInstanceId:
             throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
@@ -436,7 +435,7 @@ actor ConsumerGroup {
         case .fencedInstanceId:
             throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
         case .notCoordinator, .coordinatorNotAvailable:
-            coordinator = nil
+            forgetCoordinator()
         case let code:
             throw KafkaConsumerError.broker(code, context: "Heartbeat")
         }
@@ -467,27 +466,12 @@ actor ConsumerGroup {
     // MARK: - Coordinator
 
     private func coordinatorConnection() async throws -> BrokerConnection {
-        if let coordinator, let connection = try? await cluster.connection(to: coordinator, for: .coordination).get() { return connection }
-        coordinator = nil
-        // Any broker answers FindCoordinator; ask over a coordination connection, which no fetch holds up.
-        var brokers = cluster.metadata.brokers.keys.sorted()
-        if brokers.isEmpty { brokers = try await cluster.refreshMetadata().get().brokers.keys.sorted() }
-        guard let any = brokers.first else { throw KafkaConsumerError.broker(.coordinatorNotAvailable, context: "no brokers") }
-        let connection = try await cluster.connection(to: any, for: .coordination).get()
-        let version = try connection.version(for: FindCoordinatorRequest.self)
-        let response = try await connection.send(version >= 4
-            ? FindCoordinatorRequest(keyType: 0, coordinatorKeys: [groupId])
-            : FindCoordinatorRequest(key: groupId, keyType: 0))
-        let (code, node, host, port) = version >= 4
-            ? response.coordinators.first.map { ($0.errorCode, $0.nodeId, $0.host, $0.port) } ?? (KafkaErrorCode.coordinatorNotAvailable.rawValue, -1, "", -1)
-            : (response.errorCode, response.nodeId, response.host, response.port)
-        guard code == 0, node >= 0 else {
-            throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: code), context: "FindCoordinator")
-        }
-        cluster.learnBroker(node, address: BrokerAddress(host: host, port: Int(port)))
-        coordinator = node
-        logger.debug("coordinator is node \(node) (\(host):\(port))")
-        return try await cluster.connection(to: node, for: .coordination).get()
+        try await cluster.coordinatorConnection(.group, key: groupId)
+    }
+
+    /// The coordinator moved or is gone: the next request looks for it again.
+    private func forgetCoordinator() {
+        cluster.forgetCoordinator(.group, key: groupId)
     }
 
     // MARK: - Offsets
@@ -519,7 +503,7 @@ actor ConsumerGroup {
                 guard let failure = codes.first(where: { $0 != .none }) else { return }
                 switch failure {
                 case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress, .requestTimedOut:
-                    coordinator = nil
+                    forgetCoordinator()
                     throw KafkaConsumerError.broker(failure, context: "OffsetCommit")
                 case .rebalanceInProgress:
                     needsRejoin = true
@@ -590,7 +574,7 @@ actor ConsumerGroup {
             case .none:
                 return offsets
             case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress, .unstableOffsetCommit:
-                coordinator = code == .unstableOffsetCommit ? coordinator : nil
+                if code != .unstableOffsetCommit { forgetCoordinator() }
                 guard NIODeadline.now() < deadline else { throw KafkaConsumerError.timedOut("OffsetFetch") }
                 attempt += 1
                 try? await Task.sleep(nanoseconds: UInt64(ExponentialBackoff(initial: configuration.client.retryBackoff,
@@ -630,7 +614,7 @@ actor ConsumerGroup {
                 try? await Task.sleep(nanoseconds: 10_000_000)
             }
         }.value
-        if rebalancePhase == .joining, let coordinator {
+        if rebalancePhase == .joining, let coordinator = cluster.cachedCoordinator(.group, key: groupId) {
             // A JoinGroup may be held for up to the rebalance timeout, and a broker answers a connection's requests
             // in order: the commit and LeaveGroup go on a new connection. The group is still preparing the
             // rebalance, so a commit with the current generation is accepted.
