@@ -16,8 +16,9 @@ struct HostileResponseTests {
 
     /// A broker with `records` numbered records in one partition, a proxy in front of it, and a consumer that reads
     /// through the proxy without a group.
-    func withSpoiledReads(_ fault: TamperingProxy.Fault, maxDecompressedBytes: Int = 64 << 20,
-                          _ body: (TamperingProxy, KafkaConsumer) async throws -> Void) async throws {
+    func withSpoiledReads(_ fault: TamperingProxy.Fault?, maxDecompressedBytes: Int = 64 << 20,
+                          reset: ConsumerConfiguration.OffsetReset = .earliest,
+                          _ body: (TamperingProxy, KafkaConsumer, MockBroker) async throws -> Void) async throws {
         try await withBroker { broker in
             try broker.createTopic("spoiled")
             let producer = try KafkaProducer(configuration: producerConfiguration(broker), logger: testLogger)
@@ -28,9 +29,9 @@ struct HostileResponseTests {
             await producer.shutdown()
 
             let proxy = try await TamperingProxy.start(upstreamHost: broker.host, upstreamPort: broker.port)
-            proxy.inject(fault)
+            if let fault { proxy.inject(fault) }
             var configuration = ConsumerConfiguration(bootstrapServers: proxy.bootstrapServers, groupId: nil)
-            configuration.autoOffsetReset = .earliest
+            configuration.autoOffsetReset = reset
             configuration.client.retryBackoff = .milliseconds(20)
             configuration.client.retryBackoffMax = .milliseconds(200)
             configuration.client.reconnectBackoff = .milliseconds(20)
@@ -38,7 +39,7 @@ struct HostileResponseTests {
             configuration.maxDecompressedBatchBytes = maxDecompressedBytes
             let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
             try consumer.assign([TopicPartition(topic: "spoiled", partition: 0)])
-            try await body(proxy, consumer)
+            try await body(proxy, consumer, broker)
             await consumer.close()
             await proxy.stop()
         }
@@ -75,9 +76,16 @@ struct HostileResponseTests {
 
     var expected: [String] { (0..<Self.records).map { "record-\($0)" } }
 
+    /// One more record in the topic, straight to the broker.
+    func appendOne(to broker: MockBroker) async throws {
+        let producer = try KafkaProducer(configuration: producerConfiguration(broker), logger: testLogger)
+        _ = try await producer.send(ProducerRecord(topic: "spoiled", partition: 0, value: "record-\(Self.records)"))
+        await producer.shutdown()
+    }
+
     @Test("a record batch whose CRC does not match is reported as corrupt; reading again gets every record once")
     func badChecksum() async throws {
-        try await withSpoiledReads(.flipRecordByte) { proxy, consumer in
+        try await withSpoiledReads(.flipRecordByte) { proxy, consumer, _ in
             let (values, errors) = await readAll(consumer)
             #expect(values == expected)
             #expect(errors.count == 1)
@@ -92,7 +100,7 @@ struct HostileResponseTests {
 
     @Test("a fetch that holds only part of a batch is reported once, without asking again in a tight loop")
     func truncatedBatch() async throws {
-        try await withSpoiledReads(.truncateFirstBatch) { proxy, consumer in
+        try await withSpoiledReads(.truncateFirstBatch) { proxy, consumer, _ in
             let (values, errors) = await readAll(consumer)
             #expect(values == expected)
             #expect(errors.count == 1, "\(errors)")
@@ -105,7 +113,7 @@ struct HostileResponseTests {
 
     @Test("a response with a correlation id nobody asked for closes the connection; the client reconnects")
     func wrongCorrelationId() async throws {
-        try await withSpoiledReads(.wrongCorrelationId) { proxy, consumer in
+        try await withSpoiledReads(.wrongCorrelationId) { proxy, consumer, _ in
             let started = ContinuousClock.now
             let (values, errors) = await readAll(consumer)
             let took = ContinuousClock.now - started
@@ -118,7 +126,7 @@ struct HostileResponseTests {
 
     @Test("a frame that claims 2 GiB closes the connection before any of it is buffered; the client reconnects")
     func impossibleFrameLength() async throws {
-        try await withSpoiledReads(.hugeFrameLength) { proxy, consumer in
+        try await withSpoiledReads(.hugeFrameLength) { proxy, consumer, _ in
             let (values, errors) = await readAll(consumer)
             #expect(values == expected)
             #expect(errors.isEmpty, "\(errors)")
@@ -133,11 +141,52 @@ struct HostileResponseTests {
         builder.append(timestamp: 0, key: nil, value: ByteBuffer(repeating: 0, count: 64 << 20))
         let bomb = try builder.build(compression: .zstd)
         #expect(bomb.readableBytes < 100_000)
-        try await withSpoiledReads(.replaceRecords(bomb), maxDecompressedBytes: 1 << 20) { proxy, consumer in
+        try await withSpoiledReads(.replaceRecords(bomb), maxDecompressedBytes: 1 << 20) { proxy, consumer, _ in
             let (values, errors) = await readAll(consumer)
             #expect(values == expected)
             #expect(errors.count == 1, "\(errors)")
             if case .corruptRecords = errors.first {} else { Issue.record("expected corruptRecords, got \(errors)") }
+        }
+    }
+
+    @Test("a leader that says the log diverges below what was fetched (KIP-320) moves the position back: records from there come again")
+    func logTruncation() async throws {
+        try await withSpoiledReads(nil) { proxy, consumer, broker in
+            let (values, errors) = await readAll(consumer)
+            #expect(values == expected && errors.isEmpty)
+            // The next fetch with the partition in it (at offset 200, once a record arrives) is told the leader's
+            // log diverges at 150.
+            proxy.inject(.divergingEpoch(epoch: 0, endOffset: 150))
+            try await appendOne(to: broker)
+            var again: [(Int64, String)] = []
+            for try await record in consumer.records {
+                // bounded: the watchdog of readAll is gone, the test's time limit is the bound
+                again.append((record.offset, record.value.map { String(buffer: $0) } ?? ""))
+                if again.count == 50 { break }
+            }
+            #expect(again.map(\.0) == Array(150..<200))
+            #expect(again.map(\.1) == Array(expected[150...]))
+            #expect(consumer.position(TopicPartition(topic: "spoiled", partition: 0)) == 200)
+        }
+    }
+
+    @Test("with auto.offset.reset=none a diverged log is reported as a typed error, not skipped over")
+    func logTruncationReported() async throws {
+        try await withSpoiledReads(nil, reset: .none) { proxy, consumer, broker in
+            try consumer.seek(TopicPartition(topic: "spoiled", partition: 0), to: 0)
+            let (values, _) = await readAll(consumer)
+            #expect(values == expected)
+            proxy.inject(.divergingEpoch(epoch: 0, endOffset: 150))
+            try await appendOne(to: broker)
+            do throws(KafkaConsumerError) {
+                for try await _ in consumer.records { Issue.record("a record came after the divergence") }
+            } catch {
+                guard case .logTruncated(let partition, let fetched, let diverges) = error else {
+                    Issue.record("unexpected \(error)")
+                    return
+                }
+                #expect(partition.partition == 0 && fetched == 200 && diverges == 150)
+            }
         }
     }
 

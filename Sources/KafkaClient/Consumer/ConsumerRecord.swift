@@ -60,6 +60,9 @@ public enum KafkaConsumerError: Error, Sendable, CustomStringConvertible {
     case broker(KafkaErrorCode, context: String)
     /// A batch failed its CRC check or did not decode.
     case corruptRecords(TopicPartition, String)
+    /// The partition's leader truncated its log below what this consumer fetched (records were lost in an unclean
+    /// leader change) and `auto.offset.reset` is `none`: seek to continue (Java's `LogTruncationException`).
+    case logTruncated(TopicPartition, fetchedUpTo: Int64, divergesAt: Int64)
     /// The consumer is closed.
     case closed
     /// Contradictory settings.
@@ -77,6 +80,8 @@ public enum KafkaConsumerError: Error, Sendable, CustomStringConvertible {
         case .fencedInstance(let id): "another consumer with group.instance.id \(id) fenced this one"
         case let .broker(code, context): "\(context): \(code)"
         case let .corruptRecords(partition, reason): "corrupt records in \(partition): \(reason)"
+        case let .logTruncated(partition, fetched, diverges):
+            "\(partition): the leader's log was truncated at \(diverges), below offset \(fetched) this consumer had fetched"
         case .closed: "the consumer is closed"
         case .invalidConfiguration(let reason): "invalid consumer configuration: \(reason)"
         case .timedOut(let what): "\(what) timed out"

@@ -22,8 +22,9 @@ final class Fetcher: @unchecked Sendable {
 
     private var inFlight: Set<Int32> = []
     private var sessions: [Int32: Session] = [:]
-    /// Where each partition's next fetch continues (after data already fetched ahead), valid for one epoch.
-    private var nextFetch: [TopicPartition: (offset: Int64, epoch: UInt64)] = [:]
+    /// Where each partition's next fetch continues (after data already fetched ahead), valid for one epoch, with
+    /// the leader epoch of the last batch fetched (the fetch's `LastFetchedEpoch`, KIP-320).
+    private var nextFetch: [TopicPartition: (offset: Int64, epoch: UInt64, lastFetchedEpoch: Int32)] = [:]
     /// Read-ahead bounds: per partition about two fetches, in all `fetch.max.bytes`.
     private var partitionPrefetchLimit: Int { 2 * Int(configuration.maxPartitionFetchBytes) }
     private var totalPrefetchLimit: Int { max(Int(configuration.fetchMaxBytes), partitionPrefetchLimit) }
@@ -99,6 +100,7 @@ final class Fetcher: @unchecked Sendable {
             }
             if let chain = nextFetch[fetchable.partition], chain.epoch == fetchable.epoch {
                 fetchable.offset = chain.offset
+                fetchable.leaderEpoch = chain.lastFetchedEpoch
             } else {
                 nextFetch[fetchable.partition] = nil
             }
@@ -203,9 +205,11 @@ final class Fetcher: @unchecked Sendable {
         var topics: [String: [FetchRequest.FetchPartition]] = [:]
         for partition in toSend {
             let leaderEpoch = metadata.leaderEpoch(of: partition.partition.topic, partition: partition.partition.partition) ?? -1
+            // v12+: the leader compares the epoch of what we fetched last with its own history and answers with
+            // the point where the logs diverge when ours was truncated (after an unclean leader change).
             topics[partition.partition.topic, default: []].append(.init(
                 partition: partition.partition.partition, currentLeaderEpoch: leaderEpoch, fetchOffset: partition.offset,
-                partitionMaxBytes: maxBytes))
+                lastFetchedEpoch: version >= 12 ? partition.leaderEpoch : -1, partitionMaxBytes: maxBytes))
         }
         var forgottenTopics: [String: [Int32]] = [:]
         for partition in forgotten { forgottenTopics[partition.topic, default: []].append(partition.partition) }
@@ -265,8 +269,12 @@ final class Fetcher: @unchecked Sendable {
                 case .none:
                     subscriptions.updateOffsets(partition, highWatermark: data.highWatermark, logStartOffset: data.logStartOffset,
                                                 lastStableOffset: data.lastStableOffset)
+                    if data.divergingEpoch.epoch >= 0 || data.divergingEpoch.endOffset >= 0 {
+                        divergence(partition, at: data.divergingEpoch.endOffset, epoch: data.divergingEpoch.epoch, requested: requested)
+                        continue
+                    }
                     guard let records = data.records?.buffer, records.readableBytes > 0 else { continue }
-                    let (next, problem) = Self.offsetAfterCompleteBatches(records, from: requested.offset)
+                    let (next, lastEpoch, problem) = Self.offsetAfterCompleteBatches(records, from: requested.offset)
                     guard next > requested.offset else {
                         // Bytes but not one whole batch to hand out: asking again would get the same answer, in a
                         // tight loop. (A broker returns at least one whole batch, whatever the size limits.)
@@ -277,7 +285,7 @@ final class Fetcher: @unchecked Sendable {
                         continue
                     }
                     fetchedBytes.increment(by: records.readableBytes)
-                    nextFetch[partition] = (next, requested.epoch)
+                    nextFetch[partition] = (next, requested.epoch, lastEpoch ?? requested.leaderEpoch)
                     buffer.add(CompletedFetch(
                         partition: partition, fetchOffset: requested.offset, epoch: requested.epoch, records: records,
                         nextOffset: next, highWatermark: data.highWatermark,
@@ -305,6 +313,30 @@ final class Fetcher: @unchecked Sendable {
         }
     }
 
+    /// The leader told us that our log diverges from its own at `offset` (KIP-320): what was fetched past that
+    /// point was truncated away, after a leader change that lost records. As the Java client does, the position
+    /// moves back to the divergence point when `auto.offset.reset` allows a reset; otherwise the application hears
+    /// of the truncation.
+    private func divergence(_ partition: TopicPartition, at offset: Int64, epoch: Int32,
+                            requested: SubscriptionState.Fetchable) {
+        nextFetch[partition] = nil
+        guard offset >= 0, offset < requested.offset else {
+            // Nothing we fetched lies beyond the divergence: fetch on with the epoch the leader named.
+            nextFetch[partition] = (requested.offset, requested.epoch, epoch)
+            return
+        }
+        if configuration.autoOffsetReset == .none {
+            report(.logTruncated(partition, fetchedUpTo: requested.offset, divergesAt: offset), code: .offsetOutOfRange,
+                   for: [partition])
+            backOff([partition], for: configuration.client.retryBackoffMax)
+            return
+        }
+        logger.warning("\(partition): log truncation detected; records from offset \(offset) on were replaced; continuing from \(offset)",
+                       metadata: ["kafka.topic": "\(partition.topic)", "kafka.partition": "\(partition.partition)"])
+        _ = subscriptions.seek(partition, to: offset, leaderEpoch: epoch)
+        buffer.drop([partition])
+    }
+
     /// The offset a fetch of `partition` must have started at to follow on: after the data fetched ahead in
     /// this epoch, or the position.
     private func expectedOffset(_ partition: TopicPartition, epoch: UInt64) -> Int64? {
@@ -312,17 +344,23 @@ final class Fetcher: @unchecked Sendable {
         return subscriptions.position(of: partition)?.next
     }
 
-    /// The offset after the last complete batch (a response may end with part of a batch), and what stopped the
-    /// walk early when a batch header is malformed (the reader of the records reports it when it gets there).
-    static func offsetAfterCompleteBatches(_ records: ByteBuffer, from start: Int64) -> (next: Int64, problem: RecordBatchError?) {
+    /// The offset after the last complete batch (a response may end with part of a batch), that batch's leader
+    /// epoch, and what stopped the walk early when a batch header is malformed (the reader of the records reports
+    /// it when it gets there).
+    static func offsetAfterCompleteBatches(_ records: ByteBuffer, from start: Int64)
+        -> (next: Int64, lastEpoch: Int32?, problem: RecordBatchError?) {
         var reader = RecordBatchReader(records)
         var next = start
+        var lastEpoch: Int32?
         do {
-            while let batch = try reader.next() { next = max(next, batch.nextOffset) }
+            while let batch = try reader.next() {
+                next = max(next, batch.nextOffset)
+                lastEpoch = batch.partitionLeaderEpoch
+            }
         } catch {
-            return (next, error)
+            return (next, lastEpoch, error)
         }
-        return (next, nil)
+        return (next, lastEpoch, nil)
     }
 
     // MARK: - Positions

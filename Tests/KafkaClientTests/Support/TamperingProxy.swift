@@ -20,6 +20,9 @@ final class TamperingProxy: Sendable {
         case hugeFrameLength
         /// Replaces the records with this batch (a decompression bomb, say).
         case replaceRecords(ByteBuffer)
+        /// Answers (any fetch, records or not) that the client's log diverges from the leader's at `endOffset`
+        /// (KIP-320's `DivergingEpoch`), without records.
+        case divergingEpoch(epoch: Int32, endOffset: Int64)
     }
 
     let port: Int
@@ -204,6 +207,14 @@ final class TamperingProxy: Sendable {
         }
 
         private func spoil(_ response: FetchResponse, api: ApiKey, version: Int16, correlationId: Int32) throws -> ByteBuffer? {
+            if case .divergingEpoch(let epoch, let endOffset)? = pairing.state.withLockedValue({ $0.remaining > 0 ? $0.fault : nil }),
+               !response.responses.isEmpty, !response.responses[0].partitions.isEmpty,
+               takeFault(api: api, applicable: true) != nil {
+                var response = response
+                response.responses[0].partitions[0].records = RecordSet()
+                response.responses[0].partitions[0].divergingEpoch = .init(epoch: epoch, endOffset: endOffset)
+                return try Self.encode(response, version: version, correlationId: correlationId)
+            }
             // Only a response that carries records is spoiled (an empty long-poll answer has nothing to corrupt).
             guard let (topicIndex, partitionIndex, records) = firstRecords(response) else { return nil }
             guard let fault = takeFault(api: api, applicable: true) else { return nil }
@@ -219,6 +230,8 @@ final class TamperingProxy: Sendable {
                 spoiled = records.getSlice(at: records.readerIndex, length: min(RecordBatchLayout.logOverhead + length / 2, records.readableBytes - 1))!
             case .replaceRecords(let replacement):
                 spoiled = replacement
+            case .divergingEpoch:
+                return nil
             case .wrongCorrelationId:
                 return try Self.encode(response, version: version, correlationId: correlationId &+ 1_000_000)
             case .hugeFrameLength:
