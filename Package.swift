@@ -124,6 +124,19 @@ let package = Package(
             path: "Examples/demo"
         ),
 
+        // MARK: Soak (not in CI): producers and a group through broker restarts and member changes, every record
+        // accounted for. `swift run -c release kafka-soak --minutes 10`.
+        .executableTarget(
+            name: "kafka-soak",
+            dependencies: [
+                "KafkaClient", "MockBroker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/Soak"
+        ),
+
         // MARK: Code generation (schema -> Sources/KafkaProtocol/Messages)
         .target(name: "KafkaCodegen", path: "Tools/KafkaCodegen/Sources/KafkaCodegen"),
         .executableTarget(
