@@ -18,25 +18,14 @@ actor ConsumerGroup {
     private let events: AsyncStream<RebalanceEvent>.Continuation
     private let logger: Logger
 
-    private var memberId = ""
-    private var generationId: Int32 = -1
-    private var protocolName: String?
-    private var owned: Set<TopicPartition> = []
-    private var needsRejoin = true
-    private var leftForInactivity = false
+    /// The membership's state and decisions (member id, generation, owned partitions, where a rebalance is); this
+    /// actor does the I/O and carries out what it decides. close() abandons a JoinGroup (it may be held for a long
+    /// time) but lets a SyncGroup finish: as the leader this member's SyncGroup is what the others wait for, and a
+    /// commit between JoinGroup and SyncGroup would be refused with REBALANCE_IN_PROGRESS.
+    private var membership: GroupMembership
     private var closed = false
     /// close() has begun: no new rebalance starts.
     private var closing = false
-    /// Where a JoinGroup/SyncGroup round is. close() abandons a JoinGroup (it may be held for a long time) but
-    /// lets a SyncGroup finish: as the leader this member's SyncGroup is what the others wait for, and a commit
-    /// between JoinGroup and SyncGroup would be refused with REBALANCE_IN_PROGRESS.
-    private var rebalancePhase = RebalancePhase.none
-
-    private enum RebalancePhase {
-        case none
-        case joining
-        case syncing
-    }
     private var lastPoll = NIODeadline.now()
     private var loop: Task<Void, Never>?
     private var autoCommit: Task<Void, Never>?
@@ -67,13 +56,16 @@ actor ConsumerGroup {
         var logger = logger
         logger[metadataKey: "group"] = "\(groupId)"
         self.logger = logger
+        let cooperative = configuration.assignors.allSatisfy { $0.rebalanceProtocol == .cooperative }
+        membership = GroupMembership(rebalanceProtocol: cooperative ? .cooperative : .eager,
+                                     groupInstanceId: configuration.groupInstanceId)
     }
 
     // MARK: - Membership
 
     /// Starts (or nudges) membership after `subscribe`.
     func subscriptionChanged() {
-        needsRejoin = true
+        membership.needsRejoin = true
         subscriptionVersion += 1
         if loop == nil {
             loop = Task { await self.run() }
@@ -97,19 +89,13 @@ actor ConsumerGroup {
     /// The application asked for records: it is alive (`max.poll.interval.ms`).
     func polled() {
         lastPoll = .now()
-        if leftForInactivity {
-            leftForInactivity = false
-            needsRejoin = true
-            wakeUp()
-        }
+        if membership.polled() { wakeUp() }
     }
 
     /// Gives up the subscription: commits (with auto-commit) what the application processed and leaves.
     func unsubscribe() async {
         subscriptionVersion += 1
-        needsRejoin = false
-        if generationId >= 0 || !owned.isEmpty { await leaveGroup(reason: "unsubscribed", committing: .handedOut) }
-        generationId = -1
+        await perform(membership.unsubscribed(), reason: "unsubscribed")
     }
 
     private var isSubscribed: Bool {
@@ -120,14 +106,14 @@ actor ConsumerGroup {
         var failures = 0
         while !closed && !closing && !Task.isCancelled {
             do {
-                if isSubscribed && needsRejoin && !leftForInactivity {
-                    defer { rebalancePhase = .none }
+                if membership.shouldJoin(subscribed: isSubscribed) {
+                    defer { membership.joinAbandoned() }
                     try await joinAndSync()
                     failures = 0
                     continue
                 }
                 try await heartbeatIfMember()
-                if needsRejoin { continue } // the coordinator started a rebalance: rejoin now
+                if membership.needsRejoin { continue } // the coordinator started a rebalance: rejoin now
                 checkPollInterval()
                 try await checkMetadataChanges()
                 failures = 0
@@ -136,7 +122,7 @@ actor ConsumerGroup {
                 failures += 1
                 if case KafkaConsumerError.fencedInstance = error {
                     // Another instance with this group.instance.id took over: its partitions are no longer ours.
-                    await lose(reason: "fenced by another instance")
+                    await perform(membership.lose(), reason: "fenced by another instance")
                     buffer.add(error as! KafkaConsumerError)
                     return
                 }
@@ -191,10 +177,10 @@ actor ConsumerGroup {
             lastPoll = .now()
             lastActivity = (taken, progress)
         }
-        guard generationId >= 0, NIODeadline.now() - lastPoll > configuration.maxPollInterval else { return }
+        guard membership.generationId >= 0, NIODeadline.now() - lastPoll > configuration.maxPollInterval else { return }
         logger.warning("no records requested for longer than max.poll.interval.ms; leaving the group")
-        leftForInactivity = true
-        Task { await self.leaveGroup(reason: "max.poll.interval.ms expired") }
+        let actions = membership.leaveForInactivity()
+        Task { await self.perform(actions, reason: "max.poll.interval.ms expired") }
     }
 
     /// The leader rebalances when a subscribed topic gained partitions.
@@ -206,7 +192,7 @@ actor ConsumerGroup {
             let count = Int32(metadata.topics[topic]?.partitions.count ?? 0)
             if count != (assignedCounts[topic] ?? 0) {
                 logger.info("partitions of \(topic) changed (\(assignedCounts[topic] ?? 0) -> \(count)); rebalancing")
-                needsRejoin = true
+                membership.needsRejoin = true
                 return
             }
         }
@@ -220,9 +206,7 @@ actor ConsumerGroup {
     /// configured assignor supports it, as in the Java client. Deciding per generation from the picked assignor
     /// would be too late: a switch to an eager assignor is only known after joining, when the new leader has
     /// already handed out partitions this member still reads.
-    private var rebalanceProtocol: RebalanceProtocol {
-        preferredAssignors.allSatisfy { $0.rebalanceProtocol == .cooperative } ? .cooperative : .eager
-    }
+    private var rebalanceProtocol: RebalanceProtocol { membership.rebalanceProtocol }
 
     private func assignor(named name: String?) -> (any ConsumerPartitionAssignor)? {
         preferredAssignors.first { $0.name == name }
@@ -231,12 +215,11 @@ actor ConsumerGroup {
     private func joinAndSync() async throws {
         guard case .subscribed(let topics) = subscriptions.mode else { return }
         let joinedVersion = subscriptionVersion
-        if rebalanceProtocol == .eager && !owned.isEmpty {
-            // Eager: everything is given up before joining.
-            await revoke(owned, reason: "rebalance")
-        }
+        // Eager: everything is given up before joining; cooperative: what is owned is named in the subscription.
+        let (given, cooperativeOwned) = membership.beginJoin()
+        await perform(given, reason: "rebalance")
         let connection = try await coordinatorConnection()
-        let cooperativeOwned = rebalanceProtocol == .cooperative ? Array(owned) : []
+        let generationId = membership.generationId
         let protocols = try preferredAssignors.map { assignor -> JoinGroupRequest.JoinGroupRequestProtocol in
             let subscription = ConsumerProtocolSubscription(
                 topics: topics.sorted(),
@@ -248,76 +231,77 @@ actor ConsumerGroup {
         }
         var request = JoinGroupRequest(
             groupId: groupId, sessionTimeoutMs: Int32(configuration.sessionTimeout.nanoseconds / 1_000_000),
-            rebalanceTimeoutMs: Int32(configuration.maxPollInterval.nanoseconds / 1_000_000), memberId: memberId,
+            rebalanceTimeoutMs: Int32(configuration.maxPollInterval.nanoseconds / 1_000_000), memberId: membership.memberId,
             groupInstanceId: configuration.groupInstanceId, protocolType: Self.protocolType, protocols: protocols,
             reason: "joining"
         )
         // The coordinator may hold a JoinGroup for the whole rebalance timeout (as the Java client, allow 5 s more).
         let joinTimeout = max(configuration.client.requestTimeout, configuration.maxPollInterval + .seconds(5))
-        rebalancePhase = .joining
-        var response = try await connection.send(request, version: joinVersion(connection), timeout: joinTimeout)
-        for _ in 0..<3 where KafkaErrorCode(rawValue: response.errorCode) == .memberIdRequired && !closing {
-            // KIP-394: the coordinator gave us an id; join again with it.
-            memberId = response.memberId
-            request.memberId = memberId
+        membership.joinSent()
+        var step: GroupMembership.JoinStep?
+        var outcome = GroupMembership.Outcome()
+        var response: JoinGroupResponse
+        var attempts = 0
+        repeat {
             response = try await connection.send(request, version: joinVersion(connection), timeout: joinTimeout)
-        }
-        // close() gave up on this join and left the group meanwhile.
-        guard !closing else { return }
-        switch KafkaErrorCode(rawValue: response.errorCode) {
-        case .none:
-            break
-        case .unknownMemberId:
-            memberId = ""
-            await lose(reason: "JoinGroup: the coordinator no longer knows this member")
-            throw KafkaConsumerError.broker(.unknownMemberId, context: "JoinGroup")
-        case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
-            forgetCoordinator()
-            throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: response.errorCode), context: "JoinGroup")
-        case .fencedInstanceId:
-            throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
-        case let code:
-            throw KafkaConsumerError.broker(code, context: "JoinGroup")
-        }
-        memberId = response.memberId
-        generationId = response.generationId
-        protocolName = response.protocolName
-        logger.info("joined generation \(generationId) as \(response.leader == memberId ? "leader" : "member") \(memberId) (\(protocolName ?? "?"))")
+            // close() gave up on this join and left the group meanwhile.
+            guard !closing else { return }
+            (step, outcome) = membership.joinAnswered(KafkaErrorCode(rawValue: response.errorCode), memberId: response.memberId,
+                                                      generationId: response.generationId, leader: response.leader,
+                                                      protocolName: response.protocolName, skipAssignment: response.skipAssignment)
+            // KIP-394: the coordinator gave us an id; join again with it.
+            if case .joinAgain(let memberId) = step { request.memberId = memberId }
+            attempts += 1
+        } while step.map({ if case .joinAgain = $0 { true } else { false } }) == true && attempts < 4
+        try await conclude(outcome, reason: "JoinGroup", context: "JoinGroup")
+        guard case .sync(let isLeader) = step else { return }
+        logger.info("joined generation \(membership.generationId) as \(isLeader ? "leader" : "member") \(membership.memberId) (\(membership.protocolName ?? "?"))")
 
-        rebalancePhase = .syncing
         var assignments: [SyncGroupRequest.SyncGroupRequestAssignment] = []
         assignedCounts = nil
-        if response.leader == memberId && !response.skipAssignment {
-            assignments = try await assign(members: response.members, protocol: protocolName)
+        if isLeader {
+            assignments = try await assign(members: response.members, protocol: membership.protocolName)
         }
         let sync = try await connection.send(SyncGroupRequest(
-            groupId: groupId, generationId: generationId, memberId: memberId, groupInstanceId: configuration.groupInstanceId,
-            protocolType: Self.protocolType, protocolName: protocolName, assignments: assignments
+            groupId: groupId, generationId: membership.generationId, memberId: membership.memberId,
+            groupInstanceId: configuration.groupInstanceId, protocolType: Self.protocolType,
+            protocolName: membership.protocolName, assignments: assignments
         ))
-        switch KafkaErrorCode(rawValue: sync.errorCode) {
-        case .none:
-            break
-        case .rebalanceInProgress:
-            needsRejoin = true
-            return
-        case .unknownMemberId, .illegalGeneration:
-            if sync.errorCode == KafkaErrorCode.unknownMemberId.rawValue { memberId = "" }
-            await lose(reason: "SyncGroup: \(KafkaErrorCode(rawValue: sync.errorCode).name)")
-            throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: sync.errorCode), context: "SyncGroup")
-        case .notCoordinator, .coordinatorNotAvailable:
-            forgetCoordinator()
-            throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: sync.errorCode), context: "SyncGroup")
-        case .fencedInstanceId:
-            throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
-        case let code:
-            throw KafkaConsumerError.broker(code, context: "SyncGroup")
-        }
-        // A subscribe() while joining changed what to join with: join again.
-        needsRejoin = subscriptionVersion != joinedVersion
-        let assigned = sync.assignment.readableBytes > 0
+        let code = KafkaErrorCode(rawValue: sync.errorCode)
+        let assigned = code == .none && sync.assignment.readableBytes > 0
             ? Set(Self.flattened(try ConsumerProtocolAssignment(decodingWithVersionPrefix: sync.assignment).assignedPartitions))
             : []
-        await apply(assigned)
+        try await conclude(membership.syncAnswered(code, assigned: assigned, subscriptionChanged: subscriptionVersion != joinedVersion),
+                           reason: "SyncGroup: \(code.name)", context: "SyncGroup")
+    }
+
+    /// Carries out an outcome's actions, then throws its failure (typed as the consumer reports it).
+    private func conclude(_ outcome: GroupMembership.Outcome, reason: String, context: String) async throws {
+        await perform(outcome.actions, reason: reason)
+        switch outcome.failure {
+        case nil: return
+        case .fenced: throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
+        case .coordinatorMoved(let code), .unknownMember(let code), .broker(let code):
+            throw KafkaConsumerError.broker(code, context: context)
+        }
+    }
+
+    /// Carries out the membership's actions, in order.
+    private func perform(_ actions: [GroupMembership.Action], reason: String) async {
+        for action in actions {
+            switch action {
+            case .revoke(let partitions, let committing):
+                await revoke(partitions, reason: reason, committing: committing)
+            case .lose(let partitions):
+                lose(partitions, reason: reason)
+            case .take(let added, let assignment, let announce):
+                take(added, assignment: assignment, announce: announce)
+            case .findCoordinator:
+                forgetCoordinator()
+            case .sendLeave(let memberId):
+                await sendLeaveGroup(memberId: memberId, reason: reason)
+            }
+        }
     }
 
     private func joinVersion(_ connection: BrokerConnection) throws -> Int16 {
@@ -354,38 +338,19 @@ actor ConsumerGroup {
         }
     }
 
-    /// Takes on a new assignment: cooperative members give up only what moved (then rejoin), and look up the
-    /// committed offsets of what they gained.
-    private func apply(_ assigned: Set<TopicPartition>) async {
-        let revoked = owned.subtracting(assigned)
-        let added = assigned.subtracting(owned)
-        if !revoked.isEmpty {
-            await revoke(revoked, reason: "moved to another member")
-            // KIP-429: the moved partitions go to their new owners in a follow-up rebalance.
-            needsRejoin = true
-        }
-        owned = assigned
+    /// Takes on partitions (their committed offsets are looked up) and announces the assignment.
+    private func take(_ added: Set<TopicPartition>, assignment: Set<TopicPartition>, announce: Bool) {
         subscriptions.add(added, lookupCommitted: true)
-        if !added.isEmpty || revoked.isEmpty { events.yield(.assigned(added.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) })) }
-        logger.info("assignment: \(assigned.count) partitions (+\(added.count), -\(revoked.count))")
+        if announce { events.yield(.assigned(added.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) })) }
+        logger.info("assignment: \(assignment.count) partitions (+\(added.count))")
         wakeFetcher()
         buffer.wake()
     }
 
-    /// Gives partitions back: commits their positions first when auto-commit is on.
-    /// What a revocation commits (with auto-commit): during a rebalance, what the application has processed (it
-    /// may be in the middle of a record); when it gives the partitions up itself (close, unsubscribe), everything
-    /// handed out; nothing when that was committed just before.
-    enum RevocationCommit {
-        case processed, handedOut, none
-    }
-
-    private func revoke(_ partitions: Set<TopicPartition>, reason: String, committing: RevocationCommit = .processed) async {
-        // Only what is still owned, and taken out before the commit suspends: a close() that runs meanwhile must
-        // not revoke the same partitions again.
-        let partitions = partitions.intersection(owned)
+    /// Gives partitions back (the membership has already taken them out of what it owns, so a close() that runs
+    /// while the commit suspends does not revoke them again), committing their positions first with auto-commit.
+    private func revoke(_ partitions: Set<TopicPartition>, reason: String, committing: GroupMembership.RevocationCommit) async {
         guard !partitions.isEmpty else { return }
-        owned.subtract(partitions)
         // Nothing more is fetched or handed out for them: a record read during the commit would escape it.
         subscriptions.freeze(partitions)
         if configuration.enableAutoCommit && committing != .none {
@@ -405,50 +370,30 @@ actor ConsumerGroup {
     }
 
     /// The coordinator no longer knows us: the partitions are lost, not revoked (no commit).
-    private func lose(reason: String) async {
-        let lost = owned
+    private func lose(_ lost: Set<TopicPartition>, reason: String) {
         subscriptions.remove(lost)
         buffer.drop(lost)
-        owned = []
-        generationId = -1
-        needsRejoin = true
         if !lost.isEmpty { events.yield(.lost(lost.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) })) }
         logger.info("lost \(lost.count) partitions: \(reason)")
     }
 
     private func heartbeatIfMember() async throws {
-        guard generationId >= 0, !memberId.isEmpty else { return }
+        guard membership.isMember else { return }
         let connection = try await coordinatorConnection()
-        let response = try await connection.send(HeartbeatRequest(groupId: groupId, generationId: generationId, memberId: memberId,
+        let generationId = membership.generationId
+        let response = try await connection.send(HeartbeatRequest(groupId: groupId, generationId: generationId,
+                                                                  memberId: membership.memberId,
                                                                   groupInstanceId: configuration.groupInstanceId))
-        switch KafkaErrorCode(rawValue: response.errorCode) {
-        case .none:
-            break
-        case .rebalanceInProgress:
-            logger.debug("the group is rebalancing; rejoining")
-            needsRejoin = true
-        case .unknownMemberId:
-            memberId = ""
-            await lose(reason: "the coordinator no longer knows this member")
-        case .illegalGeneration:
-            await lose(reason: "generation \(generationId) is stale")
-        case .fencedInstanceId:
-            throw KafkaConsumerError.fencedInstance(configuration.groupInstanceId ?? "")
-        case .notCoordinator, .coordinatorNotAvailable:
-            forgetCoordinator()
-        case let code:
-            throw KafkaConsumerError.broker(code, context: "Heartbeat")
-        }
+        let code = KafkaErrorCode(rawValue: response.errorCode)
+        if code == .rebalanceInProgress { logger.debug("the group is rebalancing; rejoining") }
+        try await conclude(membership.heartbeatAnswered(code), reason: "Heartbeat: \(code.name) (generation \(generationId))",
+                           context: "Heartbeat")
     }
 
-    /// Leaves voluntarily: the partitions are revoked (committed first with auto-commit), not lost.
-    private func leaveGroup(reason: String, committing: RevocationCommit = .processed) async {
-        await revoke(owned, reason: reason, committing: committing)
-        generationId = -1
-        needsRejoin = true
-        guard !memberId.isEmpty else { return }
+    /// Tells the coordinator this member leaves. Best effort: without it the coordinator drops the member when its
+    /// session times out.
+    private func sendLeaveGroup(memberId: String, reason: String) async {
         do {
-            // Best effort: without it the coordinator drops the member when its session times out.
             let connection = try await coordinatorConnection()
             // v0-2 name one member at the top level; v3+ (KIP-345) list members, with their instance ids.
             let request = try connection.version(for: LeaveGroupRequest.self) >= 3
@@ -460,7 +405,6 @@ actor ConsumerGroup {
         } catch {
             logger.info("LeaveGroup failed (the coordinator will expire the member): \(error)")
         }
-        memberId = configuration.groupInstanceId == nil ? "" : memberId
     }
 
     // MARK: - Coordinator
@@ -481,9 +425,10 @@ actor ConsumerGroup {
     func commit(_ offsets: [TopicPartition: OffsetAndMetadata]) async throws(KafkaConsumerError) {
         guard !offsets.isEmpty else { return }
         let byTopic = Dictionary(grouping: offsets, by: \.key.topic)
-        let inGroup = isSubscribed && generationId >= 0
+        let inGroup = isSubscribed && membership.generationId >= 0
         var request = OffsetCommitRequest(
-            groupId: groupId, generationIdOrMemberEpoch: inGroup ? generationId : -1, memberId: inGroup ? memberId : "",
+            groupId: groupId, generationIdOrMemberEpoch: inGroup ? membership.generationId : -1,
+            memberId: inGroup ? membership.memberId : "",
             groupInstanceId: inGroup ? configuration.groupInstanceId : nil,
             topics: byTopic.keys.sorted().map { topic in
                 .init(name: topic, partitions: byTopic[topic]!.sorted { $0.key.partition < $1.key.partition }.map { entry in
@@ -505,12 +450,8 @@ actor ConsumerGroup {
                 case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress, .requestTimedOut:
                     forgetCoordinator()
                     throw KafkaConsumerError.broker(failure, context: "OffsetCommit")
-                case .rebalanceInProgress:
-                    needsRejoin = true
-                    wakeUp()
-                    throw KafkaConsumerError.commitFailed(failure)
-                case .unknownMemberId, .illegalGeneration:
-                    needsRejoin = true
+                case .rebalanceInProgress, .unknownMemberId, .illegalGeneration:
+                    membership.commitRefused(failure)
                     wakeUp()
                     throw KafkaConsumerError.commitFailed(failure)
                 case .fencedInstanceId:
@@ -610,11 +551,11 @@ actor ConsumerGroup {
         // which a cancelled caller does not turn into a busy loop.)
         let deadline = NIODeadline.now() + configuration.client.requestTimeout
         await Task {
-            while self.rebalancePhase == .syncing && NIODeadline.now() < deadline {
+            while self.membership.phase == .syncing && NIODeadline.now() < deadline {
                 try? await Task.sleep(nanoseconds: 10_000_000)
             }
         }.value
-        if rebalancePhase == .joining, let coordinator = cluster.cachedCoordinator(.group, key: groupId) {
+        if membership.phase == .joining, let coordinator = cluster.cachedCoordinator(.group, key: groupId) {
             // A JoinGroup may be held for up to the rebalance timeout, and a broker answers a connection's requests
             // in order: the commit and LeaveGroup go on a new connection. The group is still preparing the
             // rebalance, so a commit with the current generation is accepted.
@@ -637,8 +578,8 @@ actor ConsumerGroup {
         wakeUp()
         // Also a member that has not finished its first join leaves: the coordinator would otherwise hold the
         // rebalance for it until its session times out.
-        if configuration.groupInstanceId == nil, generationId >= 0 || !memberId.isEmpty {
-            await leaveGroup(reason: "consumer closed", committing: .none)
+        if membership.leavesOnClose {
+            await perform(membership.leave(committing: .none), reason: "consumer closed")
         }
     }
 
