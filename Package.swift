@@ -209,6 +209,7 @@ let package = Package(
             name: "KafkaClientTests",
             dependencies: [
                 "KafkaTestSupport", "KafkaClient", "MockBroker", "KafkaProtocol", "KafkaCompression",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

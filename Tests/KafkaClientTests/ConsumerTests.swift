@@ -411,7 +411,7 @@ struct PartitionReaderTests {
     private func reader(_ fetch: CompletedFetch, _ position: PartitionPosition, readCommitted: Bool = true,
                         released: ReleaseFlag = ReleaseFlag()) -> PartitionReader {
         PartitionReader(fetch, position: position, workspace: CompressionWorkspace(), checkCRCs: true,
-                        maxDecompressedBytes: 1 << 20, readCommitted: readCommitted) { _, complete in
+                        maxDecompressedBytes: 1 << 20, readCommitted: readCommitted) { _, complete, _ in
             released.complete = complete
         }
     }

@@ -1,5 +1,6 @@
 import KafkaProtocol
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -52,7 +53,16 @@ final class ClusterClient: Sendable {
         case failed(attempts: Int, retryAt: NIODeadline, reason: String)
     }
 
+    /// `kafka_client_connections`: connections open to brokers; `kafka_client_connection_failures_total`: attempts
+    /// that failed (both with the dimension `client_id`).
+    private let openConnections: Gauge
+    private let connectionFailures: Counter
+
     init(configuration: ClientConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+        openConnections = Gauge(label: "kafka_client_connections", dimensions: [("client_id", configuration.clientId)],
+                                factory: configuration.metrics)
+        connectionFailures = Counter(label: "kafka_client_connection_failures_total", dimensions: [("client_id", configuration.clientId)],
+                                     factory: configuration.metrics)
         self.configuration = configuration
         eventLoop = eventLoopGroup.next()
         self.logger = logger
@@ -132,8 +142,10 @@ final class ClusterClient: Sendable {
                     return
                 }
                 self.logger.debug("connected to \(address) (node \(key.node), \(key.purpose))")
+                self.openConnections.record(self.connectedCount)
                 connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed(key, connection) }
             case .failure(let error):
+                self.connectionFailures.increment()
                 let delay = backoff.delay(attempt: attempts)
                 let warn = self.state.withLockedValue { state -> Bool in
                     let reason = if case KafkaClientError.connectionFailed(_, let reason) = error { reason } else { "\(error)" }
@@ -158,6 +170,15 @@ final class ClusterClient: Sendable {
         return future
     }
 
+    /// Connections open now.
+    private var connectedCount: Int {
+        state.withLockedValue { state in
+            state.connections.values.reduce(0) { count, slot in
+                if case .connected = slot { count + 1 } else { count }
+            }
+        }
+    }
+
     /// Closes the connection to `node` for `purpose`, if there is one: requests waiting on it fail, and the next
     /// request opens a new connection.
     func closeConnection(to node: Int32, for purpose: Purpose) async {
@@ -179,6 +200,7 @@ final class ClusterClient: Sendable {
             }
         }
         logger.debug("connection to node \(key.node) (\(key.purpose)) closed")
+        openConnections.record(connectedCount)
     }
 
     /// A node to ask for metadata: a connected broker if any, else a known one, else the next bootstrap server.

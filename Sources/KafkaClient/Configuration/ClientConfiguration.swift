@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 
 /// A broker address, as given in `bootstrap.servers` or learned from Metadata.
@@ -47,6 +48,9 @@ public struct ClientConfiguration: Sendable {
     public var metadataMaxAge: TimeAmount = .minutes(5)
     /// Largest response frame accepted (a safety bound; Kafka's `fetch.max.bytes` default is 50 MiB).
     public var maxResponseBytes = 512 * 1024 * 1024
+    /// Where the client's metrics go: nil (the default) for swift-metrics' bootstrapped `MetricsSystem.factory`;
+    /// a factory of your own keeps them apart (a test, or one registry per client).
+    public var metricsFactory: (any MetricsFactory)?
 
     /// Entries of a `bootstrap.servers` string that are not `host:port`; the producer and consumer refuse the
     /// configuration with the first of them named.
@@ -111,4 +115,9 @@ extension StringProtocol {
     func trimmingWhitespace() -> String {
         String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
+}
+
+extension ClientConfiguration {
+    /// The factory the client's metrics are made with.
+    var metrics: any MetricsFactory { metricsFactory ?? MetricsSystem.factory }
 }

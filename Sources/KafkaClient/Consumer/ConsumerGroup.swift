@@ -17,6 +17,7 @@ actor ConsumerGroup {
     private let wakeFetcher: @Sendable () -> Void
     private let events: AsyncStream<RebalanceEvent>.Continuation
     private let logger: Logger
+    private let metrics: ConsumerMetrics
 
     /// The membership's state and decisions (member id, generation, owned partitions, where a rebalance is); this
     /// actor does the I/O and carries out what it decides. close() abandons a JoinGroup (it may be held for a long
@@ -45,7 +46,8 @@ actor ConsumerGroup {
 
     init(groupId: String, configuration: ConsumerConfiguration, cluster: ClusterClient, subscriptions: SubscriptionState,
          buffer: FetchBuffer, wakeFetcher: @escaping @Sendable () -> Void, events: AsyncStream<RebalanceEvent>.Continuation,
-         logger: Logger) {
+         logger: Logger, metrics: ConsumerMetrics) {
+        self.metrics = metrics
         self.groupId = groupId
         self.configuration = configuration
         self.cluster = cluster
@@ -54,7 +56,7 @@ actor ConsumerGroup {
         self.wakeFetcher = wakeFetcher
         self.events = events
         var logger = logger
-        logger[metadataKey: "group"] = "\(groupId)"
+        logger[metadataKey: "kafka.group"] = "\(groupId)"
         self.logger = logger
         let cooperative = configuration.assignors.allSatisfy { $0.rebalanceProtocol == .cooperative }
         membership = GroupMembership(rebalanceProtocol: cooperative ? .cooperative : .eager,
@@ -191,7 +193,7 @@ actor ConsumerGroup {
         for topic in topics {
             let count = Int32(metadata.topics[topic]?.partitions.count ?? 0)
             if count != (assignedCounts[topic] ?? 0) {
-                logger.info("partitions of \(topic) changed (\(assignedCounts[topic] ?? 0) -> \(count)); rebalancing")
+                logger.debug("partitions of \(topic) changed (\(assignedCounts[topic] ?? 0) -> \(count)); rebalancing")
                 membership.needsRejoin = true
                 return
             }
@@ -255,7 +257,8 @@ actor ConsumerGroup {
         } while step.map({ if case .joinAgain = $0 { true } else { false } }) == true && attempts < 4
         try await conclude(outcome, reason: "JoinGroup", context: "JoinGroup")
         guard case .sync(let isLeader) = step else { return }
-        logger.info("joined generation \(membership.generationId) as \(isLeader ? "leader" : "member") \(membership.memberId) (\(membership.protocolName ?? "?"))")
+        metrics.rebalances.increment()
+        logger.debug("joined generation \(membership.generationId) as \(isLeader ? "leader" : "member") \(membership.memberId) (\(membership.protocolName ?? "?"))")
 
         var assignments: [SyncGroupRequest.SyncGroupRequestAssignment] = []
         assignedCounts = nil
@@ -342,7 +345,7 @@ actor ConsumerGroup {
     private func take(_ added: Set<TopicPartition>, assignment: Set<TopicPartition>, announce: Bool) {
         subscriptions.add(added, lookupCommitted: true)
         if announce { events.yield(.assigned(added.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) })) }
-        logger.info("assignment: \(assignment.count) partitions (+\(added.count))")
+        logger.debug("assignment: \(assignment.count) partitions (+\(added.count))", metadata: membershipMetadata)
         wakeFetcher()
         buffer.wake()
     }
@@ -374,7 +377,8 @@ actor ConsumerGroup {
         subscriptions.remove(lost)
         buffer.drop(lost)
         if !lost.isEmpty { events.yield(.lost(lost.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) })) }
-        logger.info("lost \(lost.count) partitions: \(reason)")
+        // Lost without a commit: what was processed since the last commit is read again by the next owner.
+        if !lost.isEmpty { logger.warning("lost \(lost.count) partitions: \(reason)", metadata: membershipMetadata) }
     }
 
     private func heartbeatIfMember() async throws {
@@ -403,8 +407,13 @@ actor ConsumerGroup {
                 : LeaveGroupRequest(groupId: groupId, memberId: memberId)
             _ = try await connection.send(request)
         } catch {
-            logger.info("LeaveGroup failed (the coordinator will expire the member): \(error)")
+            logger.debug("LeaveGroup failed (the coordinator will expire the member): \(error)", metadata: membershipMetadata)
         }
+    }
+
+    /// Generation and member id, for log lines about the membership.
+    private var membershipMetadata: Logger.Metadata {
+        ["kafka.generation": "\(membership.generationId)", "kafka.member": "\(membership.memberId)"]
     }
 
     // MARK: - Coordinator
@@ -443,7 +452,9 @@ actor ConsumerGroup {
         while true {
             do {
                 let connection = try await coordinatorConnection()
+                let started = NIODeadline.now()
                 let response = try await connection.send(request)
+                metrics.commitLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
                 let codes = response.topics.flatMap { $0.partitions.map { KafkaErrorCode(rawValue: $0.errorCode) } }
                 guard let failure = codes.first(where: { $0 != .none }) else { return }
                 switch failure {

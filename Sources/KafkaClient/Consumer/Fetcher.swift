@@ -42,8 +42,7 @@ final class Fetcher: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var stopped = false
 
-    private let fetchedBytes = Counter(label: "kafka_consumer_fetched_bytes")
-    private let fetchLatency = Timer(label: "kafka_consumer_fetch_latency")
+    private let metrics: ConsumerMetrics
 
     /// An incremental fetch session with one broker, as this side knows it.
     private struct Session {
@@ -54,8 +53,9 @@ final class Fetcher: @unchecked Sendable {
     }
 
     init(eventLoop: any EventLoop, cluster: ClusterClient, subscriptions: SubscriptionState, buffer: FetchBuffer,
-         configuration: ConsumerConfiguration, logger: Logger,
+         configuration: ConsumerConfiguration, logger: Logger, metrics: ConsumerMetrics,
          committedOffsets: (@Sendable ([TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata])?) {
+        self.metrics = metrics
         self.eventLoop = eventLoop
         self.cluster = cluster
         self.subscriptions = subscriptions
@@ -230,7 +230,7 @@ final class Fetcher: @unchecked Sendable {
         let usedVersion = version
         connection.sendRequest(request, version: usedVersion).hop(to: eventLoop).whenComplete { result in
             self.inFlight.remove(node)
-            self.fetchLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            self.metrics.fetchLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
             switch result {
             case .success(let response):
                 let code = KafkaErrorCode(rawValue: response.errorCode)
@@ -269,6 +269,7 @@ final class Fetcher: @unchecked Sendable {
                 case .none:
                     subscriptions.updateOffsets(partition, highWatermark: data.highWatermark, logStartOffset: data.logStartOffset,
                                                 lastStableOffset: data.lastStableOffset)
+                    if let lag = subscriptions.lag(of: partition) { metrics.recordLag(lag, of: partition) }
                     if data.divergingEpoch.epoch >= 0 || data.divergingEpoch.endOffset >= 0 {
                         divergence(partition, at: data.divergingEpoch.endOffset, epoch: data.divergingEpoch.epoch, requested: requested)
                         continue
@@ -284,7 +285,7 @@ final class Fetcher: @unchecked Sendable {
                         report(.corruptRecords(partition, reason), code: .corruptMessage, for: [partition])
                         continue
                     }
-                    fetchedBytes.increment(by: records.readableBytes)
+                    metrics.bytesFetched.increment(by: records.readableBytes)
                     nextFetch[partition] = (next, requested.epoch, lastEpoch ?? requested.leaderEpoch)
                     buffer.add(CompletedFetch(
                         partition: partition, fetchOffset: requested.offset, epoch: requested.epoch, records: records,
@@ -292,7 +293,9 @@ final class Fetcher: @unchecked Sendable {
                         abortedTransactions: data.abortedTransactions?.map { ($0.producerId, $0.firstOffset) }
                     ))
                 case .offsetOutOfRange:
-                    logger.info("\(partition): offset \(requested.offset) out of range; resetting (\(configuration.autoOffsetReset.rawValue))")
+                    // Records are skipped (or read again): the user must see it.
+                    logger.warning("offset \(requested.offset) out of range; resetting to \(configuration.autoOffsetReset.rawValue)",
+                                   metadata: ["kafka.topic": "\(partition.topic)", "kafka.partition": "\(partition.partition)"])
                     subscriptions.requestReset(partition, to: .reset)
                 case .topicAuthorizationFailed, .recordListTooLarge, .corruptMessage:
                     // Not retriable: the application hears of it (once per position), and the partition is asked

@@ -34,6 +34,7 @@ public final class KafkaConsumer: Service, Sendable {
     private let eventStream: AsyncStream<RebalanceEvent>
     private let eventContinuation: AsyncStream<RebalanceEvent>.Continuation
     private let closed = NIOLockedValueBox(false)
+    private let metrics: ConsumerMetrics
     /// The latest `commitAsync`: each waits for the one before, so async commits complete in the order they were
     /// made and an older one never overwrites a newer one (as in the Java client).
     private let lastAsyncCommit = NIOLockedValueBox<Task<Void, Never>?>(nil)
@@ -45,7 +46,11 @@ public final class KafkaConsumer: Service, Sendable {
     ) throws(KafkaConsumerError) {
         try configuration.validate()
         self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "kafka.client_id"] = "\(configuration.client.clientId)"
         self.logger = logger
+        metrics = ConsumerMetrics(clientId: configuration.client.clientId, factory: configuration.client.metrics)
+        let metrics = self.metrics
         cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
         (eventStream, eventContinuation) = AsyncStream.makeStream(of: RebalanceEvent.self)
         let fetcherLoop = cluster.eventLoop
@@ -55,7 +60,7 @@ public final class KafkaConsumer: Service, Sendable {
         if let groupId = configuration.groupId {
             group = ConsumerGroup(groupId: groupId, configuration: configuration, cluster: cluster, subscriptions: subscriptions,
                                   buffer: buffer, wakeFetcher: { fetcherBox.withLockedValue { $0 }?.wakeup() },
-                                  events: eventContinuation, logger: logger)
+                                  events: eventContinuation, logger: logger, metrics: metrics)
         } else {
             group = nil
         }
@@ -66,7 +71,7 @@ public final class KafkaConsumer: Service, Sendable {
             committed = nil
         }
         fetcher = Fetcher(eventLoop: fetcherLoop, cluster: cluster, subscriptions: subscriptions, buffer: buffer,
-                          configuration: configuration, logger: logger, committedOffsets: committed)
+                          configuration: configuration, logger: logger, metrics: metrics, committedOffsets: committed)
         fetcherBox.withLockedValue { $0 = fetcher }
     }
 
@@ -157,9 +162,12 @@ public final class KafkaConsumer: Service, Sendable {
                 }
                 let buffer = self.buffer
                 let fetcher = self.fetcher
+                let metrics = self.metrics
                 return PartitionReader(fetch, position: position, workspace: workspace, checkCRCs: configuration.checkCRCs,
                                        maxDecompressedBytes: configuration.maxDecompressedBatchBytes,
-                                       readCommitted: configuration.isolationLevel == .readCommitted) { [weak self] fetch, complete in
+                                       readCommitted: configuration.isolationLevel == .readCommitted) { [weak self] fetch, complete, handedOut in
+                    metrics.recordsConsumed.increment(by: handedOut)
+                    if let self, let lag = self.subscriptions.lag(of: fetch.partition) { metrics.recordLag(lag, of: fetch.partition) }
                     buffer.release(fetch)
                     if !complete { self?.resync(fetch.partition) }
                     fetcher.wakeup()

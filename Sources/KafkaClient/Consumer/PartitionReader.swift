@@ -10,7 +10,7 @@ import NIOCore
 final class PartitionReader {
     let fetch: CompletedFetch
     /// Called once when the reader goes away, with whether it got through the fetch (or was made stale).
-    private let onRelease: (CompletedFetch, _ complete: Bool) -> Void
+    private let onRelease: (CompletedFetch, _ complete: Bool, _ handedOut: Int) -> Void
     private let position: PartitionPosition
     private let workspace: CompressionWorkspace
     private let checkCRCs: Bool
@@ -20,6 +20,8 @@ final class PartitionReader {
     @exclusivity(unchecked) private var records: RecordIterator?
     /// The reader's own copy of where the position is: records before it are not handed out again.
     @exclusivity(unchecked) private var cursor: Int64
+    /// Records handed out, counted into the consumed-records metric when the reader goes away.
+    @exclusivity(unchecked) private var handedOut = 0
     /// Where the current batch ends: its last records may have been compacted away.
     private var batchNextOffset: Int64 = 0
     private var batchLeaderEpoch: Int32 = -1
@@ -32,7 +34,7 @@ final class PartitionReader {
     private let readCommitted: Bool
 
     init(_ fetch: CompletedFetch, position: PartitionPosition, workspace: CompressionWorkspace, checkCRCs: Bool,
-         maxDecompressedBytes: Int, readCommitted: Bool, onRelease: @escaping (CompletedFetch, Bool) -> Void) {
+         maxDecompressedBytes: Int, readCommitted: Bool, onRelease: @escaping (CompletedFetch, Bool, Int) -> Void) {
         self.fetch = fetch
         self.onRelease = onRelease
         self.position = position
@@ -46,7 +48,7 @@ final class PartitionReader {
     }
 
     deinit {
-        onRelease(fetch, stale || cursor >= fetch.nextOffset)
+        onRelease(fetch, stale || cursor >= fetch.nextOffset, handedOut)
     }
 
     var partition: TopicPartition { fetch.partition }
@@ -77,7 +79,7 @@ final class PartitionReader {
         let topic = fetch.partition.topic
         let partition = fetch.partition.partition
         var cursor = self.cursor
-        var handedOut = false
+        var handedAny = false
         while !stale {
             if var iterator = records {
                 records = nil
@@ -103,8 +105,9 @@ final class PartitionReader {
                 }
                 // The batch's records go out with one position update (or not at all, when the reader went stale).
                 if last >= 0 {
-                    if position.advance(to: last &+ 1, leaderEpoch: batchLeaderEpoch, ifEpoch: fetch.epoch, handingOut: !handedOut) {
-                        handedOut = true
+                    if position.advance(to: last &+ 1, leaderEpoch: batchLeaderEpoch, ifEpoch: fetch.epoch, handingOut: !handedAny) {
+                        handedAny = true
+                        self.handedOut &+= result.count - start
                         cursor = last &+ 1
                         self.cursor = cursor
                     } else {
@@ -152,6 +155,7 @@ final class PartitionReader {
                 return nil
             }
             cursor = record.offset &+ 1
+            handedOut &+= 1
             return ConsumerRecord(topic: fetch.partition.topic, partition: fetch.partition.partition, offset: record.offset,
                                   timestamp: record.timestamp, timestampType: timestampType, key: record.key, value: record.value,
                                   headers: record.rawHeaders, leaderEpoch: batchLeaderEpoch)

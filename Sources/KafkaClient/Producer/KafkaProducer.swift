@@ -62,6 +62,8 @@ public final class KafkaProducer: Service, Sendable {
                  events: AsyncStream<ProducerEvent>.Continuation?) throws(KafkaProducerError) {
         try configuration.validate()
         self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "kafka.client_id"] = "\(configuration.client.clientId)"
         self.logger = logger
         self.events = events
         customPartitioner = if case .custom(let custom) = configuration.partitioner { custom } else { nil }

@@ -34,6 +34,8 @@ final class ProducerBatch: @unchecked Sendable {
     var splitIndex = 0
 
     var attempts = 0
+    /// The batch's size before compression (known once closed), for the compression-ratio metric.
+    private(set) var uncompressedBytes = 0
     var retryAt: NIODeadline?
     var lastError: String?
     /// Idempotence: the sequence of the first record, -1 until assigned.
@@ -96,6 +98,7 @@ final class ProducerBatch: @unchecked Sendable {
         builder.producerId = producerId
         builder.producerEpoch = producerEpoch
         builder.baseSequence = baseSequence
+        uncompressedBytes = builder.sizeInBytes
         let built = try builder.finish(compression: compression, level: level, workspace: workspace)
         // Uncompressed, `built` is the records' buffer itself; compressed, that buffer is free now.
         let records = builder.takeBuffer()

@@ -32,11 +32,7 @@ final class Sender: @unchecked Sendable {
     private var stopped = false
     private var lastMetadataError: String?
 
-    private let recordsSent = Counter(label: "kafka_producer_records_sent")
-    private let bytesSent = Counter(label: "kafka_producer_bytes_sent")
-    private let recordErrors = Counter(label: "kafka_producer_record_errors")
-    private let retries = Counter(label: "kafka_producer_retries")
-    private let requestLatency = Timer(label: "kafka_producer_request_latency")
+    private let metrics: ProducerMetrics
 
     init(eventLoop: any EventLoop, cluster: ClusterClient, accumulator: RecordAccumulator, memory: MemoryPool,
          configuration: ProducerConfiguration, events: AsyncStream<ProducerEvent>.Continuation?, logger: Logger) {
@@ -47,6 +43,7 @@ final class Sender: @unchecked Sendable {
         self.configuration = configuration
         self.events = events
         self.logger = logger
+        metrics = ProducerMetrics(clientId: configuration.client.clientId, factory: configuration.client.metrics)
         retryBackoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
         idempotence = configuration.isIdempotent ? IdempotenceState() : nil
     }
@@ -216,6 +213,8 @@ final class Sender: @unchecked Sendable {
             do {
                 let encoded = try batch.close(compression: configuration.compression, level: configuration.compressionLevel,
                                               workspace: workspace, recycle: memory.recycle)
+                metrics.batchSize.record(encoded.readableBytes)
+                metrics.compressionRatio.record(Double(encoded.readableBytes) / Double(max(batch.uncompressedBytes, 1)))
                 if topics[batch.topic] == nil { order.append(batch.topic) }
                 topics[batch.topic, default: []].append(.init(index: batch.partition, records: RecordSet(encoded)))
                 sent.append(batch)
@@ -248,7 +247,8 @@ final class Sender: @unchecked Sendable {
         connection.sendRequest(request).hop(to: eventLoop).whenComplete { result in
             self.inFlight[node, default: 1] -= 1
             self.outstanding.wrappingSubtract(1, ordering: .relaxed)
-            self.requestLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            self.metrics.requestLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            self.metrics.requestsInFlight.record(self.outstanding.load(ordering: .relaxed))
             switch result {
             case .success(let response):
                 self.handle(response, for: batchesSent)
@@ -291,7 +291,8 @@ final class Sender: @unchecked Sendable {
                 if let state = idempotence, state.isOldest(batch, of: key) {
                     // The broker has no record of the batches before this one: start a new epoch (KIP-360) and
                     // send this batch again as its first.
-                    logger.info("\(key): broker lost the producer's sequence state (\(code.name)); bumping the epoch")
+                    logger.debug("broker lost the producer's sequence state (\(code.name)); bumping the epoch",
+                                 metadata: ["kafka.topic": "\(key.topic)", "kafka.partition": "\(key.partition)"])
                     idempotence?.needsEpochBump = true
                 }
                 failed(batch, retriable: true, reason: code.name, invalidateMetadata: false)
@@ -314,8 +315,8 @@ final class Sender: @unchecked Sendable {
 
     private func succeeded(_ batch: ProducerBatch, baseOffset: Int64, logAppendTime: Int64) {
         idempotence?.answered(batch, of: TopicPartition(topic: batch.topic, partition: batch.partition))
-        recordsSent.increment(by: batch.recordCount)
-        bytesSent.increment(by: batch.sizeInBytes)
+        metrics.recordsSent.increment(by: batch.recordCount)
+        metrics.bytesSent.increment(by: batch.sizeInBytes)
         finish(batch, .success((baseOffset, logAppendTime)))
     }
 
@@ -327,7 +328,7 @@ final class Sender: @unchecked Sendable {
         let retryAt = NIODeadline.now() + retryBackoff.delay(attempt: batch.attempts)
         if retriable, batch.attempts < configuration.retries, retryAt < batch.createdAt + configuration.deliveryTimeout, !stopped {
             batch.attempts += 1
-            retries.increment()
+            metrics.recordRetries.increment(by: batch.recordCount)
             idempotence?.willRetry(batch, of: key)
             logger.debug("\(key): retrying after \(reason) (attempt \(batch.attempts))")
             accumulator.reenqueue(batch, retryAt: retryAt)
@@ -361,7 +362,7 @@ final class Sender: @unchecked Sendable {
 
     private func finish(_ batch: ProducerBatch, _ outcome: Result<(baseOffset: Int64, logAppendTime: Int64), KafkaProducerError>) {
         if case .failure(let error) = outcome {
-            recordErrors.increment(by: batch.recordCount)
+            metrics.recordErrors.increment(by: batch.recordCount)
             // Records no one hears about otherwise (enqueued on a producer without delivery reports) are logged,
             // and the next flush() throws for them: a failure never ends up only in a counter.
             let unobserved = events == nil ? batch.recordCount - batch.waiterCount : 0
@@ -374,6 +375,7 @@ final class Sender: @unchecked Sendable {
         let reports = batch.complete(outcome)
         if let buffer = batch.takeEncodedBuffer() { memory.recycle(buffer) }
         memory.release(batch.reservedBytes)
+        metrics.bufferAvailable.record(memory.available)
         accumulator.completed(batch)
         if !reports.isEmpty { events?.yield(.deliveryReports(reports)) }
     }
