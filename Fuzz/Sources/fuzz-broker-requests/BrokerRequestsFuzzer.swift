@@ -1,0 +1,136 @@
+import Foundation
+import Glibc
+import Logging
+import MockBroker
+
+// Input: one request frame without its size prefix (request header, then body), as a client writes it; the
+// harness adds the size. One broker serves the whole run, so state built by earlier inputs (topics, records,
+// groups, fetch sessions) is there for later ones, as it would be for a real client.
+//
+// After each frame the harness sends an ApiVersions request on the same connection: the broker answers in
+// order, so its answer means the fuzzed request was handled (acks=0 produce requests get no answer of their
+// own). A frame the broker refuses closes that connection, which is allowed; the harness reconnects. The broker
+// must never crash and must keep answering new connections.
+
+/// Started by `LLVMFuzzerInitialize`, before the first input.
+nonisolated(unsafe) var harness: BrokerHarness?
+
+@_cdecl("LLVMFuzzerInitialize")
+public func initialize(
+    _ argc: UnsafeMutablePointer<Int32>?,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
+) -> Int32 {
+    harness = BrokerHarness()
+    atexit { harness?.shutdown() }
+    return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    let frame = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    harness!.handle(frame: frame)
+    return 0
+}
+
+final class BrokerHarness {
+    /// How long a request may take before the harness gives up on its connection: long enough for any request
+    /// that does not wait on purpose, short enough that long polls do not slow fuzzing down.
+    static let answerTimeoutMilliseconds: Int64 = 100
+    /// How long a fresh connection may wait for ApiVersions before the broker counts as hung.
+    static let livenessTimeoutMilliseconds: Int64 = 10_000
+
+    private let broker: MockBroker
+    private let dataDirectory: String
+    private var connection: BlockingConnection?
+    /// Correlation ids of the ApiVersions requests the harness adds, one per input, so that an answer left over
+    /// from an earlier input is never taken for the current one.
+    private var nextCorrelationId = Int32.min
+
+    init() {
+        // The data directory lives under $TMPDIR (scripts/fuzz.sh points it at a folder it removes) and is
+        // removed at exit.
+        var template = Array("\(NSTemporaryDirectory())/fuzz-broker-XXXXXX".utf8CString)
+        guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            fatalError("mkdtemp failed in \(NSTemporaryDirectory())")
+        }
+        dataDirectory = String(cString: path)
+        var configuration = MockBrokerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: dataDirectory)
+        configuration.eventLoopThreads = 2
+        var logger = Logger(label: "fuzz-broker")
+        logger.logLevel = ProcessInfo.processInfo.environment["FUZZ_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        broker = MockBroker(configuration: configuration, logger: logger)
+        let broker = broker
+        Self.blocking(timeoutSeconds: 60, "starting the broker") { try await broker.start() }
+    }
+
+    func handle(frame: [UInt8]) {
+        guard let connection = connection ?? BlockingConnection(port: broker.port) else {
+            fatalError("cannot connect to the broker on port \(broker.port): errno \(errno)")
+        }
+        self.connection = connection
+        let correlationId = nextCorrelationId
+        nextCorrelationId &+= 1
+        let bytes = Self.sizePrefixed(frame) + Self.apiVersionsRequest(correlationId: correlationId)
+        let outcome: BlockingConnection.Outcome = if connection.sendAll(bytes, timeoutMilliseconds: 1000) {
+            connection.awaitResponse(correlationId: correlationId, timeoutMilliseconds: Self.answerTimeoutMilliseconds)
+        } else {
+            .closed
+        }
+        switch outcome {
+        case .answered:
+            break
+        case .closed:
+            self.connection = nil
+        case .timedOut:
+            self.connection = nil
+            checkAlive()
+        }
+    }
+
+    /// A request still in progress (a long poll) is fine; a broker that no longer answers anyone is a finding.
+    private func checkAlive() {
+        guard let probe = BlockingConnection(port: broker.port),
+              probe.sendAll(Self.apiVersionsRequest(correlationId: 7), timeoutMilliseconds: 1000),
+              probe.awaitResponse(correlationId: 7, timeoutMilliseconds: Self.livenessTimeoutMilliseconds) == .answered
+        else {
+            fatalError("the broker stopped answering ApiVersions on a new connection")
+        }
+    }
+
+    func shutdown() {
+        connection = nil
+        let broker = broker
+        Self.blocking(timeoutSeconds: 30, "stopping the broker") { try await broker.stop() }
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+
+    static func sizePrefixed(_ frame: [UInt8]) -> [UInt8] {
+        withUnsafeBytes(of: Int32(frame.count).bigEndian, Array.init) + frame
+    }
+
+    /// ApiVersions v0 with request header v1: key 18, version 0, the correlation id, client id "fuzz"; no body.
+    static func apiVersionsRequest(correlationId: Int32) -> [UInt8] {
+        sizePrefixed([0, 18, 0, 0] + withUnsafeBytes(of: correlationId.bigEndian, Array.init) + [0, 4] + Array("fuzz".utf8))
+    }
+
+    /// Runs `operation` to completion from synchronous code (libFuzzer's callbacks), trapping if it fails or
+    /// takes longer than `timeoutSeconds`.
+    static func blocking(timeoutSeconds: Int, _ what: String, _ operation: @escaping @Sendable () async throws -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        let failure = FailureBox()
+        Task {
+            do { try await operation() } catch { failure.set("\(error)") }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + .seconds(timeoutSeconds)) == .success else {
+            fatalError("\(what) took longer than \(timeoutSeconds) s")
+        }
+        if let message = failure.message { fatalError("\(what) failed: \(message)") }
+    }
+}
+
+/// The error of a task that a semaphore waits for; the semaphore orders the write before the read.
+final class FailureBox: @unchecked Sendable {
+    private(set) var message: String?
+    func set(_ message: String) { self.message = message }
+}
