@@ -1,15 +1,15 @@
 import Glibc
 
-/// A plain blocking TCP connection to the broker on loopback, with every wait bounded by `poll`. The harness
-/// talks to the broker exactly as a hostile client would: the broker's pipeline, threads and handlers are the
-/// real ones.
+/// A TCP connection to the broker on loopback, used synchronously, with every wait bounded by `poll` and carried
+/// on through signals (libFuzzer's -timeout sets off SIGALRM). The harness talks to the broker exactly as a
+/// hostile client would: the broker's pipeline, threads and handlers are the real ones.
 final class BlockingConnection {
     private let descriptor: Int32
     /// Bytes received that do not yet make a whole response frame.
     private var pending: [UInt8] = []
 
     /// How a wait for a response ended.
-    enum Outcome: Equatable {
+    enum Outcome: Hashable {
         /// The response with the awaited correlation id arrived.
         case answered
         /// The broker closed the connection (what it does with bytes that are not a request it serves).
@@ -25,12 +25,14 @@ final class BlockingConnection {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
+        // Non-blocking, so that a signal (libFuzzer's -timeout alarm) cannot interrupt the connect halfway.
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else {
+        guard connected == 0 || (errno == EINPROGRESS && Self.finishConnecting(descriptor)) else {
             close(descriptor)
             return nil
         }
@@ -43,13 +45,35 @@ final class BlockingConnection {
         close(descriptor)
     }
 
+    /// Waits (up to 10 s) for a non-blocking connect to complete; true if it succeeded.
+    private static func finishConnecting(_ descriptor: Int32) -> Bool {
+        guard waitFor(Int16(POLLOUT), on: descriptor, timeoutMilliseconds: 10_000) else { return false }
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0
+    }
+
+    /// `poll` for one descriptor, carrying on after signals; true when it is ready.
+    private static func waitFor(_ events: Int16, on descriptor: Int32, timeoutMilliseconds: Int64) -> Bool {
+        let deadline = nowMilliseconds() + timeoutMilliseconds
+        while true {
+            let remaining = deadline - nowMilliseconds()
+            guard remaining > 0 else { return false }
+            var poller = pollfd(fd: descriptor, events: events, revents: 0)
+            let ready = poll(&poller, 1, Int32(remaining))
+            if ready < 0 && errno == EINTR { continue }
+            return ready == 1
+        }
+    }
+
     /// Writes all of `bytes`; false when the broker has closed the connection (or the write would block past
     /// `timeoutMilliseconds`, which means the broker stopped reading).
-    func sendAll(_ bytes: [UInt8], timeoutMilliseconds: Int32) -> Bool {
+    func sendAll(_ bytes: [UInt8], timeoutMilliseconds: Int64) -> Bool {
         var offset = 0
         while offset < bytes.count {
-            var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-            guard poll(&poller, 1, timeoutMilliseconds) == 1 else { return false }
+            guard Self.waitFor(Int16(POLLOUT), on: descriptor, timeoutMilliseconds: Int64(timeoutMilliseconds)) else {
+                return false
+            }
             let written = bytes.withUnsafeBytes {
                 send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
             }
@@ -67,12 +91,9 @@ final class BlockingConnection {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             if takeFrames(upTo: correlationId) { return .answered }
-            let remaining = deadline - Self.nowMilliseconds()
-            guard remaining > 0 else { return .timedOut }
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(remaining))
-            if ready < 0 && errno == EINTR { continue }
-            guard ready == 1 else { return .timedOut }
+            guard Self.waitFor(Int16(POLLIN), on: descriptor, timeoutMilliseconds: deadline - Self.nowMilliseconds()) else {
+                return .timedOut
+            }
             let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }
             if count < 0 && (errno == EAGAIN || errno == EINTR) { continue }
             guard count > 0 else { return .closed } // EOF, or a reset

@@ -45,6 +45,8 @@ final class BrokerHarness {
     /// Correlation ids of the ApiVersions requests the harness adds, one per input, so that an answer left over
     /// from an earlier input is never taken for the current one.
     private var nextCorrelationId = Int32.min
+    /// How inputs ended, printed at exit: a harness whose frames all bounce off the header is not testing much.
+    private var outcomes: [BlockingConnection.Outcome: Int] = [:]
 
     init() {
         // The data directory lives under $TMPDIR (scripts/fuzz.sh points it at a folder it removes) and is
@@ -76,6 +78,7 @@ final class BrokerHarness {
         } else {
             .closed
         }
+        outcomes[outcome, default: 0] += 1
         switch outcome {
         case .answered:
             break
@@ -99,6 +102,9 @@ final class BrokerHarness {
 
     func shutdown() {
         connection = nil
+        let counts = [BlockingConnection.Outcome.answered, .closed, .timedOut].map { "\($0): \(outcomes[$0, default: 0])" }
+        let summary = "fuzz-broker-requests: \(counts.joined(separator: ", ")); \(broker.topicNames.count) topics\n"
+        FileHandle.standardError.write(Data(summary.utf8))
         let broker = broker
         Self.blocking(timeoutSeconds: 30, "stopping the broker") { try await broker.stop() }
         try? FileManager.default.removeItem(atPath: dataDirectory)
