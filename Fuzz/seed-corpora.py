@@ -88,6 +88,16 @@ def produce_v3(topic, records):
     return request_frame(0, 3, body, False)
 
 
+def create_topics_v2(topic, partitions):
+    creatable = string(topic) + struct.pack(">ih", partitions, 1) + array([]) + array([])
+    return request_frame(19, 2, array([creatable]) + struct.pack(">i", 30000) + b"\x00", False)
+
+
+def create_partitions_v0(topic, count):
+    return request_frame(37, 0, array([string(topic) + struct.pack(">i", count) + struct.pack(">i", -1)])
+                         + struct.pack(">i", 30000) + b"\x00", False)
+
+
 def fetch_v4(topic):
     partition = struct.pack(">iqi", 0, 0, 1 << 20)
     body = struct.pack(">iiiib", -1, 0, 1, 1 << 20, 0) + array([string(topic) + array([partition])])
@@ -124,8 +134,11 @@ def main():
             messages.add(bytes([frame_selector, 0]) + frame)
             broker.add(frame)
 
-    # The broker gets a topic, batches with each codec produced to it, and a fetch of them.
+    # The broker gets topics (requests that pass validation, unlike most fixtures'), batches with each codec
+    # produced to one, and a fetch of them.
     broker.add(metadata_v4("fuzz"))
+    broker.add(create_topics_v2("fuzz-created", 2))
+    broker.add(create_partitions_v0("fuzz", 2))
     broker.add(fetch_v4("fuzz"))
     for fixture in load_json("record_batches.json"):
         data = bytes.fromhex(fixture["hex"])

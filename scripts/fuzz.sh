@@ -14,13 +14,17 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 read -r -a targets <<< "${FUZZ_TARGETS:-fuzz-protocol-messages fuzz-record-batches fuzz-broker-requests}"
 
+# One -sanitize flag with a list: a second -sanitize would replace the first, and with it the coverage
+# instrumentation libFuzzer needs.
+sanitizers=fuzzer
 scratch=Fuzz/.build
-build=(swift build --package-path Fuzz -c release -Xswiftc -sanitize=fuzzer)
 if [[ "${FUZZ_SANITIZE:-}" == address ]]; then
+    sanitizers=fuzzer,address
     scratch=Fuzz/.build-asan
-    build+=(-Xswiftc -sanitize=address)
+    # Swift keeps a weak reference's side table behind a tagged pointer that LeakSanitizer cannot follow.
+    export LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan-suppressions.txt${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 fi
-build+=(--scratch-path "$scratch")
+build=(swift build --package-path Fuzz -c release -Xswiftc -sanitize="$sanitizers" --scratch-path "$scratch")
 
 started=$SECONDS
 "${build[@]}"
@@ -41,9 +45,9 @@ for target in "${targets[@]}"; do
     artifacts="$work/artifacts/$target"
     log="$work/$target.log"
     mkdir -p "$corpus" "$artifacts"
-    # Per-input time limit: the broker harness itself waits up to 10 s to tell a hung broker from a slow one.
+    # Per-input time limit: the broker harness itself waits up to 30 s to tell a hung broker from a busy one.
     timeout=10
-    [[ "$target" == fuzz-broker-requests ]] && timeout=30
+    [[ "$target" == fuzz-broker-requests ]] && timeout=60
     echo "fuzz: $target for ${seconds} s (log: $log)"
     # The Swift runtime's backtracer would take the crash signal before libFuzzer, which then could not save
     # the input: it is off while fuzzing, and back on for the replay below.

@@ -36,8 +36,15 @@ final class BrokerHarness {
     /// How long a request may take before the harness gives up on its connection: long enough for any request
     /// that does not wait on purpose, short enough that long polls do not slow fuzzing down.
     static let answerTimeoutMilliseconds: Int64 = 100
-    /// How long a fresh connection may wait for ApiVersions before the broker counts as hung.
-    static let livenessTimeoutMilliseconds: Int64 = 10_000
+    /// How long a fresh connection may wait for ApiVersions before the broker counts as hung. The broker runs one
+    /// event loop, so this is how long one request may keep it busy: creating the 10,000 partitions Kafka allows
+    /// in one request takes several seconds here.
+    static let livenessTimeoutMilliseconds: Int64 = 30_000
+    /// Every this many inputs, if more than `maxTopics` topics exist, those not named by the seeds are deleted,
+    /// so that a long run's open files and disk use stay bounded (each partition keeps its files open).
+    static let cleanupInterval = 1000
+    static let maxTopics = 200
+    static let seedTopics: Set = ["fuzz", "fuzz-created"]
 
     private let broker: MockBroker
     private let dataDirectory: String
@@ -45,6 +52,7 @@ final class BrokerHarness {
     /// Correlation ids of the ApiVersions requests the harness adds, one per input, so that an answer left over
     /// from an earlier input is never taken for the current one.
     private var nextCorrelationId = Int32.min
+    private var inputs = 0
     /// How inputs ended, printed at exit: a harness whose frames all bounce off the header is not testing much.
     private var outcomes: [BlockingConnection.Outcome: Int] = [:]
 
@@ -57,7 +65,10 @@ final class BrokerHarness {
         }
         dataDirectory = String(cString: path)
         var configuration = MockBrokerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: dataDirectory)
-        configuration.eventLoopThreads = 2
+        // One event loop: a request that keeps it busy then delays every connection, so the liveness check
+        // below catches it whichever loop the probe would have landed on.
+        configuration.eventLoopThreads = 1
+        Self.raiseOpenFileLimit()
         var logger = Logger(label: "fuzz-broker")
         logger.logLevel = ProcessInfo.processInfo.environment["FUZZ_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
         broker = MockBroker(configuration: configuration, logger: logger)
@@ -88,6 +99,22 @@ final class BrokerHarness {
             self.connection = nil
             checkAlive()
         }
+        inputs += 1
+        if inputs % Self.cleanupInterval == 0 { deleteExtraTopics() }
+    }
+
+    private func deleteExtraTopics() {
+        let extra = broker.topicNames.filter { !Self.seedTopics.contains($0) }
+        guard extra.count > Self.maxTopics else { return }
+        for name in extra { try? broker.deleteTopic(name) }
+    }
+
+    /// Partitions hold files open; the soft limit (often 1024) would run out long before the broker's own limits.
+    private static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// A request still in progress (a long poll) is fine; a broker that no longer answers anyone is a finding.
