@@ -59,7 +59,8 @@ final class BrokerHarness {
     init() {
         // The data directory lives under $TMPDIR (scripts/fuzz.sh points it at a folder it removes) and is
         // removed at exit.
-        var template = Array("\(NSTemporaryDirectory())/fuzz-broker-XXXXXX".utf8CString)
+        let base = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("fuzz-broker-XXXXXX").path
+        var template = Array(base.utf8CString)
         guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             fatalError("mkdtemp failed in \(NSTemporaryDirectory())")
         }

@@ -30,11 +30,14 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 
 func readRecordsField(_ bytes: ByteBuffer) {
     var reader = RecordBatchReader(bytes)
-    _ = reader.recordCountAhead
+    // As the consumer does: one array for the fetched partition's records, sized once from the batch headers.
+    var all: [Record] = []
+    all.reserveCapacity(reader.recordCountAhead)
     // Every batch is at least a header long, so the input's size bounds this loop.
     while let batch = try? reader.next() {
         _ = try? batch.verifyChecksum()
         readRecords(of: batch)
+        if let records = try? batch.allRecords(workspace: workspace) { all += records }
     }
 }
 
