@@ -7,7 +7,8 @@ import Testing
 /// the typed error it must now give.
 ///
 /// A `fuzz-protocol-messages` input is `type | version | body`: the first byte picks the message type (by name
-/// order), the second the version.
+/// order), the second the version. A `fuzz-record-batches` input starts with a mode byte; mode 0 is a records
+/// field, as a Fetch or Produce carries it.
 @Suite("Fuzzer findings")
 struct FuzzFindingsTests {
     /// The body of a `fuzz-protocol-messages` input.
@@ -30,5 +31,28 @@ struct FuzzFindingsTests {
         #expect(throws: KafkaWireError.taggedFieldOutOfOrder(tag: 1, previous: 1)) {
             try ApiVersionsResponse(decoding: repeated, version: 3)
         }
+    }
+
+    @Test("a batch header's record count does not size an allocation")
+    func hostileRecordCount() {
+        // One 78-byte batch claiming 1,777,598,464 records (and codec 7): a consumer sizing its array from
+        // recordCountAhead asked for 170 GB and trapped.
+        let input = ByteBuffer(hex: "0000000000000007d3000000427300000202ddc000000007d3000000427300000202ddc0413a0030000000"
+                                  + "000000018bcfe569f40000018bcfe569f4000000000000022b0001ffffffff0000000011005b")
+        let records = input.getSlice(at: input.readerIndex + 1, length: input.readableBytes - 1)!
+        var reader = RecordBatchReader(records)
+        #expect(reader.recordCountAhead <= records.readableBytes / 7)
+        #expect(throws: RecordBatchError.unknownCompression(7)) { try reader.next() }
+    }
+
+    @Test("allRecords sizes its array by the bytes the records have, not by the header's count")
+    func allRecordsCapacity() throws {
+        // An uncompressed batch of one record whose header claims Int32.max; reading it is a typed error.
+        var builder = RecordBatchBuilder()
+        builder.append(timestamp: 0, key: ByteBuffer(string: "k"), value: nil)
+        var bytes = try builder.build()
+        bytes.setInteger(Int32.max, at: bytes.readerIndex + RecordBatchLayout.recordCount)
+        let batch = try RecordBatch(bytes)
+        #expect(throws: RecordBatchError.self) { try batch.allRecords() }
     }
 }
