@@ -70,4 +70,27 @@ struct BrokerFuzzFindingsTests {
             await connection.close()
         }
     }
+
+    @Test("stopping the broker while a fetch long-polls answers the fetch instead of reading the closed log")
+    func stopWhileFetchWaits() async throws {
+        try await withBroker { broker in
+            // Batches with offset-index entries, so that reading the log goes through the mapped index.
+            try broker.createTopic("fuzz", configs: ["index.interval.bytes": "1"])
+            let connection = try await broker.connect()
+            for _ in 0..<3 { _ = try await connection.append([TextRecord(key: "k", value: "v")], topic: "fuzz") }
+            await connection.close()
+            // Fetch v4 of fuzz-0 from offset 0, waiting up to 30 s for 1 MiB. Stopping cancels its timer, whose
+            // failure answered the fetch by reading the log that stopping had just closed: a nil index mapping
+            // trapped. (libFuzzer saw it as a crash at exit, after its last input, an empty one.)
+            let frame = Self.bytes("0001000400000001000466757a7affffffff0000753000100000001000000000000001000466757a"
+                                   + "7a0000000100000000000000000000000000100000")
+            let raw = try await RawConnection.connect(to: broker)
+            try await raw.send(BadInputTests.frame(frame))
+            // Bounded wait until the fetch is parked (it shows in the request count).
+            for _ in 0..<200 where broker.statistics.requests["Fetch", default: 0] == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        } // withBroker stops the broker here
+    }
 }
