@@ -45,9 +45,9 @@ for target in "${targets[@]}"; do
     artifacts="$work/artifacts/$target"
     log="$work/$target.log"
     mkdir -p "$corpus" "$artifacts"
-    # Per-input time limit: the broker harness itself waits up to 30 s to tell a hung broker from a busy one.
+    # Per-input time limit: the broker harness itself waits up to 60 s to tell a hung broker from a busy one.
     timeout=10
-    [[ "$target" == fuzz-broker-requests ]] && timeout=60
+    [[ "$target" == fuzz-broker-requests ]] && timeout=120
     echo "fuzz: $target for ${seconds} s (log: $log)"
     # The Swift runtime's backtracer would take the crash signal before libFuzzer, which then could not save
     # the input: it is off while fuzzing, and back on for the replay below.

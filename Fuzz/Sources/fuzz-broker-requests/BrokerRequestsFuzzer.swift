@@ -11,6 +11,10 @@ import MockBroker
 // order, so its answer means the fuzzed request was handled (acks=0 produce requests get no answer of their
 // own). A frame the broker refuses closes that connection, which is allowed; the harness reconnects. The broker
 // must never crash and must keep answering new connections.
+//
+// At exit the harness prints a summary line, then stops the broker (requests still waiting are answered then).
+// A crash after that line happened while stopping: the input libFuzzer saves is only the last one it ran, and
+// the cause is a request left waiting, such as a long-polling fetch.
 
 /// Started by `LLVMFuzzerInitialize`, before the first input.
 nonisolated(unsafe) var harness: BrokerHarness?
@@ -38,12 +42,14 @@ final class BrokerHarness {
     static let answerTimeoutMilliseconds: Int64 = 100
     /// How long a fresh connection may wait for ApiVersions before the broker counts as hung. The broker runs one
     /// event loop, so this is how long one request may keep it busy: creating the 10,000 partitions Kafka allows
-    /// in one request takes several seconds here.
-    static let livenessTimeoutMilliseconds: Int64 = 30_000
-    /// Every this many inputs, if more than `maxTopics` topics exist, those not named by the seeds are deleted,
-    /// so that a long run's open files and disk use stay bounded (each partition keeps its files open).
+    /// in one request takes tens of seconds on a slow disk.
+    static let livenessTimeoutMilliseconds: Int64 = 60_000
+    /// Every this many inputs, topics with `manyPartitions` or more are deleted, and if there are more than
+    /// `maxTopics` others, all but the seeds' topics are: a long run's open files and disk use stay bounded (each
+    /// partition keeps its files open).
     static let cleanupInterval = 1000
     static let maxTopics = 200
+    static let manyPartitions: Int32 = 100
     static let seedTopics: Set = ["fuzz", "fuzz-created"]
 
     private let broker: MockBroker
@@ -105,9 +111,12 @@ final class BrokerHarness {
     }
 
     private func deleteExtraTopics() {
-        let extra = broker.topicNames.filter { !Self.seedTopics.contains($0) }
-        guard extra.count > Self.maxTopics else { return }
-        for name in extra { try? broker.deleteTopic(name) }
+        let names = broker.topicNames
+        let tooMany = names.count - Self.seedTopics.count > Self.maxTopics
+        for name in names where (tooMany && !Self.seedTopics.contains(name))
+            || broker.offsets(topic: name, partition: Self.manyPartitions - 1) != nil {
+            try? broker.deleteTopic(name)
+        }
     }
 
     /// Partitions hold files open; the soft limit (often 1024) would run out long before the broker's own limits.
