@@ -5,3 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 swift build --build-tests
 swift test "$@"
+# CI also fuzzes for about a minute (scripts/fuzz.sh), after the test summary so that it stays in the log.
+if [[ "${CI:-}" == true ]]; then
+    scripts/fuzz.sh
+fi

@@ -117,10 +117,11 @@ public struct ApiVersionsResponse: KafkaResponse {
         }
         if flexible {
             let count = try buffer.readKafkaUnsignedVarint()
+            var previousTag: UInt32?
             for _ in 0..<count {
-                let tag = try buffer.readKafkaUnsignedVarint()
-                var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))
-                switch tag {
+                let tagged = try buffer.readKafkaTaggedField(after: &previousTag)
+                var field = tagged.data
+                switch tagged.tag {
                 case 0 where version >= 3:
                     self.supportedFeatures = try field.readKafkaArray(compact: true, minimumElementSize: 6) { (buffer: inout ByteBuffer) throws(KafkaWireError) in try SupportedFeatureKey(from: &buffer, version: version) }.notNull("SupportedFeatures")
                 case 1 where version >= 3:
@@ -130,7 +131,7 @@ public struct ApiVersionsResponse: KafkaResponse {
                 case 3 where version >= 3:
                     self.zkMigrationReady = try field.readKafkaBool()
                 default:
-                    self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))
+                    self.unknownTaggedFields.append(tagged)
                 }
             }
         }

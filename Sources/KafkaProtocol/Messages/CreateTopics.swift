@@ -334,14 +334,15 @@ public struct CreateTopicsResponse: KafkaResponse {
             }
             if flexible {
                 let count = try buffer.readKafkaUnsignedVarint()
+                var previousTag: UInt32?
                 for _ in 0..<count {
-                    let tag = try buffer.readKafkaUnsignedVarint()
-                    var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))
-                    switch tag {
+                    let tagged = try buffer.readKafkaTaggedField(after: &previousTag)
+                    var field = tagged.data
+                    switch tagged.tag {
                     case 0 where version >= 5:
                         self.topicConfigErrorCode = try field.readKafkaInteger(as: Int16.self)
                     default:
-                        self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))
+                        self.unknownTaggedFields.append(tagged)
                     }
                 }
             }

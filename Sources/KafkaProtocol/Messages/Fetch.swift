@@ -95,16 +95,17 @@ public struct FetchRequest: KafkaRequest {
         }
         if flexible {
             let count = try buffer.readKafkaUnsignedVarint()
+            var previousTag: UInt32?
             for _ in 0..<count {
-                let tag = try buffer.readKafkaUnsignedVarint()
-                var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))
-                switch tag {
+                let tagged = try buffer.readKafkaTaggedField(after: &previousTag)
+                var field = tagged.data
+                switch tagged.tag {
                 case 0 where version >= 12:
                     self.clusterId = try field.readKafkaString(compact: true)
                 case 1 where version >= 15:
                     self.replicaState = try ReplicaState(from: &field, version: version)
                 default:
-                    self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))
+                    self.unknownTaggedFields.append(tagged)
                 }
             }
         }
@@ -320,14 +321,15 @@ public struct FetchRequest: KafkaRequest {
             self.partitionMaxBytes = try buffer.readKafkaInteger(as: Int32.self)
             if flexible {
                 let count = try buffer.readKafkaUnsignedVarint()
+                var previousTag: UInt32?
                 for _ in 0..<count {
-                    let tag = try buffer.readKafkaUnsignedVarint()
-                    var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))
-                    switch tag {
+                    let tagged = try buffer.readKafkaTaggedField(after: &previousTag)
+                    var field = tagged.data
+                    switch tagged.tag {
                     case 0 where version >= 17:
                         self.replicaDirectoryId = try field.readKafkaUUID()
                     default:
-                        self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))
+                        self.unknownTaggedFields.append(tagged)
                     }
                 }
             }
@@ -475,14 +477,15 @@ public struct FetchResponse: KafkaResponse {
         self.responses = try buffer.readKafkaArray(compact: flexible, minimumElementSize: 3) { (buffer: inout ByteBuffer) throws(KafkaWireError) in try FetchableTopicResponse(from: &buffer, version: version) }.notNull("Responses")
         if flexible {
             let count = try buffer.readKafkaUnsignedVarint()
+            var previousTag: UInt32?
             for _ in 0..<count {
-                let tag = try buffer.readKafkaUnsignedVarint()
-                var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))
-                switch tag {
+                let tagged = try buffer.readKafkaTaggedField(after: &previousTag)
+                var field = tagged.data
+                switch tagged.tag {
                 case 0 where version >= 16:
                     self.nodeEndpoints = try field.readKafkaArray(compact: true, minimumElementSize: 11) { (buffer: inout ByteBuffer) throws(KafkaWireError) in try NodeEndpoint(from: &buffer, version: version) }.notNull("NodeEndpoints")
                 default:
-                    self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))
+                    self.unknownTaggedFields.append(tagged)
                 }
             }
         }
@@ -654,10 +657,11 @@ public struct FetchResponse: KafkaResponse {
             self.records = try buffer.readKafkaRecords(compact: flexible)
             if flexible {
                 let count = try buffer.readKafkaUnsignedVarint()
+                var previousTag: UInt32?
                 for _ in 0..<count {
-                    let tag = try buffer.readKafkaUnsignedVarint()
-                    var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))
-                    switch tag {
+                    let tagged = try buffer.readKafkaTaggedField(after: &previousTag)
+                    var field = tagged.data
+                    switch tagged.tag {
                     case 0 where version >= 12:
                         self.divergingEpoch = try EpochEndOffset(from: &field, version: version)
                     case 1 where version >= 12:
@@ -665,7 +669,7 @@ public struct FetchResponse: KafkaResponse {
                     case 2 where version >= 12:
                         self.snapshotId = try SnapshotId(from: &field, version: version)
                     default:
-                        self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))
+                        self.unknownTaggedFields.append(tagged)
                     }
                 }
             }

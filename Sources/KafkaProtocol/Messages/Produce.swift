@@ -194,14 +194,15 @@ public struct ProduceResponse: KafkaResponse {
         self.throttleTimeMs = try buffer.readKafkaInteger(as: Int32.self)
         if flexible {
             let count = try buffer.readKafkaUnsignedVarint()
+            var previousTag: UInt32?
             for _ in 0..<count {
-                let tag = try buffer.readKafkaUnsignedVarint()
-                var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))
-                switch tag {
+                let tagged = try buffer.readKafkaTaggedField(after: &previousTag)
+                var field = tagged.data
+                switch tagged.tag {
                 case 0 where version >= 10:
                     self.nodeEndpoints = try field.readKafkaArray(compact: true, minimumElementSize: 11) { (buffer: inout ByteBuffer) throws(KafkaWireError) in try NodeEndpoint(from: &buffer, version: version) }.notNull("NodeEndpoints")
                 default:
-                    self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))
+                    self.unknownTaggedFields.append(tagged)
                 }
             }
         }
@@ -340,14 +341,15 @@ public struct ProduceResponse: KafkaResponse {
             }
             if flexible {
                 let count = try buffer.readKafkaUnsignedVarint()
+                var previousTag: UInt32?
                 for _ in 0..<count {
-                    let tag = try buffer.readKafkaUnsignedVarint()
-                    var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))
-                    switch tag {
+                    let tagged = try buffer.readKafkaTaggedField(after: &previousTag)
+                    var field = tagged.data
+                    switch tagged.tag {
                     case 0 where version >= 10:
                         self.currentLeader = try LeaderIdAndEpoch(from: &field, version: version)
                     default:
-                        self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))
+                        self.unknownTaggedFields.append(tagged)
                     }
                 }
             }

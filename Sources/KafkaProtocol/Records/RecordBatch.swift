@@ -107,7 +107,7 @@ public struct RecordBatch: Sendable, Hashable {
     public func allRecords(workspace: CompressionWorkspace? = nil) throws(RecordBatchError) -> [Record] {
         var iterator = try records(workspace: workspace)
         var result: [Record] = []
-        result.reserveCapacity(Int(recordCount))
+        result.reserveCapacity(iterator.maximumRemainingCount)
         while let record = try iterator.next() { result.append(record) }
         return result
     }
@@ -192,6 +192,12 @@ public struct RecordIterator {
         logAppendTime = batch.timestampType == .logAppendTime ? batch.maxTimestamp : nil
     }
 
+    /// How many records can still follow: the header's count, but no more than the bytes left can hold (a
+    /// hostile count must not size an allocation).
+    var maximumRemainingCount: Int {
+        min(Int(remaining), buffer.readableBytes / RecordFraming.minimumSize)
+    }
+
     /// The next record, nil after the last; throws when the section disagrees with the header or a length is bad.
     /// Reads in place: the framing in one pass over the bytes (``RecordFraming``), then the key, value and (when
     /// present) header slices, which are the only references taken.
@@ -242,7 +248,9 @@ public struct RecordBatchReader {
     public var remainingBytes: Int { buffer.readableBytes }
 
     /// The sum of the record counts in the complete batch headers ahead, read without decoding anything (to size
-    /// an array once). Corrupt headers end the count early; ``next()`` reports them.
+    /// an array once). Corrupt headers end the count early; ``next()`` reports them. A header's count is believed up
+    /// to one record per 7 bytes of its batch (the smallest a record can be), so that a hostile count cannot size
+    /// a huge array; a compressed batch holding more records than that makes the array grow instead.
     public var recordCountAhead: Int {
         var index = buffer.readerIndex
         let end = buffer.writerIndex
@@ -252,7 +260,8 @@ public struct RecordBatchReader {
               length >= RecordBatchLayout.headerSize - RecordBatchLayout.logOverhead,
               Int(length) + RecordBatchLayout.logOverhead <= end - index,
               let records: Int32 = buffer.getInteger(at: index + RecordBatchLayout.recordCount), records >= 0 {
-            count += Int(records)
+            let recordsBytes = Int(length) + RecordBatchLayout.logOverhead - RecordBatchLayout.headerSize
+            count += min(Int(records), recordsBytes / RecordFraming.minimumSize)
             index += Int(length) + RecordBatchLayout.logOverhead
         }
         return count

@@ -2,6 +2,11 @@
 /// accessors field by field costs a bounds check and an exclusivity check each, per record; the record path
 /// reads this instead and then takes the key, value and header slices at the offsets found.
 struct RecordFraming {
+    /// The fewest bytes a record takes: its length, attributes, timestamp and offset deltas, key and value
+    /// lengths and header count, one byte each. Record counts read from headers are checked against it before
+    /// anything is sized from them.
+    static let minimumSize = 7
+
     /// Bytes of the whole record, its length prefix included.
     var size: Int
     var timestampDelta: Int64

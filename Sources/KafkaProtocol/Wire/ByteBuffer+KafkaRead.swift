@@ -142,10 +142,18 @@ extension ByteBuffer {
     /// A tagged-field section none of whose tags the caller knows.
     public mutating func readKafkaTaggedFields(unknown: inout [TaggedField]) throws(KafkaWireError) {
         let count = try readKafkaUnsignedVarint()
+        var previousTag: UInt32?
         for _ in 0..<count {
-            let tag = try readKafkaUnsignedVarint()
-            let data = try readKafkaSlice(length: Int(try readKafkaUnsignedVarint()))
-            unknown.append(TaggedField(tag: tag, data: data))
+            unknown.append(try readKafkaTaggedField(after: &previousTag))
         }
+    }
+
+    /// One entry of a tagged-field section: its tag and its bytes. `previousTag` is the tag read before in the
+    /// same section (nil for the first); a tag that is not above it throws, since tags must strictly ascend.
+    public mutating func readKafkaTaggedField(after previousTag: inout UInt32?) throws(KafkaWireError) -> TaggedField {
+        let tag = try readKafkaUnsignedVarint()
+        if let previousTag, tag <= previousTag { throw .taggedFieldOutOfOrder(tag: tag, previous: previousTag) }
+        previousTag = tag
+        return TaggedField(tag: tag, data: try readKafkaSlice(length: Int(try readKafkaUnsignedVarint())))
     }
 }

@@ -17,6 +17,9 @@ public enum KafkaWireError: Error, Hashable, Sendable, CustomStringConvertible {
     case unsupportedField(_ field: String, version: Int16)
     /// Bytes were left over after a complete message.
     case trailingBytes(Int)
+    /// A tagged field's tag is not above the one before it. Kafka writes tags in strictly ascending order (its
+    /// own writer refuses anything else), so such a section could not be written back as it was read.
+    case taggedFieldOutOfOrder(tag: UInt32, previous: UInt32)
 
     public var description: String {
         switch self {
@@ -34,6 +37,8 @@ public enum KafkaWireError: Error, Hashable, Sendable, CustomStringConvertible {
             "field \(field) has a non-default value that version \(version) cannot carry"
         case let .trailingBytes(count):
             "\(count) unexpected bytes after the message"
+        case let .taggedFieldOutOfOrder(tag, previous):
+            "tagged field \(tag) follows tagged field \(previous); tags must ascend"
         }
     }
 }

@@ -5,7 +5,25 @@ import NIOCore
 struct TopicAdminHandler: Sendable {
     let state: BrokerState
 
+    /// Kafka's controller refuses a request that would create more partitions than this in all (its
+    /// `MAX_PARTITIONS_PER_BATCH`). The count fields are client-chosen int32s: without a cap, one request could
+    /// keep the broker creating partition files for hours.
+    static let maxPartitionsPerRequest = 10_000
+
     func createTopics(_ request: CreateTopicsRequest, context: RequestContext) -> EventLoopFuture<CreateTopicsResponse?> {
+        // As Kafka's validateTotalNumberOfPartitions counts them: assignments, else a positive count or the default.
+        let requested = request.topics.reduce(0) { total, topic in
+            let count = topic.assignments.isEmpty
+                ? Int(topic.numPartitions == -1 ? state.configuration.defaultPartitions : max(topic.numPartitions, 0))
+                : topic.assignments.count
+            return total + count
+        }
+        guard requested <= Self.maxPartitionsPerRequest else {
+            return context.eventLoop.makeSucceededFuture(CreateTopicsResponse(topics: request.topics.map {
+                CreateTopicsResponse.CreatableTopicResult(name: $0.name, errorCode: KafkaErrorCode.policyViolation.rawValue,
+                                                          errorMessage: "Excessively large number of partitions per request.")
+            }))
+        }
         let response = CreateTopicsResponse(topics: request.topics.map { topic in
             var result = CreateTopicsResponse.CreatableTopicResult(name: topic.name)
             let assigned = topic.assignments.isEmpty ? nil : Int32(topic.assignments.count)
@@ -71,6 +89,18 @@ struct TopicAdminHandler: Sendable {
     }
 
     func createPartitions(_ request: CreatePartitionsRequest, context: RequestContext) -> EventLoopFuture<CreatePartitionsResponse?> {
+        // Kafka's controller fails the whole request when it would write more records than one batch holds.
+        let added = request.topics.reduce(0) { total, topic in
+            let current = state.topics.topic(named: topic.name)?.partitions.count ?? Int(topic.count)
+            return total + max(Int(topic.count) - current, 0)
+        }
+        guard added <= Self.maxPartitionsPerRequest else {
+            return context.eventLoop.makeSucceededFuture(CreatePartitionsResponse(results: request.topics.map {
+                CreatePartitionsResponse.CreatePartitionsTopicResult(
+                    name: $0.name, errorCode: KafkaErrorCode.policyViolation.rawValue,
+                    errorMessage: "Unable to perform excessively large batch operation.")
+            }))
+        }
         let response = CreatePartitionsResponse(results: request.topics.map { topic in
             var result = CreatePartitionsResponse.CreatePartitionsTopicResult(name: topic.name)
             do throws(TopicRegistry.TopicError) {

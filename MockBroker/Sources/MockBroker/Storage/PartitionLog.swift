@@ -283,6 +283,9 @@ final class PartitionLog: @unchecked Sendable {
     /// `minOneBatch`), below the high watermark or, for read_committed, the last stable offset. Nil: nothing yet.
     func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, readCommitted: Bool) throws(ReadError) -> (Slice?, Offsets) {
         try lock.locked { () throws(ReadError) -> (Slice?, Offsets) in
+            // A fetch still waiting when the broker stops is answered after its logs are closed: their indexes
+            // are unmapped then.
+            guard !closed else { throw .storage("\(topic)-\(partition) is closed") }
             let offsets = currentOffsets
             guard offset >= logStartOffset, offset <= logEndOffset else { throw .offsetOutOfRange }
             let limit = readCommitted ? offsets.lastStableOffset : offsets.highWatermark

@@ -200,17 +200,18 @@ struct MessageEmitter {
                 return
             }
             w.line("let count = try buffer.readKafkaUnsignedVarint()")
+            w.line("var previousTag: UInt32?")
             try w.block("for _ in 0..<count {") { w in
-                w.line("let tag = try buffer.readKafkaUnsignedVarint()")
-                w.line("var field = try buffer.readKafkaSlice(length: Int(try buffer.readKafkaUnsignedVarint()))")
-                w.line("switch tag {")
+                w.line("let tagged = try buffer.readKafkaTaggedField(after: &previousTag)")
+                w.line("var field = tagged.data")
+                w.line("switch tagged.tag {")
                 for field in tagged.sorted(by: { $0.tag! < $1.tag! }) {
                     let condition = field.versions.condition(within: versions).map { " where \($0)" } ?? ""
                     w.line("case \(field.tag!)\(condition):")
                     try w.indented { w in w.line(try readStatement(field, compact: "true", buffer: "field")) }
                 }
                 w.line("default:")
-                w.indented { w in w.line("self.unknownTaggedFields.append(TaggedField(tag: tag, data: field))") }
+                w.indented { w in w.line("self.unknownTaggedFields.append(tagged)") }
                 w.line("}")
             }
         }
