@@ -96,8 +96,11 @@ public final class MockBroker: Service, Sendable {
             throw error
         }
         let router = RequestRouter(state: state, handlers: RequestHandlers(state: state))
-        let connections = ConnectionSet()
+        let connections = ConnectionSet(maxConnections: configuration.maxConnections,
+                                        maxConnectionsPerAddress: configuration.maxConnectionsPerIp)
         let maxFrameSize = configuration.socketRequestMaxBytes
+        let idleTimeout = configuration.connectionsMaxIdle
+        let partialFrameTimeout = configuration.socketPartialFrameTimeout
         let logger = self.logger
         let server: any Channel
         do {
@@ -106,11 +109,19 @@ public final class MockBroker: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
-                    connections.add(channel)
+                    do {
+                        try connections.admit(channel)
+                    } catch {
+                        // As Kafka logs it. The failed future makes NIO close the socket.
+                        logger.info("refusing connection from \(channel.remoteAddress.map { "\($0)" } ?? "?"): \(error)")
+                        state.counters.connectionRefused()
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers(
-                            ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: maxFrameSize)),
-                            BrokerConnectionHandler(router: router, counters: state.counters, logger: logger)
+                            ByteToMessageHandler(BrokerFrameDecoder(maxFrameSize: maxFrameSize)),
+                            BrokerConnectionHandler(router: router, counters: state.counters, idleTimeout: idleTimeout,
+                                                    partialFrameTimeout: partialFrameTimeout, logger: logger)
                         )
                     }
                 }
@@ -285,7 +296,8 @@ public final class MockBroker: Service, Sendable {
         lifecycle.withLockedValue { lifecycle in
             switch lifecycle {
             case .idle: BrokerStatistics()
-            case .running(let running): running.state.counters.snapshot
+            case .running(let running):
+                running.state.counters.snapshot.with { $0.connectionsOpen = Int64(running.connections.count) }
             case .stopped(let last): last
             }
         }
@@ -300,23 +312,5 @@ public enum MockBrokerError: Error, CustomStringConvertible {
         switch self {
         case let .topic(name, code, message): "topic \(name): \(code.name) \(message)"
         }
-    }
-}
-
-/// The broker's open client connections, so that stopping can close them.
-final class ConnectionSet: Sendable {
-    private let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
-
-    func add(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        channels.withLockedValue { $0[id] = channel }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            _ = self?.channels.withLockedValue { $0.removeValue(forKey: id) }
-        }
-    }
-
-    func closeAll() async {
-        let open = channels.withLockedValue { Array($0.values) }
-        for channel in open { try? await channel.close() }
     }
 }
