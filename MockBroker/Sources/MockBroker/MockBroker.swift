@@ -41,6 +41,7 @@ public final class MockBroker: Service, Sendable {
         let retention: RepeatedTask
         let dataDirectory: String
         let removeDataDirectory: Bool
+        let recoveries: [LogRecovery]
     }
 
     public enum LifecycleError: Error, CustomStringConvertible {
@@ -80,12 +81,22 @@ public final class MockBroker: Service, Sendable {
         let (dataDirectory, removeDataDirectory) = try prepareDataDirectory()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         let state: BrokerState
+        let recoveries: [LogRecovery]
         do {
             // The group coordinator keeps every group on one of the broker's event loops.
             state = try BrokerState(configuration: configuration, dataDirectory: dataDirectory, coordinatorLoop: group.next(),
                                     logger: logger)
             do {
-                try state.topics.load(now: RequestContext.nowMilliseconds())
+                let loaded = try state.topics.load(now: RequestContext.nowMilliseconds())
+                for skipped in loaded.skipped { logger.error("not opened: \(skipped)") }
+                recoveries = state.groups.offsetsLogRecoveries + loaded.recoveries
+                for recovery in recoveries {
+                    if recovery.isTornTail {
+                        logger.warning("recovered a torn write: \(recovery)")
+                    } else {
+                        logger.error("recovered from corruption: \(recovery)")
+                    }
+                }
             } catch {
                 await state.groups.shutdown()
                 throw error
@@ -143,7 +154,8 @@ public final class MockBroker: Service, Sendable {
         }
         lifecycle.withLockedValue {
             $0 = .running(Running(state: state, group: group, server: server, connections: connections, retention: retention,
-                                  dataDirectory: dataDirectory, removeDataDirectory: removeDataDirectory))
+                                  dataDirectory: dataDirectory, removeDataDirectory: removeDataDirectory,
+                                  recoveries: recoveries))
         }
         logger.info("mock broker listening on \(configuration.host):\(port), data in \(dataDirectory)")
     }
@@ -209,6 +221,11 @@ public final class MockBroker: Service, Sendable {
 
     /// Where the partitions are stored.
     public var dataDirectory: String? { try? running().dataDirectory }
+
+    /// Damage found on disk when the broker started, and what recovery cut away to leave only whole, valid
+    /// batches (a torn tail after a crash, corrupt batches); empty when the data directory was intact. Each one
+    /// was also logged (a warning for a torn tail, an error for corruption).
+    public var recoveries: [LogRecovery] { (try? running().recoveries) ?? [] }
 
     // MARK: - Topics
 
