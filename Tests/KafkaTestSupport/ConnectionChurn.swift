@@ -16,6 +16,8 @@ public enum ConnectionChurn {
         /// Attempts the kernel refused or that failed otherwise.
         public var failed = 0
 
+        public init() {}
+
         public var description: String { "\(connected) connected and dropped, \(failed) failed" }
     }
 
@@ -45,10 +47,11 @@ public enum ConnectionChurn {
             var sockets: [CInt] = []
             for _ in 0..<min(wave, count - opened) {
                 opened += 1
+                // Close-on-exec: a child process started meanwhile must not hold these connections open.
                 #if canImport(Glibc)
-                let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+                let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
                 #else
-                let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+                let descriptor = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
                 #endif
                 guard descriptor >= 0 else {
                     outcome.failed += 1
@@ -88,7 +91,7 @@ public enum ConnectionChurn {
     /// Connections waiting in the accept queue of the socket listening on `127.0.0.1:port`: for a listening
     /// socket, Linux shows that count as `rx_queue` in `/proc/net/tcp`. Nil when it cannot tell.
     public static func acceptQueueLength(port: Int) -> Int? {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        guard let table = ProcessInspection.readProcFile("/proc/net/tcp") else { return nil }
         let local = "0100007F:" + String(format: "%04X", port)
         for line in table.split(separator: "\n").dropFirst() {
             // sl local_address rem_address st tx_queue:rx_queue ...

@@ -14,12 +14,14 @@ public enum HostileClients {
         /// Cases whose certain outcome (``HostileInput/Case/Expectation``) did not happen.
         public var violations: [String] = []
 
+        public init() {}
+
         public var description: String {
             "\(connections) hostile connection(s): \(closedByBroker) closed by the broker, \(answered) answered, "
                 + "\(connectFailures) could not connect, \(violations.count) violation(s)"
         }
 
-        mutating func add(_ other: Summary) {
+        public mutating func add(_ other: Summary) {
             connections += other.connections
             connectFailures += other.connectFailures
             closedByBroker += other.closedByBroker
