@@ -38,7 +38,13 @@ public enum ConnectionChurn {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         var opened = 0
+        // A safety bound for the whole run; what is left is counted as failed.
+        let deadline = ContinuousClock.now + .seconds(90)
         while opened < count {
+            guard ContinuousClock.now < deadline else {
+                outcome.failed += count - opened
+                break
+            }
             var polls = 0
             while polls < 10_000, (acceptQueueLength(port: port) ?? 0) > 0 {
                 polls += 1
@@ -57,6 +63,10 @@ public enum ConnectionChurn {
                     outcome.failed += 1
                     continue
                 }
+                // Linux bounds connect() by the send timeout: a broker that stops accepting fails the attempt
+                // after 5 s instead of leaving it to a minute of handshake retries.
+                var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                 let connected = withUnsafePointer(to: &address) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                         connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

@@ -76,7 +76,8 @@ public enum WellBehavedClient {
         }
         let writer = Task {
             var next = 2
-            while !abuseDone.withLockedValue({ $0 }) || next <= minimumRecords {
+            // A failed send is a problem already reported; sending on would only repeat it.
+            while (!abuseDone.withLockedValue({ $0 }) || next <= minimumRecords) && failures.withLockedValue({ $0.isEmpty }) {
                 let first = next
                 next += 20
                 await withTaskGroup(of: Void.self) { group in

@@ -107,8 +107,11 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     // MARK: - Deadlines
 
     /// Makes sure a check runs by the next deadline (an earlier pending check is kept; it reschedules itself).
+    /// Never sooner than a millisecond from now: should the deadline arithmetic ever say "now" without the check
+    /// expiring, the connection must not spin on its event loop.
     private func scheduleDeadlineCheck(context: ChannelHandlerContext, now: NIODeadline) {
-        guard active, let time = deadlines.nextCheck(now: now) else { return }
+        guard active, let next = deadlines.nextCheck(now: now) else { return }
+        let time = max(next, now + .milliseconds(1))
         if deadlineCheck != nil && deadlineCheckTime <= time { return }
         deadlineCheck?.cancel()
         deadlineCheckTime = time
