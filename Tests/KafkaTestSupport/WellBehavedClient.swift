@@ -29,9 +29,10 @@ public enum WellBehavedClient {
     /// Starts producing and consuming on `topic` (which must exist, with `partitions` partitions) and waits until
     /// the first record went around, then runs `abuse`, keeps producing until `abuse` has returned and at least
     /// `minimumRecords` were sent, then waits (up to `readBackLimit`, a safety bound) until the consumer has read
-    /// every acknowledged record.
+    /// every acknowledged record. It stops producing at `maximumRecords` (by default 20 times the minimum), to bound
+    /// the work when the abuse takes long.
     public static func run<T: Sendable>(
-        bootstrapServers: String, topic: String, partitions: Int32, minimumRecords: Int,
+        bootstrapServers: String, topic: String, partitions: Int32, minimumRecords: Int, maximumRecords: Int? = nil,
         readBackLimit: Duration = .seconds(60),
         during abuse: @Sendable () async throws -> T
     ) async throws -> (T, Report) {
@@ -74,10 +75,12 @@ public enum WellBehavedClient {
         while received.withLockedValue({ $0.records.isEmpty && $0.error == nil }) && ContinuousClock.now < warmUp {
             try? await Task.sleep(for: .milliseconds(10))
         }
+        let maximum = maximumRecords ?? minimumRecords * 20
         let writer = Task {
             var next = 2
             // A failed send is a problem already reported; sending on would only repeat it.
-            while (!abuseDone.withLockedValue({ $0 }) || next <= minimumRecords) && failures.withLockedValue({ $0.isEmpty }) {
+            while (!abuseDone.withLockedValue({ $0 }) || next <= minimumRecords) && next + 20 <= maximum + 1
+                && failures.withLockedValue({ $0.isEmpty }) {
                 let first = next
                 next += 20
                 await withTaskGroup(of: Void.self) { group in

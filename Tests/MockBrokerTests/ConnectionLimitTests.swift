@@ -58,9 +58,10 @@ struct ConnectionLimitTests {
             let busy = try await RawConnection.connect(to: broker)
             let before = ContinuousClock.now
             try await busy.send(frame.readBytes(length: frame.readableBytes)!)
+            // An idle close in the middle of the request would have left it without an answer.
             #expect(await busy.waitForBytes(8), "no answer to the long poll")
+            #expect(busy.bytes.getInteger(at: 4, as: Int32.self) == 5)
             #expect(ContinuousClock.now - before >= .milliseconds(1400), "the fetch did not wait: the test proves nothing")
-            #expect(broker.statistics.connectionsClosedIdle == 1)
             busy.close()
         }
     }
