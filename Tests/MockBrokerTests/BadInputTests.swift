@@ -7,53 +7,6 @@ import NIOCore
 import NIOPosix
 import Testing
 
-/// A raw TCP connection that sends arbitrary bytes and collects what comes back.
-final class RawConnection: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    private let received = NIOLockedValueBox(ByteBuffer())
-    let channel: any Channel
-
-    private init(channel: any Channel) { self.channel = channel }
-
-    static func connect(to broker: MockBroker) async throws -> RawConnection {
-        let box = NIOLockedValueBox<RawConnection?>(nil)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let handler = RawConnection(channel: channel)
-                    box.withLockedValue { $0 = handler }
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
-            .connect(host: broker.host, port: broker.port).get()
-        _ = channel
-        return box.withLockedValue { $0! }
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
-        received.withLockedValue { _ = $0.writeBuffer(&bytes) }
-    }
-
-    var bytes: ByteBuffer { received.withLockedValue { $0 } }
-
-    func send(_ bytes: [UInt8]) async throws {
-        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
-    }
-
-    /// Waits (bounded) for the broker to close the connection; true if it did.
-    func closedByBroker(within timeout: TimeAmount = .seconds(10)) async -> Bool {
-        let timedOut = NIOLockedValueBox(false)
-        let timer = channel.eventLoop.scheduleTask(in: timeout) {
-            timedOut.withLockedValue { $0 = true }
-            self.channel.close(promise: nil)
-        }
-        defer { timer.cancel() }
-        try? await channel.closeFuture.get()
-        return !timedOut.withLockedValue { $0 }
-    }
-}
-
 @Suite("Bad input closes only the offending connection")
 struct BadInputTests {
     /// A request frame: size, then the given header and body bytes.

@@ -19,7 +19,8 @@ final class BrokerState: Sendable {
     /// Opens the offsets log (replaying it) for the group coordinator, which runs on `coordinatorLoop`.
     init(configuration: MockBrokerConfiguration, dataDirectory: String, coordinatorLoop: any EventLoop, logger: Logger) throws {
         self.configuration = configuration
-        topics = TopicRegistry(dataDirectory: dataDirectory, defaults: configuration.log)
+        topics = TopicRegistry(dataDirectory: dataDirectory, defaults: configuration.log,
+                               maxPartitions: configuration.maxPartitions)
         producerIds = ProducerIdManager(dataDirectory: dataDirectory)
         fetchSessions = FetchSessionCache(capacity: configuration.maxFetchSessions)
         counters = BrokerCounters()

@@ -14,6 +14,20 @@ public struct BrokerStatistics: Sendable, Hashable {
     /// Connections accepted, and closed because of bad input (malformed or oversized frames, unsupported APIs).
     public var connectionsAccepted: Int64 = 0
     public var connectionsClosedForBadInput: Int64 = 0
+    /// Connections closed as soon as they were accepted: over `max.connections` or `max.connections.per.ip`.
+    public var connectionsRefused: Int64 = 0
+    /// Connections closed after `connections.max.idle.ms` without a request.
+    public var connectionsClosedIdle: Int64 = 0
+    /// Connections closed because a request frame stayed incomplete for `socket.partial.frame.timeout.ms`.
+    public var connectionsClosedForIncompleteFrame: Int64 = 0
+    /// Client connections open now (0 once the broker has stopped).
+    public var connectionsOpen: Int64 = 0
+
+    func with(_ change: (inout BrokerStatistics) -> Void) -> BrokerStatistics {
+        var copy = self
+        change(&copy)
+        return copy
+    }
 }
 
 extension BrokerStatistics {
@@ -22,7 +36,10 @@ extension BrokerStatistics {
         let apis = requests.keys.sorted().map { "\"\($0)\":\(requests[$0]!)" }.joined(separator: ",")
         return "{\"fetch_bytes_sent_by_file_region\":\(fetchBytesSentByFileRegion),\"fetch_bytes_copied\":\(fetchBytesCopied),"
             + "\"produced_bytes\":\(producedBytes),\"connections_accepted\":\(connectionsAccepted),"
-            + "\"connections_closed_for_bad_input\":\(connectionsClosedForBadInput),\"requests\":{\(apis)}}"
+            + "\"connections_closed_for_bad_input\":\(connectionsClosedForBadInput),"
+            + "\"connections_refused\":\(connectionsRefused),\"connections_closed_idle\":\(connectionsClosedIdle),"
+            + "\"connections_closed_for_incomplete_frame\":\(connectionsClosedForIncompleteFrame),"
+            + "\"requests\":{\(apis)}}"
     }
 }
 
@@ -60,5 +77,17 @@ final class BrokerCounters: Sendable {
 
     func connectionClosedForBadInput() {
         values.withLockedValue { $0.connectionsClosedForBadInput += 1 }
+    }
+
+    func connectionRefused() {
+        values.withLockedValue { $0.connectionsRefused += 1 }
+    }
+
+    func connectionClosedIdle() {
+        values.withLockedValue { $0.connectionsClosedIdle += 1 }
+    }
+
+    func connectionClosedForIncompleteFrame() {
+        values.withLockedValue { $0.connectionsClosedForIncompleteFrame += 1 }
     }
 }

@@ -41,6 +41,7 @@ public final class MockBroker: Service, Sendable {
         let retention: RepeatedTask
         let dataDirectory: String
         let removeDataDirectory: Bool
+        let recoveries: [LogRecovery]
     }
 
     public enum LifecycleError: Error, CustomStringConvertible {
@@ -80,12 +81,22 @@ public final class MockBroker: Service, Sendable {
         let (dataDirectory, removeDataDirectory) = try prepareDataDirectory()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         let state: BrokerState
+        let recoveries: [LogRecovery]
         do {
             // The group coordinator keeps every group on one of the broker's event loops.
             state = try BrokerState(configuration: configuration, dataDirectory: dataDirectory, coordinatorLoop: group.next(),
                                     logger: logger)
             do {
-                try state.topics.load(now: RequestContext.nowMilliseconds())
+                let loaded = try state.topics.load(now: RequestContext.nowMilliseconds())
+                for skipped in loaded.skipped { logger.error("not opened: \(skipped)") }
+                recoveries = state.groups.offsetsLogRecoveries + loaded.recoveries
+                for recovery in recoveries {
+                    if recovery.isTornTail {
+                        logger.warning("recovered a torn write: \(recovery)")
+                    } else {
+                        logger.error("recovered from corruption: \(recovery)")
+                    }
+                }
             } catch {
                 await state.groups.shutdown()
                 throw error
@@ -96,8 +107,11 @@ public final class MockBroker: Service, Sendable {
             throw error
         }
         let router = RequestRouter(state: state, handlers: RequestHandlers(state: state))
-        let connections = ConnectionSet()
+        let connections = ConnectionSet(maxConnections: configuration.maxConnections,
+                                        maxConnectionsPerAddress: configuration.maxConnectionsPerIp)
         let maxFrameSize = configuration.socketRequestMaxBytes
+        let idleTimeout = configuration.connectionsMaxIdle
+        let partialFrameTimeout = configuration.socketPartialFrameTimeout
         let logger = self.logger
         let server: any Channel
         do {
@@ -106,11 +120,19 @@ public final class MockBroker: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
-                    connections.add(channel)
+                    do {
+                        try connections.admit(channel)
+                    } catch {
+                        // As Kafka logs it. The failed future makes NIO close the socket.
+                        logger.info("refusing connection from \(channel.remoteAddress.map { "\($0)" } ?? "?"): \(error)")
+                        state.counters.connectionRefused()
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers(
-                            ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: maxFrameSize)),
-                            BrokerConnectionHandler(router: router, counters: state.counters, logger: logger)
+                            ByteToMessageHandler(BrokerFrameDecoder(maxFrameSize: maxFrameSize)),
+                            BrokerConnectionHandler(router: router, counters: state.counters, idleTimeout: idleTimeout,
+                                                    partialFrameTimeout: partialFrameTimeout, logger: logger)
                         )
                     }
                 }
@@ -132,7 +154,8 @@ public final class MockBroker: Service, Sendable {
         }
         lifecycle.withLockedValue {
             $0 = .running(Running(state: state, group: group, server: server, connections: connections, retention: retention,
-                                  dataDirectory: dataDirectory, removeDataDirectory: removeDataDirectory))
+                                  dataDirectory: dataDirectory, removeDataDirectory: removeDataDirectory,
+                                  recoveries: recoveries))
         }
         logger.info("mock broker listening on \(configuration.host):\(port), data in \(dataDirectory)")
     }
@@ -198,6 +221,11 @@ public final class MockBroker: Service, Sendable {
 
     /// Where the partitions are stored.
     public var dataDirectory: String? { try? running().dataDirectory }
+
+    /// Damage found on disk when the broker started, and what recovery cut away to leave only whole, valid
+    /// batches (a torn tail after a crash, corrupt batches); empty when the data directory was intact. Each one
+    /// was also logged (a warning for a torn tail, an error for corruption).
+    public var recoveries: [LogRecovery] { (try? running().recoveries) ?? [] }
 
     // MARK: - Topics
 
@@ -285,7 +313,8 @@ public final class MockBroker: Service, Sendable {
         lifecycle.withLockedValue { lifecycle in
             switch lifecycle {
             case .idle: BrokerStatistics()
-            case .running(let running): running.state.counters.snapshot
+            case .running(let running):
+                running.state.counters.snapshot.with { $0.connectionsOpen = Int64(running.connections.count) }
             case .stopped(let last): last
             }
         }
@@ -300,23 +329,5 @@ public enum MockBrokerError: Error, CustomStringConvertible {
         switch self {
         case let .topic(name, code, message): "topic \(name): \(code.name) \(message)"
         }
-    }
-}
-
-/// The broker's open client connections, so that stopping can close them.
-final class ConnectionSet: Sendable {
-    private let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
-
-    func add(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        channels.withLockedValue { $0[id] = channel }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            _ = self?.channels.withLockedValue { $0.removeValue(forKey: id) }
-        }
-    }
-
-    func closeAll() async {
-        let open = channels.withLockedValue { Array($0.values) }
-        for channel in open { try? await channel.close() }
     }
 }

@@ -23,8 +23,36 @@ public struct MockBrokerConfiguration: Sendable {
     public var log = LogConfig()
     /// `log.retention.check.interval.ms`: how often retention runs. Default 5 minutes.
     public var retentionCheckInterval: TimeAmount = .minutes(5)
-    /// `socket.request.max.bytes`: a larger request frame closes its connection. Default 100 MiB.
+    /// `socket.request.max.bytes`: a request frame whose size prefix is larger closes its connection (before any
+    /// of it is buffered). Default 104857600 (100 MiB), as Kafka's.
     public var socketRequestMaxBytes = 104_857_600
+
+    // MARK: Connections
+
+    /// `connections.max.idle.ms`: a connection that has no request queued or being handled, and no request frame
+    /// arriving, for this long is closed. Nil (`-1` on the command line) never closes idle connections. Default
+    /// 600000 ms (10 minutes), as Kafka's.
+    public var connectionsMaxIdle: TimeAmount? = .milliseconds(600_000)
+    /// `max.connections`: client connections open at once; one more is closed as soon as it is accepted (Kafka
+    /// instead leaves it waiting in the accept queue until a slot frees up). Kafka's default is no limit
+    /// (`Int32.max`); a test broker defaults to 1000, so that a runaway test runs out of connections before the
+    /// machine runs out of file descriptors.
+    public var maxConnections = 1000
+    /// `max.connections.per.ip`: client connections open at once from one IP address; one more is closed as soon
+    /// as it is accepted, as Kafka closes it. Kafka's default is no limit; the mock's is 1000, the same as
+    /// ``maxConnections`` (every test client is on 127.0.0.1).
+    public var maxConnectionsPerIp = 1000
+    /// How long a connection may take to finish a request frame it has started sending, while the broker is
+    /// reading; longer closes the connection (a slowloris guard). Nil (`-1` on the command line) waits forever.
+    /// This setting is the mock's own (Kafka has none: `connections.max.idle.ms` is its only bound); its
+    /// command-line flag is `--socket-partial-frame-timeout-ms`. Default 30 s.
+    public var socketPartialFrameTimeout: TimeAmount? = .seconds(30)
+    /// Partitions the broker hosts, over all topics: CreateTopics, CreatePartitions and auto-creation beyond it
+    /// get INVALID_PARTITIONS. Each partition holds three open files and two memory mappings, so without a bound
+    /// one request could exhaust the process's file descriptors. The mock's own setting (flag
+    /// `--max-partitions`); Kafka has no such limit. Default 2000.
+    public var maxPartitions = 2000
+
     /// `max.incremental.fetch.session.cache.slots`. Default 1000.
     public var maxFetchSessions = 1000
     /// Serve fetched records from the segment files with `sendfile` (true) or by reading them into memory first

@@ -72,6 +72,30 @@ struct MockBrokerCommand: AsyncParsableCommand {
     @Option(name: .customLong("offsets-topic-segment-bytes"), help: "Segment size of the committed-offsets log, which is compacted once rolled (offsets.topic.segment.bytes).")
     var offsetsTopicSegmentBytes = 100 * 1024 * 1024
 
+    @Option(name: .customLong("socket-request-max-bytes"),
+            help: "Largest request frame; a larger size prefix closes the connection (socket.request.max.bytes).")
+    var socketRequestMaxBytes = 104_857_600
+
+    @Option(name: .customLong("connections-max-idle-ms"),
+            help: "Close a connection without a request for this long; -1: never (connections.max.idle.ms).")
+    var connectionsMaxIdleMs: Int64 = 600_000
+
+    @Option(name: .customLong("max-connections"),
+            help: "Client connections open at once; one more is closed as soon as it is accepted (max.connections).")
+    var maxConnections = 1000
+
+    @Option(name: .customLong("max-connections-per-ip"),
+            help: "Client connections open at once from one IP address (max.connections.per.ip).")
+    var maxConnectionsPerIp = 1000
+
+    @Option(name: .customLong("socket-partial-frame-timeout-ms"),
+            help: "Close a connection that leaves a request frame unfinished this long while the broker reads; -1: never. The mock's own setting (Kafka has none).")
+    var socketPartialFrameTimeoutMs: Int64 = 30_000
+
+    @Option(name: .customLong("max-partitions"),
+            help: "Partitions the broker hosts over all topics; more are refused with INVALID_PARTITIONS. The mock's own limit.")
+    var maxPartitions = 2000
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -87,6 +111,19 @@ struct MockBrokerCommand: AsyncParsableCommand {
         guard groupMinSessionTimeoutMs > 0, groupMinSessionTimeoutMs <= groupMaxSessionTimeoutMs else {
             throw ValidationError("--group-min-session-timeout-ms must be positive and at most --group-max-session-timeout-ms")
         }
+        guard socketRequestMaxBytes > 0, socketRequestMaxBytes <= Int32.max else {
+            throw ValidationError("--socket-request-max-bytes must be between 1 and \(Int32.max)")
+        }
+        guard connectionsMaxIdleMs == -1 || connectionsMaxIdleMs > 0 else {
+            throw ValidationError("--connections-max-idle-ms must be positive, or -1")
+        }
+        guard socketPartialFrameTimeoutMs == -1 || socketPartialFrameTimeoutMs > 0 else {
+            throw ValidationError("--socket-partial-frame-timeout-ms must be positive, or -1")
+        }
+        guard maxConnections > 0, maxConnectionsPerIp > 0 else {
+            throw ValidationError("--max-connections and --max-connections-per-ip must be at least 1")
+        }
+        guard maxPartitions > 0 else { throw ValidationError("--max-partitions must be at least 1") }
     }
 
     func run() async throws {
@@ -114,6 +151,12 @@ struct MockBrokerCommand: AsyncParsableCommand {
         configuration.groupMaxSessionTimeout = .milliseconds(groupMaxSessionTimeoutMs)
         configuration.offsetsRetention = .minutes(offsetsRetentionMinutes)
         configuration.offsetsTopicSegmentBytes = offsetsTopicSegmentBytes
+        configuration.socketRequestMaxBytes = socketRequestMaxBytes
+        configuration.connectionsMaxIdle = connectionsMaxIdleMs == -1 ? nil : .milliseconds(connectionsMaxIdleMs)
+        configuration.socketPartialFrameTimeout = socketPartialFrameTimeoutMs == -1 ? nil : .milliseconds(socketPartialFrameTimeoutMs)
+        configuration.maxConnections = maxConnections
+        configuration.maxConnectionsPerIp = maxConnectionsPerIp
+        configuration.maxPartitions = maxPartitions
 
         let logger = Logger(label: "mock-broker")
         let broker = MockBroker(configuration: configuration, logger: logger)

@@ -48,13 +48,16 @@ final class TopicRegistry: @unchecked Sendable {
 
     let dataDirectory: String
     private let defaults: LogConfig
+    /// Partitions over all topics (``MockBrokerConfiguration/maxPartitions``).
+    private let maxPartitions: Int
     private let lock = NIOLock()
     private var topics: [String: Topic] = [:]
     private var namesById: [KafkaUUID: String] = [:]
 
-    init(dataDirectory: String, defaults: LogConfig) {
+    init(dataDirectory: String, defaults: LogConfig, maxPartitions: Int = .max) {
         self.dataDirectory = dataDirectory
         self.defaults = defaults
+        self.maxPartitions = maxPartitions
     }
 
     // MARK: - Persistence
@@ -68,23 +71,38 @@ final class TopicRegistry: @unchecked Sendable {
 
     private var metadataPath: String { "\(dataDirectory)/topics.json" }
 
-    /// Opens every topic recorded in the data directory, recovering their logs.
-    func load(now: Int64) throws {
-        guard FileManager.default.fileExists(atPath: metadataPath) else { return }
+    /// What opening the data directory found: damage recovery cut away, and entries of `topics.json` it skipped.
+    struct LoadReport {
+        var recoveries: [LogRecovery] = []
+        var skipped: [String] = []
+    }
+
+    /// Opens every topic recorded in the data directory, recovering their logs. Entries with an invalid name or id
+    /// are skipped (a name is a path inside the data directory: only a valid one is used as one).
+    func load(now: Int64) throws -> LoadReport {
+        var report = LoadReport()
+        guard FileManager.default.fileExists(atPath: metadataPath) else { return report }
         let stored = try JSONDecoder().decode([StoredTopic].self, from: Data(readSmallFile(metadataPath).utf8))
         try lock.withLock {
             for entry in stored {
-                guard let id = KafkaUUID(entry.id) else { continue }
+                guard let id = KafkaUUID(entry.id), (try? Self.validate(name: entry.name)) != nil, entry.partitions >= 0,
+                      topics[entry.name] == nil
+                else {
+                    report.skipped.append("topics.json entry \(entry.name) (id \(entry.id), \(entry.partitions) partitions) is not valid")
+                    continue
+                }
                 var config = defaults
                 for (name, value) in entry.configs { _ = config.set(name, to: value) }
                 let partitions = try (0..<entry.partitions).map {
                     try openPartition(topic: entry.name, id: id, partition: $0, config: config, now: now)
                 }
+                report.recoveries += partitions.flatMap(\.recoveries)
                 topics[entry.name] = Topic(name: entry.name, id: id, overrides: entry.configs, config: config,
                                            partitions: partitions)
                 namesById[id] = entry.name
             }
         }
+        return report
     }
 
     private func persist() throws {
@@ -96,7 +114,10 @@ final class TopicRegistry: @unchecked Sendable {
         try writeSmallFile(metadataPath, contents: String(decoding: try encoder.encode(stored), as: UTF8.self))
     }
 
+    /// Opens `<data directory>/<topic>-<partition>`. `topic` is checked once more here, where it becomes a path:
+    /// only `[a-zA-Z0-9._-]` and never `.` or `..`, so the directory is always a child of the data directory.
     private func openPartition(topic: String, id: KafkaUUID, partition: Int32, config: LogConfig, now: Int64) throws -> PartitionLog {
+        try Self.validate(name: topic)
         let directory = "\(dataDirectory)/\(topic)-\(partition)"
         let log = try PartitionLog(directory: directory, topic: topic, partition: partition, config: config,
                                    leaderEpoch: 0, now: now)
@@ -163,11 +184,13 @@ final class TopicRegistry: @unchecked Sendable {
         }
         return try lock.locked { () throws(TopicError) -> Topic in
             guard topics[name] == nil else { throw .alreadyExists }
+            try checkPartitionLimit(adding: Int(partitions))
             let id = KafkaUUID.random()
             if validateOnly { return Topic(name: name, id: id, overrides: configs, config: config, partitions: []) }
+            var logs: [PartitionLog] = []
             do {
-                let logs = try (0..<partitions).map {
-                    try openPartition(topic: name, id: id, partition: $0, config: config, now: now)
+                for partition in 0..<partitions {
+                    logs.append(try openPartition(topic: name, id: id, partition: partition, config: config, now: now))
                 }
                 let topic = Topic(name: name, id: id, overrides: configs, config: config, partitions: logs)
                 topics[name] = topic
@@ -175,8 +198,25 @@ final class TopicRegistry: @unchecked Sendable {
                 try persist()
                 return topic
             } catch {
+                // Nothing half-made stays behind (open files, directories).
+                if topics[name]?.id == id {
+                    topics[name] = nil
+                    namesById[id] = nil
+                }
+                for log in logs { log.delete() }
                 throw .storage("\(error)")
             }
+        }
+    }
+
+    /// INVALID_PARTITIONS when `count` more partitions would take the broker past `maxPartitions`.
+    private func checkPartitionLimit(adding count: Int) throws(TopicError) {
+        let hosted = topics.values.reduce(0) { $0 + $1.partitions.count }
+        guard count <= maxPartitions - hosted else {
+            throw .invalidPartitions("""
+                The broker hosts \(hosted) partition(s); \(count) more would exceed its limit of \(maxPartitions) \
+                (MockBrokerConfiguration.maxPartitions, --max-partitions).
+                """)
         }
     }
 
@@ -202,6 +242,7 @@ final class TopicRegistry: @unchecked Sendable {
                     ? "Topic already has \(current) partitions."
                     : "Topic currently has \(current) partitions, which is higher than the requested \(count).")
             }
+            try checkPartitionLimit(adding: Int(count - current))
             if validateOnly { return }
             do {
                 for partition in current..<count {
@@ -211,6 +252,9 @@ final class TopicRegistry: @unchecked Sendable {
                 topics[name] = topic
                 try persist()
             } catch {
+                // Back to the partitions it had; the new ones' files go.
+                topics[name]?.partitions.removeSubrange(Int(current)...)
+                for log in topic.partitions[Int(current)...] { log.delete() }
                 throw .storage("\(error)")
             }
         }

@@ -28,6 +28,8 @@ final class GroupCoordinator: @unchecked Sendable {
     let topics: TopicRegistry
     let logger: Logger
     let store: OffsetStore
+    /// What opening the offsets log found damaged on disk and cut away (read once, at startup).
+    let offsetsLogRecoveries: [LogRecovery]
 
     // Confined to `eventLoop` (set up in init, before any request can arrive).
     var groups: [String: ClassicGroup] = [:]
@@ -45,6 +47,7 @@ final class GroupCoordinator: @unchecked Sendable {
         let now = Self.now()
         store = try OffsetStore(dataDirectory: dataDirectory, maxMessageBytes: configuration.log.maxMessageBytes,
                                 segmentBytes: configuration.offsetsTopicSegmentBytes, now: now)
+        offsetsLogRecoveries = store.recoveries
         do {
             // Groups come back as they were last stored (Stable with their members, or Empty), as after a
             // coordinator move in Kafka; groups with offsets only come back Empty. Sessions start in `start()`.

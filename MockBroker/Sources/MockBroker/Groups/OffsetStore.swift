@@ -76,6 +76,9 @@ final class OffsetStore {
         log = try Self.openLog(directory, config: config, now: now)
     }
 
+    /// What opening the log found damaged on disk and cut away.
+    var recoveries: [LogRecovery] { log.recoveries }
+
     private static func openLog(_ directory: String, config: LogConfig, now: Int64) throws -> PartitionLog {
         try PartitionLog(directory: directory, topic: "__consumer_offsets", partition: 0, config: config,
                          leaderEpoch: 0, now: now)

@@ -8,7 +8,9 @@ import NIOCore
 ///
 /// Bytes that are not a valid request (a frame over `socket.request.max.bytes`, a header or body that does not
 /// parse, an API or version the broker does not offer) close this connection, with a log line; the broker keeps
-/// serving everyone else.
+/// serving everyone else. So does a connection without requests for `connections.max.idle.ms`, and one that leaves
+/// a request frame unfinished for `socket.partial.frame.timeout.ms` while the broker is reading
+/// (``ConnectionDeadlines``).
 final class BrokerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = IOData
@@ -21,37 +23,65 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     private var handling = false
     private var heldRead = false
     private var active = true
+    private var deadlines: ConnectionDeadlines
+    /// The pending check of ``deadlines``, and when it runs.
+    private var deadlineCheck: Scheduled<Void>?
+    private var deadlineCheckTime = NIODeadline.distantFuture
     private static let maxQueuedRequests = 16
 
-    init(router: RequestRouter, counters: BrokerCounters, logger: Logger) {
+    init(router: RequestRouter, counters: BrokerCounters, idleTimeout: TimeAmount?, partialFrameTimeout: TimeAmount?,
+         logger: Logger) {
         self.router = router
         self.counters = counters
         self.logger = logger
+        deadlines = ConnectionDeadlines(idleTimeout: idleTimeout, partialFrameTimeout: partialFrameTimeout, now: .now())
     }
 
     func channelActive(context: ChannelHandlerContext) {
         counters.connectionAccepted()
         if let remote = context.remoteAddress { logger[metadataKey: "client"] = "\(remote)" }
         logger.debug("connection opened")
+        let now = NIODeadline.now()
+        deadlines.activity(at: now)
+        scheduleDeadlineCheck(context: context, now: now)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         active = false
         pending.removeAll()
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         logger.debug("connection closed")
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        deadlines.activity(at: .now())
         pending.append(unwrapInboundIn(data))
         handleNext(context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let partial = event as? BrokerFrameDecoder.PartialFrame else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        let now = NIODeadline.now()
+        switch partial {
+        case .started:
+            deadlines.partialFrameStarted(at: now)
+            scheduleDeadlineCheck(context: context, now: now)
+        case .ended:
+            deadlines.partialFrameEnded(at: now)
+        }
     }
 
     /// Holds back reads while the queue is full.
     func read(context: ChannelHandlerContext) {
         if pending.count >= Self.maxQueuedRequests {
             heldRead = true
+            deadlines.readsHeld(true, at: .now())
         } else {
             context.read()
         }
@@ -74,6 +104,50 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    // MARK: - Deadlines
+
+    /// Makes sure a check runs by the next deadline (an earlier pending check is kept; it reschedules itself).
+    /// Never sooner than a millisecond from now: should the deadline arithmetic ever say "now" without the check
+    /// expiring, the connection must not spin on its event loop.
+    private func scheduleDeadlineCheck(context: ChannelHandlerContext, now: NIODeadline) {
+        guard active, let next = deadlines.nextCheck(now: now) else { return }
+        let time = max(next, now + .milliseconds(1))
+        if deadlineCheck != nil && deadlineCheckTime <= time { return }
+        deadlineCheck?.cancel()
+        deadlineCheckTime = time
+        deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: time) {
+            self.deadlineCheck = nil
+            self.checkDeadlines(context: context)
+        }
+    }
+
+    private func checkDeadlines(context: ChannelHandlerContext) {
+        guard active else { return }
+        let now = NIODeadline.now()
+        switch deadlines.expiry(now: now, busy: handling || !pending.isEmpty) {
+        case .idle(let timeout)?:
+            // As Kafka: routine, not the client's fault.
+            logger.debug("closing connection: no request for \(timeout.nanoseconds / 1_000_000) ms (connections.max.idle.ms)")
+            counters.connectionClosedIdle()
+            close(context: context)
+        case .incompleteFrame(let timeout)?:
+            logger.warning("""
+                closing connection: a request frame was left incomplete for \(timeout.nanoseconds / 1_000_000) ms \
+                (socket.partial.frame.timeout.ms)
+                """)
+            counters.connectionClosedForIncompleteFrame()
+            close(context: context)
+        case nil:
+            scheduleDeadlineCheck(context: context, now: now)
+        }
+    }
+
+    private func close(context: ChannelHandlerContext) {
+        active = false
+        pending.removeAll()
+        context.close(promise: nil)
+    }
+
     private func closeForBadInput(context: ChannelHandlerContext, reason: String) {
         guard active else { return }
         active = false
@@ -88,12 +162,16 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
         handling = true
         if heldRead, pending.count < Self.maxQueuedRequests {
             heldRead = false
+            let now = NIODeadline.now()
+            deadlines.readsHeld(false, at: now)
+            scheduleDeadlineCheck(context: context, now: now)
             context.read()
         }
         let response = router.route(frame, eventLoop: context.eventLoop, remoteAddress: context.remoteAddress,
                                     logger: logger)
         response.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             self.handling = false
+            self.deadlines.activity(at: .now())
             switch result {
             case .success(let frame?):
                 guard self.active else {

@@ -37,7 +37,8 @@ struct RequestRouter: Sendable {
         logger[metadataKey: "correlation"] = "\(header.correlationId)"
         let context = RequestContext(header: header, eventLoop: eventLoop, remoteAddress: remoteAddress, logger: logger)
         let api = ApiKey(rawValue: header.requestApiKey)
-        state.counters.request(api.name)
+        // APIs it does not serve count under one name: a peer sending random keys must not grow the counters.
+        state.counters.request(SupportedApis.all.contains { $0.key == api } ? api.name : "unsupported")
         switch api {
         case .apiVersions: return handlers.apiVersions.handle(body, context: context)
         case .metadata: return dispatch(body, context, handlers.metadata.handle)

@@ -162,43 +162,76 @@ final class LogSegment {
 
     // MARK: - Recovery
 
+    /// The first batch of a segment that is not whole and valid: where it starts, the bytes from there to the end
+    /// of the file, and what is wrong with it.
+    struct Damage: Equatable {
+        var position: Int
+        var bytesToEnd: Int
+        var problem: LogRecovery.Problem
+    }
+
     /// Rebuilds the in-memory state and both indexes by reading every batch and checking its CRC; cuts the file
-    /// after the last valid batch. Returns the number of bytes cut (a torn or corrupt tail).
+    /// at the first batch that is not whole and valid (a torn or corrupt tail), and returns what it cut.
     @discardableResult
-    func recover(maxBatchBytes: Int) throws -> Int {
+    func recover(maxBatchBytes: Int) throws -> Damage? {
         offsetIndex.truncate(toEntries: 0)
         timeIndex.file.truncate(toEntries: 0)
         nextOffset = baseOffset
         maxTimestamp = -1
         maxTimestampPosition = -1
         bytesSinceLastIndexEntry = 0
+        let damage = try firstDamage(maxBatchBytes: maxBatchBytes) { header, position in account(header, at: position) }
+        if let damage { try log.truncate(to: damage.position) }
+        return damage
+    }
+
+    /// Reads every batch and checks its framing, magic, offsets and CRC, calling `valid` for each good batch up to
+    /// the first bad one; returns that one (nil when all are good).
+    func firstDamage(maxBatchBytes: Int, valid: (BatchHeader, Int) -> Void = { _, _ in }) throws -> Damage? {
         let fileSize = log.size
         var position = 0
         var chunk = ByteBuffer()
         var chunkStart = 0
-        scan: while fileSize - position >= RecordBatchLayout.headerSize {
+        var expectedOffset = baseOffset
+        func damage(_ problem: LogRecovery.Problem) -> Damage {
+            Damage(position: position, bytesToEnd: fileSize - position, problem: problem)
+        }
+        while position < fileSize {
+            guard fileSize - position >= RecordBatchLayout.headerSize else {
+                return damage(.tornTail(batchBytes: RecordBatchLayout.headerSize, bytesPresent: fileSize - position))
+            }
             if position + RecordBatchLayout.headerSize > chunkStart + chunk.readableBytes {
                 chunkStart = position
                 chunk = try log.read(at: position, length: min(1 << 20, fileSize - position))
             }
-            guard let header = BatchHeader(chunk, at: position - chunkStart),
-                  header.magic == RecordBatchLayout.currentMagic,
-                  header.size <= max(maxBatchBytes, RecordBatchLayout.headerSize) * 2,
-                  position + header.size <= fileSize,
-                  header.baseOffset >= nextOffset
-            else { break scan }
+            guard let header = BatchHeader(chunk, at: position - chunkStart) else {
+                return damage(.corruptBatch("its length field is impossible"))
+            }
+            guard header.magic == RecordBatchLayout.currentMagic else {
+                return damage(.corruptBatch("magic \(header.magic) where 2 belongs"))
+            }
+            guard header.size <= max(maxBatchBytes, RecordBatchLayout.headerSize) * 2 else {
+                return damage(.corruptBatch("a length of \(header.size) bytes, over twice max.message.bytes"))
+            }
+            guard header.baseOffset >= expectedOffset else {
+                return damage(.corruptBatch("base offset \(header.baseOffset) where at least \(expectedOffset) belongs"))
+            }
+            guard position + header.size <= fileSize else {
+                return damage(.tornTail(batchBytes: header.size, bytesPresent: fileSize - position))
+            }
             let bytes: ByteBuffer
             if position + header.size <= chunkStart + chunk.readableBytes {
                 bytes = chunk.getSlice(at: position - chunkStart, length: header.size)!
             } else {
                 bytes = try log.read(at: position, length: header.size)
             }
-            guard let batch = try? RecordBatch(bytes), (try? batch.verifyChecksum()) != nil else { break scan }
-            account(header, at: position)
+            guard let batch = try? RecordBatch(bytes) else { return damage(.corruptBatch("its header does not parse")) }
+            guard (try? batch.verifyChecksum()) != nil else { return damage(.corruptBatch("its CRC does not match its bytes")) }
+            valid(header, position)
+            expectedOffset = header.nextOffset
             position += header.size
         }
-        if position < fileSize { try log.truncate(to: position) }
-        return fileSize - position
+        return nil
     }
 
     /// Establishes the in-memory state of a segment that was written completely before (not the last one):

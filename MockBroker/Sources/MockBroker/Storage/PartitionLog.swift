@@ -30,13 +30,17 @@ final class PartitionLog: @unchecked Sendable {
 
     private let waiters = NIOLockedValueBox<[UInt64: @Sendable () -> Void]>([:])
 
+    /// What opening the log found damaged on disk and cut away (empty when it was intact).
+    let recoveries: [LogRecovery]
+
     private static let logStartFile = "log-start-offset"
 
     // MARK: - Opening
 
-    /// Opens the partition in `directory`, creating it if needed. The last segment is recovered (every batch's
-    /// CRC checked, a torn or corrupt tail cut off, its indexes rebuilt); earlier segments keep their indexes
-    /// when those are sane and get them rebuilt otherwise.
+    /// Opens the partition in `directory`, creating it if needed. Every batch of every segment is checked
+    /// (framing, offsets, CRC): the log ends at the first one that is not whole and valid, whose segment is cut
+    /// there while later segments are deleted (``LogRecovery``, listed in ``recoveries``). The last segment's
+    /// indexes are rebuilt; earlier segments keep theirs when those are sane and get them rebuilt otherwise.
     init(directory: String, topic: String, partition: Int32, config: LogConfig, leaderEpoch: Int32, now: Int64) throws {
         self.topic = topic
         self.partition = partition
@@ -48,15 +52,30 @@ final class PartitionLog: @unchecked Sendable {
 
         let baseOffsets = try Self.segmentBaseOffsets(in: directory)
         var opened: [LogSegment] = []
+        var recovery: LogRecovery?
         for (index, baseOffset) in baseOffsets.enumerated() {
             let segment = try LogSegment(directory: directory, baseOffset: baseOffset, config: config, create: false)
-            if index == baseOffsets.count - 1 {
-                try segment.recover(maxBatchBytes: config.maxMessageBytes)
+            let damage: LogSegment.Damage?
+            let isLast = index == baseOffsets.count - 1
+            if try isLast || segment.firstDamage(maxBatchBytes: config.maxMessageBytes) != nil {
+                damage = try segment.recover(maxBatchBytes: config.maxMessageBytes)
             } else {
                 try segment.load(maxBatchBytes: config.maxMessageBytes)
+                damage = nil
             }
             opened.append(segment)
+            if let damage {
+                // The log ends here: what follows (in this segment and in later ones) came after the bad batch.
+                let later = baseOffsets[(index + 1)...]
+                let deletedBytes = later.reduce(0) { $0 + Self.deleteSegmentFiles(baseOffset: $1, in: directory) }
+                recovery = LogRecovery(topic: topic, partition: partition, segment: LogSegment.fileName(baseOffset, "log"),
+                                       position: damage.position, logEndOffset: segment.nextOffset,
+                                       bytesTruncated: damage.bytesToEnd, segmentsDeleted: later.count,
+                                       segmentBytesDeleted: deletedBytes, problem: damage.problem)
+                break
+            }
         }
+        recoveries = recovery.map { [$0] } ?? []
         let checkpointed = Self.readLogStartOffset(directory) ?? 0
         if opened.isEmpty {
             opened.append(try LogSegment(directory: directory, baseOffset: checkpointed, config: config, create: true))
@@ -65,6 +84,15 @@ final class PartitionLog: @unchecked Sendable {
         logStartOffset = max(checkpointed, opened[0].baseOffset)
         logEndOffset = max(opened[opened.count - 1].nextOffset, logStartOffset)
         try rebuildProducerState()
+    }
+
+    /// Removes a segment's files without opening them; returns the bytes its `.log` held.
+    private static func deleteSegmentFiles(baseOffset: Int64, in directory: String) -> Int {
+        let log = "\(directory)/\(LogSegment.fileName(baseOffset, "log"))"
+        var status = stat()
+        let size = stat(log, &status) == 0 ? Int(status.st_size) : 0
+        for suffix in ["log", "index", "timeindex"] { unlink("\(directory)/\(LogSegment.fileName(baseOffset, suffix))") }
+        return size
     }
 
     private static func makeDirectory(_ path: String) throws {

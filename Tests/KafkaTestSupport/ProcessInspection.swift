@@ -1,0 +1,39 @@
+import Foundation
+
+/// What Linux's `/proc` tells about a running process: for tests that check a broker process keeps its memory
+/// and descriptors bounded. Nil where `/proc` is not there (not Linux) or the process is gone.
+public enum ProcessInspection {
+    /// Resident memory (`VmRSS` of `/proc/<pid>/status`), in bytes.
+    public static func residentBytes(of pid: Int32) -> Int? {
+        guard let status = readProcFile("/proc/\(pid)/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return nil }
+        // "VmRSS:     12345 kB"
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count >= 2, let kilobytes = Int(fields[1]) else { return nil }
+        return kilobytes * 1024
+    }
+
+    /// Open file descriptors (entries of `/proc/<pid>/fd`).
+    public static func openDescriptorCount(of pid: Int32) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
+    }
+
+    /// The whole text of a `/proc` file. They report a size of 0 and come in pieces, so this reads until the end
+    /// rather than trusting the size.
+    public static func readProcFile(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var data = Data()
+        while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty { data.append(chunk) }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Open sockets among them (links to `socket:[inode]`), the listening socket included.
+    public static func openSocketCount(of pid: Int32) -> Int? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+        return entries.count { entry in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)"))?.hasPrefix("socket:") == true
+        }
+    }
+}
