@@ -13,13 +13,20 @@ final class BrokerState: Sendable {
     let groups: GroupCoordinator
     let counters: BrokerCounters
     let faults = FaultInjector()
+    /// What the whole cluster agrees on (for a lone broker: a cluster of one).
+    let cluster: ClusterMetadata
     let logger: Logger
     private let boundPort = NIOLockedValueBox(0)
 
     /// Opens the offsets log (replaying it) for the group coordinator, which runs on `coordinatorLoop`.
-    init(configuration: MockBrokerConfiguration, dataDirectory: String, coordinatorLoop: any EventLoop, logger: Logger) throws {
+    init(configuration: MockBrokerConfiguration, dataDirectory: String, cluster: ClusterMetadata,
+         coordinatorLoop: any EventLoop, logger: Logger) throws {
         self.configuration = configuration
-        topics = TopicRegistry(dataDirectory: dataDirectory, defaults: configuration.log,
+        self.cluster = cluster
+        var defaults = configuration.log
+        defaults.minInsyncReplicas = cluster.settings.minInsyncReplicas
+        defaults.uncleanLeaderElection = cluster.settings.uncleanLeaderElection
+        topics = TopicRegistry(dataDirectory: dataDirectory, defaults: defaults,
                                maxPartitions: configuration.maxPartitions)
         producerIds = ProducerIdManager(dataDirectory: dataDirectory)
         fetchSessions = FetchSessionCache(capacity: configuration.maxFetchSessions)
@@ -40,4 +47,20 @@ final class BrokerState: Sendable {
     }
 
     var nodeId: Int32 { configuration.nodeId }
+
+    /// Takes on the partition states the cluster decided: leads, follows, or neither.
+    func apply(_ changes: [ClusterMetadata.RoleChange]) {
+        let now = RequestContext.nowMilliseconds()
+        for change in changes {
+            guard let log = topics.partition(change.topic, change.partition) else { continue }
+            let record = change.record
+            if record.leader == nodeId {
+                log.becomeLeader(epoch: record.leaderEpoch, replicas: record.replicas, isr: record.isr, localId: nodeId, now: now)
+            } else if record.replicas.contains(nodeId), record.leader >= 0 {
+                log.becomeFollower(epoch: record.leaderEpoch, leaderId: record.leader)
+            } else {
+                log.becomeOffline(epoch: record.leaderEpoch)
+            }
+        }
+    }
 }

@@ -56,9 +56,20 @@ public final class MockBroker: Service, Sendable {
         }
     }
 
+    /// The cluster this broker belongs to; nil for a lone broker, which makes a cluster of one when it starts.
+    private let sharedCluster: ClusterMetadata?
+
     public init(configuration: MockBrokerConfiguration = MockBrokerConfiguration(), logger: Logger = Logger(label: "mock-broker")) {
         self.configuration = configuration
         self.logger = logger
+        sharedCluster = nil
+    }
+
+    /// A broker of a ``MockCluster``.
+    init(configuration: MockBrokerConfiguration, cluster: ClusterMetadata, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        sharedCluster = cluster
     }
 
     /// Creates a broker and starts it.
@@ -84,8 +95,9 @@ public final class MockBroker: Service, Sendable {
         let recoveries: [LogRecovery]
         do {
             // The group coordinator keeps every group on one of the broker's event loops.
-            state = try BrokerState(configuration: configuration, dataDirectory: dataDirectory, coordinatorLoop: group.next(),
-                                    logger: logger)
+            let cluster = sharedCluster ?? ClusterMetadata(settings: configuration.replication, isLoneBroker: true)
+            state = try BrokerState(configuration: configuration, dataDirectory: dataDirectory, cluster: cluster,
+                                    coordinatorLoop: group.next(), logger: logger)
             do {
                 let loaded = try state.topics.load(now: RequestContext.nowMilliseconds())
                 for skipped in loaded.skipped { logger.error("not opened: \(skipped)") }
@@ -106,7 +118,7 @@ public final class MockBroker: Service, Sendable {
             if removeDataDirectory { try? FileManager.default.removeItem(atPath: dataDirectory) }
             throw error
         }
-        let router = RequestRouter(state: state, handlers: RequestHandlers(state: state))
+        let router = RequestRouter(state: state)
         let connections = ConnectionSet(maxConnections: configuration.maxConnections,
                                         maxConnectionsPerAddress: configuration.maxConnectionsPerIp)
         let maxFrameSize = configuration.socketRequestMaxBytes
@@ -144,9 +156,13 @@ public final class MockBroker: Service, Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        state.groups.start()
         let port = server.localAddress?.port ?? configuration.port
         state.setBoundPort(port)
+        state.cluster.upsertBroker(.init(id: state.nodeId, host: state.advertisedHost, port: Int32(port), running: true,
+                                         registered: true))
+        state.cluster.members.withLockedValue { $0[state.nodeId] = state }
+        state.cluster.join(state, now: RequestContext.nowMilliseconds())
+        state.groups.start()
         let interval = configuration.retentionCheckInterval
         let retention = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             let deleted = state.topics.enforceRetention(now: RequestContext.nowMilliseconds())
@@ -169,6 +185,12 @@ public final class MockBroker: Service, Sendable {
             return running
         }
         guard let running else { return }
+        let nodeId = running.state.nodeId
+        running.state.cluster.members.withLockedValue { $0[nodeId] = nil }
+        running.state.cluster.updateBroker(nodeId) {
+            $0.running = false
+            $0.registered = false
+        }
         running.retention.cancel()
         try? await running.server.close()
         await running.connections.closeAll()
@@ -233,8 +255,8 @@ public final class MockBroker: Service, Sendable {
     public func createTopic(_ name: String, partitions: Int32 = 1, configs: [String: String] = [:]) throws {
         let state = try running().state
         do {
-            try state.topics.create(name: name, partitions: partitions, replicationFactor: 1, configs: configs,
-                                    now: RequestContext.nowMilliseconds())
+            try state.cluster.createTopic(name: name, partitions: partitions, replicationFactor: -1, configs: configs,
+                                          now: RequestContext.nowMilliseconds())
         } catch {
             throw MockBrokerError.topic(name, error.code, error.message ?? "")
         }
@@ -243,7 +265,7 @@ public final class MockBroker: Service, Sendable {
     public func deleteTopic(_ name: String) throws {
         let state = try running().state
         do {
-            _ = try state.topics.delete(name: name)
+            _ = try state.cluster.deleteTopic(name: name)
         } catch {
             throw MockBrokerError.topic(name, error.code, error.message ?? "")
         }

@@ -165,19 +165,14 @@ final class TopicRegistry: @unchecked Sendable {
         }
     }
 
-    /// Creates a topic (or, with `validateOnly`, checks that it could be created).
+    /// Creates a topic (or, with `validateOnly`, checks that it could be created) with all its partitions' logs,
+    /// under `id` (a new random one when nil: the cluster gives the other brokers the first one's). Replication
+    /// (factor, assignment, leadership) is the cluster's business: ``ClusterMetadata/createTopic(name:partitions:replicationFactor:configs:validateOnly:now:)``.
     @discardableResult
-    func create(name: String, partitions: Int32, replicationFactor: Int16, configs: [String: String],
+    func create(name: String, id: KafkaUUID? = nil, partitions: Int32, configs: [String: String],
                 validateOnly: Bool = false, now: Int64) throws(TopicError) -> Topic {
         try Self.validate(name: name)
         guard partitions > 0 else { throw .invalidPartitions("Number of partitions must be larger than 0.") }
-        guard replicationFactor == 1 else {
-            throw .invalidReplicationFactor(
-                replicationFactor <= 0
-                    ? "Replication factor must be larger than 0."
-                    : "Unable to replicate the partition \(replicationFactor) time(s): The target replication factor of \(replicationFactor) cannot be reached because only 1 broker(s) are registered."
-            )
-        }
         var config = defaults
         for (key, value) in configs where !config.set(key, to: value) {
             throw .invalidConfig("Invalid value \(value) for configuration \(key).")
@@ -185,7 +180,7 @@ final class TopicRegistry: @unchecked Sendable {
         return try lock.locked { () throws(TopicError) -> Topic in
             guard topics[name] == nil else { throw .alreadyExists }
             try checkPartitionLimit(adding: Int(partitions))
-            let id = KafkaUUID.random()
+            let id = id ?? KafkaUUID.random()
             if validateOnly { return Topic(name: name, id: id, overrides: configs, config: config, partitions: []) }
             var logs: [PartitionLog] = []
             do {

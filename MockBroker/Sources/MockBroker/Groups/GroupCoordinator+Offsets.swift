@@ -52,7 +52,7 @@ extension GroupCoordinator {
             group = existing
         } else if p.generationId < 0 {
             // A consumer outside group management (or an admin client): a "simple" group holding only offsets.
-            group = ClassicGroup(groupId: p.groupId, incarnation: token(), now: Self.now())
+            group = ClassicGroup(groupId: p.groupId, incarnation: token(), now: self.now())
             groups[p.groupId] = group
         } else {
             return failAll(p.version >= 9 ? .groupIdNotFound : .illegalGeneration)
@@ -63,7 +63,7 @@ extension GroupCoordinator {
             scheduleSessionExpiry(group, member)
         }
 
-        let now = Self.now()
+        let now = self.now()
         var changes: [OffsetStore.Change] = []
         var stored: [Int] = []
         for index in valid {
@@ -277,7 +277,7 @@ extension GroupCoordinator {
                 guard !self.stopped else { return .coordinatorNotAvailable }
                 guard let group = self.groups[groupId] else { return .groupIdNotFound }
                 guard group.state == .empty else { return .nonEmptyGroup }
-                let now = Self.now()
+                let now = self.now()
                 var changes = group.offsets.keys.sorted().map { OffsetStore.Change.offset(group: groupId, key: $0, value: nil) }
                 if group.storedMetadata != nil { changes.append(.group(groupId, nil)) }
                 do throws(OffsetStore.StoreError) {
@@ -372,7 +372,7 @@ extension GroupCoordinator {
         guard store.needsCompaction(liveCount: live.recordCount) else { return }
         let before = store.recordCount
         do throws(OffsetStore.StoreError) {
-            try store.compact(keeping: live, now: Self.now())
+            try store.compact(keeping: live, now: self.now())
             logger.debug("compacted the offsets log from \(before) to \(store.recordCount) records")
         } catch {
             // The old log stays in use; the next commit after a roll tries again.

@@ -28,6 +28,8 @@ final class GroupCoordinator: @unchecked Sendable {
     let topics: TopicRegistry
     let logger: Logger
     let store: OffsetStore
+    /// Timestamps come from here (the wall clock unless a test injects one).
+    let clock: CoordinatorClock
     /// What opening the offsets log found damaged on disk and cut away (read once, at startup).
     let offsetsLogRecoveries: [LogRecovery]
 
@@ -39,12 +41,13 @@ final class GroupCoordinator: @unchecked Sendable {
     private(set) var stopped = false
 
     init(configuration: MockBrokerConfiguration, dataDirectory: String, topics: TopicRegistry, eventLoop: any EventLoop,
-         logger: Logger) throws {
+         clock: CoordinatorClock = .wall, logger: Logger) throws {
         self.configuration = configuration
+        self.clock = clock
         self.topics = topics
         self.eventLoop = eventLoop
         self.logger = logger
-        let now = Self.now()
+        let now = clock.now()
         store = try OffsetStore(dataDirectory: dataDirectory, maxMessageBytes: configuration.log.maxMessageBytes,
                                 segmentBytes: configuration.offsetsTopicSegmentBytes, now: now)
         offsetsLogRecoveries = store.recoveries
@@ -72,7 +75,7 @@ final class GroupCoordinator: @unchecked Sendable {
         }
     }
 
-    static func now() -> Int64 { RequestContext.nowMilliseconds() }
+    func now() -> Int64 { clock.now() }
 
     func token() -> UInt64 {
         nextToken &+= 1
@@ -92,7 +95,7 @@ final class GroupCoordinator: @unchecked Sendable {
                 }
             }
             self.expiryTask = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-                let expired = self.expireOffsetsOnLoop(now: Self.now())
+                let expired = self.expireOffsetsOnLoop(now: self.now())
                 if expired > 0 { self.logger.info("offset retention expired \(expired) committed offset(s)") }
             }
         }
@@ -205,7 +208,7 @@ final class GroupCoordinator: @unchecked Sendable {
         if let existing = groups[p.groupId] {
             group = existing
         } else if isUnknownMember {
-            group = ClassicGroup(groupId: p.groupId, incarnation: token(), now: Self.now())
+            group = ClassicGroup(groupId: p.groupId, incarnation: token(), now: self.now())
             groups[p.groupId] = group
         } else {
             return fail(.unknownMemberId, p.memberId)
@@ -358,7 +361,7 @@ final class GroupCoordinator: @unchecked Sendable {
             if group.selectProtocol() == group.protocolName {
                 // The new member id is stored: a restart bringing back the old one would fence this instance.
                 do throws(OffsetStore.StoreError) {
-                    try persistGroup(group, group.stored(), now: Self.now())
+                    try persistGroup(group, group.stored(), now: self.now())
                 } catch {
                     // As Kafka: the old member id (and settings) come back and the join fails.
                     logger.error("group \(group.groupId): storing static member \(instanceId)'s new id failed: \(error)")
@@ -408,7 +411,7 @@ final class GroupCoordinator: @unchecked Sendable {
         group.pendingSyncMembers.removeAll()
 
         let fromEmpty = group.state == .empty
-        group.transition(to: .preparingRebalance, now: Self.now())
+        group.transition(to: .preparingRebalance, now: self.now())
         logger.debug("group \(group.groupId): preparing rebalance from generation \(group.generationId) (\(reason))")
         if fromEmpty {
             let delay = configuration.groupInitialRebalanceDelay.wholeMilliseconds
@@ -474,7 +477,7 @@ final class GroupCoordinator: @unchecked Sendable {
             scheduleJoinTimer(group, .rebalance, after: group.rebalanceTimeoutMs)
             return
         }
-        let now = Self.now()
+        let now = self.now()
         group.initNextGeneration(now: now)
         guard group.state == .completingRebalance else {
             logger.debug("group \(group.groupId) is empty at generation \(group.generationId)")
@@ -544,7 +547,7 @@ final class GroupCoordinator: @unchecked Sendable {
     /// (Re)starts a member's session timer: `timeoutMs`, else its session timeout.
     func scheduleSessionExpiry(_ group: ClassicGroup, _ member: GroupMember, timeoutMs: Int64? = nil) {
         member.sessionTimer?.cancel()
-        member.lastHeartbeat = Self.now()
+        member.lastHeartbeat = self.now()
         let token = token()
         member.sessionToken = token
         let groupId = group.groupId
@@ -620,7 +623,7 @@ final class GroupCoordinator: @unchecked Sendable {
                 for member in group.members {
                     member.assignment = assignments[member.memberId] ?? ByteBuffer()
                 }
-                let now = Self.now()
+                let now = self.now()
                 do throws(OffsetStore.StoreError) {
                     // The generation is stored before anyone learns its assignment, so a restart brings it back.
                     try persistGroup(group, group.stored(stateTimestamp: now), now: now)

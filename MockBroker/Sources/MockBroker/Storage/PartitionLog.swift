@@ -22,7 +22,13 @@ final class PartitionLog: @unchecked Sendable {
     private var config: LogConfig
     private var logStartOffset: Int64
     private var logEndOffset: Int64
+    /// The partition's leader epoch as this replica knows it (the leader stamps its batches with it).
     private var leaderEpoch: Int32
+    /// Offsets below it are on every in-sync replica: what consumers may read.
+    private var highWatermark: Int64
+    private var epochCache: LeaderEpochCache
+    /// Leader, follower, or neither; with the leader's view of its followers.
+    private var role: ReplicaRole = .leader(LeaderState.soleReplica)
     private var producers = ProducerStateTable()
     private var unflushedRecords: Int64 = 0
     private var lastFlushTime: Int64
@@ -83,6 +89,10 @@ final class PartitionLog: @unchecked Sendable {
         segments = opened
         logStartOffset = max(checkpointed, opened[0].baseOffset)
         logEndOffset = max(opened[opened.count - 1].nextOffset, logStartOffset)
+        highWatermark = logEndOffset
+        epochCache = LeaderEpochCache(directory: directory)
+        epochCache.truncate(from: logEndOffset)
+        if let latest = epochCache.latestEpoch, latest > leaderEpoch { self.leaderEpoch = latest }
         try rebuildProducerState()
     }
 
@@ -137,7 +147,7 @@ final class PartitionLog: @unchecked Sendable {
 
     struct Offsets: Sendable, Hashable {
         var logStartOffset: Int64
-        /// With a single replica the high watermark is the log end offset.
+        /// The smallest log end offset among the in-sync replicas (with a single replica, the log end offset).
         var highWatermark: Int64
         /// No transactions are open in the mock, so the last stable offset is the high watermark.
         var lastStableOffset: Int64
@@ -149,7 +159,7 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     private var currentOffsets: Offsets {
-        Offsets(logStartOffset: logStartOffset, highWatermark: logEndOffset, lastStableOffset: logEndOffset,
+        Offsets(logStartOffset: logStartOffset, highWatermark: highWatermark, lastStableOffset: highWatermark,
                 logEndOffset: logEndOffset)
     }
 
@@ -159,6 +169,52 @@ final class PartitionLog: @unchecked Sendable {
 
     func updateConfig(_ newConfig: LogConfig) {
         lock.withLock { config = newConfig }
+    }
+
+    // MARK: - Leadership
+
+    /// What the replica is doing now.
+    var currentRole: ReplicaRole { lock.withLock { role } }
+
+    /// Takes (or keeps) leadership in `epoch`: a new epoch starts at the log end offset in the epoch cache, and
+    /// the followers start as caught up now (the ISR members) or unknown.
+    func becomeLeader(epoch: Int32, replicas: [Int32], isr: [Int32], localId: Int32, now: Int64) {
+        lock.withLock {
+            var state: LeaderState
+            if case .leader(let current) = role, epoch == leaderEpoch, current.localId == localId {
+                state = current
+                state.replicas = replicas
+                state.isr = isr
+            } else {
+                state = LeaderState(localId: localId, replicas: replicas, isr: isr, followers: [:])
+            }
+            for replica in replicas where replica != localId && state.followers[replica] == nil {
+                state.followers[replica] = LeaderState.Follower(lastCaughtUpTime: isr.contains(replica) ? now : -1)
+            }
+            for replica in state.followers.keys where !replicas.contains(replica) { state.followers[replica] = nil }
+            if epoch > leaderEpoch || epochCache.latestEpoch == nil {
+                leaderEpoch = max(epoch, leaderEpoch)
+                epochCache.assign(epoch: leaderEpoch, startOffset: logEndOffset)
+            }
+            role = .leader(state)
+            if state.isSoleInSyncReplica { highWatermark = logEndOffset }
+        }
+    }
+
+    /// Follows `leaderId` in `epoch` (fetching is the replica fetcher's business).
+    func becomeFollower(epoch: Int32, leaderId: Int32) {
+        lock.withLock {
+            leaderEpoch = max(epoch, leaderEpoch)
+            role = .follower(leaderId: leaderId)
+        }
+    }
+
+    /// Neither leads nor follows (not a replica, or no leader).
+    func becomeOffline(epoch: Int32) {
+        lock.withLock {
+            leaderEpoch = max(epoch, leaderEpoch)
+            role = .offline
+        }
     }
 
     // MARK: - Appending
@@ -218,7 +274,11 @@ final class PartitionLog: @unchecked Sendable {
                 header.baseOffset = baseOffset
                 if logAppendTime >= 0 { header.maxTimestamp = logAppendTime }
                 try segments[segments.count - 1].append(header, parts: parts, now: now)
+                if epochCache.latestEpoch.map({ $0 < leaderEpoch }) ?? true {
+                    epochCache.assign(epoch: leaderEpoch, startOffset: baseOffset)
+                }
                 logEndOffset = header.nextOffset
+                if case .leader(let leader) = role, leader.isSoleInSyncReplica { highWatermark = logEndOffset }
                 if idempotent {
                     producers.record(producerId: batch.producerId, epoch: batch.producerEpoch, batch: .init(
                         firstSequence: batch.baseSequence, lastSequence: batch.baseSequence &+ batch.lastOffsetDelta,
@@ -385,13 +445,21 @@ final class PartitionLog: @unchecked Sendable {
         }
     }
 
-    /// The end offset of `epoch` (OffsetForLeaderEpoch): the mock has one epoch per partition lifetime.
+    /// The end offset of `epoch` (OffsetForLeaderEpoch), from the leader-epoch cache: the largest epoch at most
+    /// `epoch` and where the next one began. A log that has never been written in an epoch answers with the
+    /// current epoch and its log end offset while `epoch` is not newer; nil means undefined.
     func endOffset(forEpoch epoch: Int32) -> (epoch: Int32, endOffset: Int64)? {
         lock.withLock {
-            guard epoch <= leaderEpoch else { return nil }
-            return (leaderEpoch, logEndOffset)
+            if epochCache.latestEpoch.map({ $0 < leaderEpoch }) ?? true, epoch >= leaderEpoch {
+                // The current epoch has no batch yet: it ends (so far) at the log end.
+                return epoch == leaderEpoch ? (leaderEpoch, logEndOffset) : nil
+            }
+            return epochCache.endOffset(for: epoch, logEndOffset: logEndOffset)
         }
     }
+
+    /// The leader epochs and their start offsets, oldest first (the leader-epoch checkpoint).
+    var leaderEpochs: [LeaderEpochCache.Entry] { lock.withLock { epochCache.entries } }
 
     // MARK: - Deleting
 
@@ -399,10 +467,11 @@ final class PartitionLog: @unchecked Sendable {
     /// lie wholly below it. Returns the new low watermark.
     func deleteRecords(before offset: Int64) throws(ReadError) -> Int64 {
         try lock.locked { () throws(ReadError) -> Int64 in
-            let target = offset == -1 ? logEndOffset : offset
-            guard target >= 0, target <= logEndOffset else { throw .offsetOutOfRange }
+            let target = offset == -1 ? highWatermark : offset
+            guard target >= 0, target <= highWatermark else { throw .offsetOutOfRange }
             if target > logStartOffset {
                 logStartOffset = target
+                epochCache.truncate(before: target)
                 removeSegmentsBelowStart()
                 writeLogStartOffset()
             }
@@ -432,6 +501,7 @@ final class PartitionLog: @unchecked Sendable {
             }
             if deleted > 0, segments[0].baseOffset > logStartOffset {
                 logStartOffset = segments[0].baseOffset
+                epochCache.truncate(before: logStartOffset)
                 producers.removeBatches(before: logStartOffset)
                 writeLogStartOffset()
             }
@@ -502,6 +572,7 @@ final class PartitionLog: @unchecked Sendable {
             for segment in segments { segment.delete() }
             segments.removeAll()
             unlink("\(directory)/\(Self.logStartFile)")
+            unlink("\(directory)/\(LeaderEpochCache.fileName)")
             unlink("\(directory)/partition.metadata")
             rmdir(directory)
         }
