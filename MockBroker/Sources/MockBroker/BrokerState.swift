@@ -63,4 +63,16 @@ final class BrokerState: Sendable {
             }
         }
     }
+
+    /// A leader's ISR changed (a follower caught up, or fell behind): the cluster records it, as Kafka's
+    /// AlterPartition does. Ignored while this broker is cut off from the cluster, or no longer leads.
+    func isrChanged(_ log: PartitionLog, isr: [Int32]) {
+        guard cluster.broker(nodeId)?.isolated != true else { return }
+        let epoch = log.currentLeaderEpoch
+        cluster.updatePartition(log.topic, log.partition) { record in
+            guard record.leader == nodeId, record.leaderEpoch == epoch else { return }
+            record.isr = isr
+        }
+        logger.info("\(log.topic)-\(log.partition): ISR now \(isr)")
+    }
 }

@@ -231,7 +231,7 @@ final class OffsetStore {
         while next < end {
             let slice: PartitionLog.Slice?
             do throws(PartitionLog.ReadError) {
-                (slice, _) = try log.read(from: next, maxBytes: 1 << 20, minOneBatch: true, readCommitted: false)
+                slice = try log.readLocal(from: next, maxBytes: 1 << 20)
             } catch {
                 throw StoreError.storage("reading \(directory): \(error)")
             }

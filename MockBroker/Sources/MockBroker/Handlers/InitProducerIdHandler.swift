@@ -1,6 +1,7 @@
 import KafkaProtocol
 import NIOCore
 
+/// InitProducerId for idempotent producers: a fresh producer id with epoch 0, or, when the producer names its
 /// current id and epoch (KIP-360), the same id with the epoch bumped.
 struct InitProducerIdHandler: Sendable {
     let state: BrokerState

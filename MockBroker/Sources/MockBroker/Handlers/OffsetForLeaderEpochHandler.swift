@@ -1,7 +1,8 @@
 import KafkaProtocol
 import NIOCore
 
-/// leader change. Each partition here has had one leader epoch.
+/// OffsetForLeaderEpoch: the end offset of a leader epoch, which clients use to detect log truncation after a
+/// leader change, from the leader's epoch cache (followers ask it too, to truncate a diverged log).
 struct OffsetForLeaderEpochHandler: Sendable {
     let state: BrokerState
 
@@ -11,6 +12,10 @@ struct OffsetForLeaderEpochHandler: Sendable {
                 var result = OffsetForLeaderEpochResponse.EpochEndOffset(partition: partition.partition)
                 guard let log = state.topics.partition(topic.topic, partition.partition) else {
                     result.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
+                    return result
+                }
+                guard log.isLeader else {
+                    result.errorCode = KafkaErrorCode.notLeaderOrFollower.rawValue
                     return result
                 }
                 let epoch = log.currentLeaderEpoch
