@@ -17,17 +17,23 @@ final class BrokerState: Sendable {
     let cluster: ClusterMetadata
     let logger: Logger
     private let boundPort = NIOLockedValueBox(0)
+    /// Where replica fetchers run their connections.
+    let replicationGroup: any EventLoopGroup
+    /// One fetcher per broker this one follows, by leader id.
+    private let fetchers = NIOLockedValueBox<[Int32: ReplicaFetcher]>([:])
+    private let fetchingStopped = NIOLockedValueBox(false)
 
     /// Opens the offsets log (replaying it) for the group coordinator, which runs on `coordinatorLoop`.
     init(configuration: MockBrokerConfiguration, dataDirectory: String, cluster: ClusterMetadata,
-         coordinatorLoop: any EventLoop, logger: Logger) throws {
+         coordinatorLoop: any EventLoop, replicationGroup: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
+        self.replicationGroup = replicationGroup
         self.cluster = cluster
         var defaults = configuration.log
         defaults.minInsyncReplicas = cluster.settings.minInsyncReplicas
         defaults.uncleanLeaderElection = cluster.settings.uncleanLeaderElection
         topics = TopicRegistry(dataDirectory: dataDirectory, defaults: defaults,
-                               maxPartitions: configuration.maxPartitions)
+                               maxPartitions: configuration.maxPartitions, partitionsLead: cluster.isLoneBroker)
         producerIds = ProducerIdManager(dataDirectory: dataDirectory)
         fetchSessions = FetchSessionCache(capacity: configuration.maxFetchSessions)
         counters = BrokerCounters()
@@ -61,6 +67,57 @@ final class BrokerState: Sendable {
             } else {
                 log.becomeOffline(epoch: record.leaderEpoch)
             }
+        }
+        updateFetchers()
+    }
+
+    // MARK: - Replication
+
+    /// The logs this broker follows `leaderId` for, with what a fetch needs of each.
+    func followedLogs(leaderId: Int32) -> [(log: PartitionLog, fetch: PartitionLog.FollowerFetchState)] {
+        topics.allTopics.flatMap(\.partitions).compactMap { log in
+            log.followerFetchState(leaderId: leaderId).map { (log, $0) }
+        }
+    }
+
+    /// Runs one fetcher per leader this broker follows, and no others.
+    func updateFetchers() {
+        var leaders = Set<Int32>()
+        for log in topics.allTopics.flatMap(\.partitions) {
+            if case .follower(let leader) = log.currentRole { leaders.insert(leader) }
+        }
+        let (started, stopped): ([ReplicaFetcher], [ReplicaFetcher]) = fetchers.withLockedValue { fetchers in
+            if fetchingStopped.withLockedValue({ $0 }) { return ([], []) }
+            let stale = fetchers.filter { !leaders.contains($0.key) }
+            for id in stale.keys { fetchers[id] = nil }
+            var new: [ReplicaFetcher] = []
+            for leader in leaders where fetchers[leader] == nil {
+                let fetcher = ReplicaFetcher(state: self, leaderId: leader, group: replicationGroup)
+                fetchers[leader] = fetcher
+                new.append(fetcher)
+            }
+            return (new, Array(stale.values))
+        }
+        for fetcher in stopped { fetcher.stop() }
+        for fetcher in started { fetcher.start() }
+    }
+
+    /// Stops every fetcher for good (the broker is stopping).
+    func stopFetchers() {
+        let all = fetchers.withLockedValue { fetchers in
+            fetchingStopped.withLockedValue { $0 = true }
+            defer { fetchers.removeAll() }
+            return Array(fetchers.values)
+        }
+        for fetcher in all { fetcher.stop() }
+    }
+
+    /// The leader's periodic ISR check (`replica.lag.time.max.ms`): lagging followers leave the ISR.
+    func shrinkIsrs(now: Int64) {
+        guard cluster.broker(nodeId)?.isolated != true else { return }
+        let lagMax = cluster.settings.replicaLagTimeMax.nanoseconds / 1_000_000
+        for log in topics.allTopics.flatMap(\.partitions) {
+            if let isr = log.shrinkIsr(now: now, lagMax: lagMax) { isrChanged(log, isr: isr) }
         }
     }
 

@@ -39,6 +39,7 @@ public final class MockBroker: Service, Sendable {
         let server: any Channel
         let connections: ConnectionSet
         let retention: RepeatedTask
+        let isrCheck: RepeatedTask?
         let dataDirectory: String
         let removeDataDirectory: Bool
         let recoveries: [LogRecovery]
@@ -97,7 +98,7 @@ public final class MockBroker: Service, Sendable {
             // The group coordinator keeps every group on one of the broker's event loops.
             let cluster = sharedCluster ?? ClusterMetadata(settings: configuration.replication, isLoneBroker: true)
             state = try BrokerState(configuration: configuration, dataDirectory: dataDirectory, cluster: cluster,
-                                    coordinatorLoop: group.next(), logger: logger)
+                                    coordinatorLoop: group.next(), replicationGroup: group, logger: logger)
             do {
                 let loaded = try state.topics.load(now: RequestContext.nowMilliseconds())
                 for skipped in loaded.skipped { logger.error("not opened: \(skipped)") }
@@ -132,6 +133,10 @@ public final class MockBroker: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
+                    // A broker cut off from the cluster (MockCluster.isolate) accepts no one.
+                    if state.cluster.broker(state.nodeId)?.isolated == true {
+                        return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                    }
                     do {
                         try connections.admit(channel)
                     } catch {
@@ -168,8 +173,17 @@ public final class MockBroker: Service, Sendable {
             let deleted = state.topics.enforceRetention(now: RequestContext.nowMilliseconds())
             if deleted > 0 { logger.info("retention deleted \(deleted) segment(s)") }
         }
+        // A lone broker has no followers to drop from an ISR.
+        let isrCheck: RepeatedTask? = state.cluster.isLoneBroker ? nil : {
+            let lag = state.cluster.settings.replicaLagTimeMax.nanoseconds / 1_000_000
+            let every = TimeAmount.milliseconds(min(max(lag / 4, 50), 1000))
+            return group.next().scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+                state.shrinkIsrs(now: RequestContext.nowMilliseconds())
+            }
+        }()
         lifecycle.withLockedValue {
             $0 = .running(Running(state: state, group: group, server: server, connections: connections, retention: retention,
+                                  isrCheck: isrCheck,
                                   dataDirectory: dataDirectory, removeDataDirectory: removeDataDirectory,
                                   recoveries: recoveries))
         }
@@ -179,6 +193,13 @@ public final class MockBroker: Service, Sendable {
     /// Stops listening, closes every connection and the logs (flushing them), and removes a temporary data
     /// directory.
     public func stop() async throws {
+        try await shutdown()
+    }
+
+    /// Stops serving at once. In a ``MockCluster`` the broker stays registered (a kill: the controller notices only
+    /// after `broker.session.timeout.ms`); a controlled stop moves its leaderships first, which the cluster does
+    /// before calling this.
+    func shutdown() async throws {
         let running: Running? = lifecycle.withLockedValue {
             guard case .running(let running) = $0 else { return nil }
             $0 = .stopped(running.state.counters.snapshot)
@@ -187,11 +208,14 @@ public final class MockBroker: Service, Sendable {
         guard let running else { return }
         let nodeId = running.state.nodeId
         running.state.cluster.members.withLockedValue { $0[nodeId] = nil }
+        let lone = running.state.cluster.isLoneBroker
         running.state.cluster.updateBroker(nodeId) {
             $0.running = false
-            $0.registered = false
+            if lone { $0.registered = false }
         }
         running.retention.cancel()
+        running.isrCheck?.cancel()
+        running.state.stopFetchers()
         try? await running.server.close()
         await running.connections.closeAll()
         await running.state.groups.shutdown()
@@ -227,6 +251,18 @@ public final class MockBroker: Service, Sendable {
             guard case .running(let running) = $0 else { throw LifecycleError.notRunning }
             return running
         }
+    }
+
+    /// `node.id`.
+    public var nodeId: Int32 { configuration.nodeId }
+
+    /// The running broker's state (for its cluster).
+    var brokerState: BrokerState? { try? running().state }
+
+    /// Closes every client connection (and those of other brokers' fetchers): the broker was cut off.
+    func closeConnections() async {
+        guard let running = try? running() else { return }
+        await running.connections.closeAll()
     }
 
     // MARK: - Address

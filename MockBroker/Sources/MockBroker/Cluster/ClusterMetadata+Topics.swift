@@ -114,15 +114,8 @@ extension ClusterMetadata {
         member.apply(changes)
     }
 
-    /// Tells every running broker the new state of partitions `first...` of `topic`.
+    /// Tells the running brokers the new state of partitions `first...` of `topic`.
     func publish(topic: String, records: [PartitionRecord], first: Int32) {
-        let changes = records.enumerated().map { RoleChange(topic: topic, partition: first + Int32($0.offset), record: $0.element) }
-        for member in runningMembers { member.apply(changes) }
-    }
-
-    /// Tells every running broker one partition's new state.
-    func publish(topic: String, partition: Int32, record: PartitionRecord) {
-        let change = RoleChange(topic: topic, partition: partition, record: record)
-        for member in runningMembers { member.apply([change]) }
+        publish(records.enumerated().map { RoleChange(topic: topic, partition: first + Int32($0.offset), record: $0.element) })
     }
 }

@@ -54,8 +54,12 @@ final class TopicRegistry: @unchecked Sendable {
     private var topics: [String: Topic] = [:]
     private var namesById: [KafkaUUID: String] = [:]
 
-    init(dataDirectory: String, defaults: LogConfig, maxPartitions: Int = .max) {
+    /// Whether partitions open as leaders (a lone broker) or offline until the cluster assigns their role.
+    private let partitionsLead: Bool
+
+    init(dataDirectory: String, defaults: LogConfig, maxPartitions: Int = .max, partitionsLead: Bool = true) {
         self.dataDirectory = dataDirectory
+        self.partitionsLead = partitionsLead
         self.defaults = defaults
         self.maxPartitions = maxPartitions
     }
@@ -120,7 +124,7 @@ final class TopicRegistry: @unchecked Sendable {
         try Self.validate(name: topic)
         let directory = "\(dataDirectory)/\(topic)-\(partition)"
         let log = try PartitionLog(directory: directory, topic: topic, partition: partition, config: config,
-                                   leaderEpoch: 0, now: now)
+                                   leaderEpoch: 0, now: now, leads: partitionsLead)
         try writeSmallFile("\(directory)/partition.metadata", contents: "version: 0\ntopic_id: \(id)\n")
         return log
     }

@@ -23,6 +23,9 @@ final class GroupCoordinator: @unchecked Sendable {
     /// session timeout cannot apply before the member has an id to heartbeat with.
     static let newMemberJoinTimeoutMs: Int64 = 5 * 60 * 1000
 
+    /// The internal topic a cluster keeps groups and committed offsets in.
+    static let offsetsTopic = "__consumer_offsets"
+
     let eventLoop: any EventLoop
     let configuration: MockBrokerConfiguration
     let topics: TopicRegistry

@@ -28,7 +28,7 @@ final class PartitionLog: @unchecked Sendable {
     private var highWatermark: Int64
     private var epochCache: LeaderEpochCache
     /// Leader, follower, or neither; with the leader's view of its followers.
-    private var role: ReplicaRole = .leader(LeaderState.soleReplica)
+    private var role: ReplicaRole
     private var producers = ProducerStateTable()
     private var unflushedRecords: Int64 = 0
     private var lastFlushTime: Int64
@@ -37,6 +37,8 @@ final class PartitionLog: @unchecked Sendable {
     private let waiters = NIOLockedValueBox<[UInt64: @Sendable () -> Void]>([:])
     /// acks=all produce requests waiting for the high watermark (leader only).
     private var ackWaiters: [AckWaiter] = []
+    /// A follower in a new epoch must check for divergence (OffsetForLeaderEpoch) before fetching.
+    private var truncationPending = false
 
     /// What opening the log found damaged on disk and cut away (empty when it was intact).
     let recoveries: [LogRecovery]
@@ -49,7 +51,12 @@ final class PartitionLog: @unchecked Sendable {
     /// (framing, offsets, CRC): the log ends at the first one that is not whole and valid, whose segment is cut
     /// there while later segments are deleted (``LogRecovery``, listed in ``recoveries``). The last segment's
     /// indexes are rebuilt; earlier segments keep theirs when those are sane and get them rebuilt otherwise.
-    init(directory: String, topic: String, partition: Int32, config: LogConfig, leaderEpoch: Int32, now: Int64) throws {
+    ///
+    /// A lone broker's logs (and its offsets log) start as leaders with no followers; a cluster member's start
+    /// `offline` (`leads` false) until the cluster tells them their role.
+    init(directory: String, topic: String, partition: Int32, config: LogConfig, leaderEpoch: Int32, now: Int64,
+         leads: Bool = true) throws {
+        role = leads ? .leader(LeaderState.soleReplica) : .offline
         self.topic = topic
         self.partition = partition
         self.directory = directory
@@ -208,12 +215,17 @@ final class PartitionLog: @unchecked Sendable {
         complete(woken)
     }
 
-    /// Follows `leaderId` in `epoch` (fetching is the replica fetcher's business). Produce requests waiting for
-    /// their acks get NOT_LEADER_OR_FOLLOWER.
+    /// Follows `leaderId` in `epoch` (fetching is the replica fetcher's business; a new leader or epoch first
+    /// has it find, by OffsetForLeaderEpoch, where this log and the leader's diverge). Produce requests waiting
+    /// for their acks get NOT_LEADER_OR_FOLLOWER.
     func becomeFollower(epoch: Int32, leaderId: Int32) {
         let failed: [AckWaiter] = lock.withLock {
+            if case .follower(let current) = role, current == leaderId, epoch == leaderEpoch {
+                return []
+            }
             leaderEpoch = max(epoch, leaderEpoch)
             role = .follower(leaderId: leaderId)
+            truncationPending = true
             defer { ackWaiters.removeAll() }
             return ackWaiters
         }
@@ -393,6 +405,27 @@ final class PartitionLog: @unchecked Sendable {
         }
         if written > 0 { notifyWaiters() }
         return written
+    }
+
+    /// What a replica fetcher needs of a partition this broker follows: nil unless it follows `leaderId`.
+    struct FollowerFetchState: Sendable {
+        var leaderEpoch: Int32
+        var logEndOffset: Int64
+        var latestEpoch: Int32
+        var needsTruncation: Bool
+    }
+
+    func followerFetchState(leaderId: Int32) -> FollowerFetchState? {
+        lock.withLock {
+            guard !closed, case .follower(let leader) = role, leader == leaderId else { return nil }
+            return FollowerFetchState(leaderEpoch: leaderEpoch, logEndOffset: logEndOffset,
+                                      latestEpoch: epochCache.latestEpoch ?? -1, needsTruncation: truncationPending)
+        }
+    }
+
+    /// The divergence check for `epoch` is done (or must be done again, with `pending`).
+    func setTruncationPending(_ pending: Bool, epoch: Int32) {
+        lock.withLock { if epoch == leaderEpoch { truncationPending = pending } }
     }
 
     /// The latest leader epoch in this log's epoch cache (-1 when none).
