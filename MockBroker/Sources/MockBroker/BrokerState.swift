@@ -1,3 +1,4 @@
+import KafkaProtocol
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -38,8 +39,13 @@ final class BrokerState: Sendable {
         fetchSessions = FetchSessionCache(capacity: configuration.maxFetchSessions)
         counters = BrokerCounters()
         self.logger = logger
+        let lone = cluster.isLoneBroker
+        let partitions = cluster.settings.offsetsTopicPartitions
+        let partitionOf: @Sendable (String) -> Int32? = { groupId in
+            lone ? nil : BrokerState.offsetsPartition(of: groupId, partitions: partitions)
+        }
         groups = try GroupCoordinator(configuration: configuration, dataDirectory: dataDirectory, topics: topics,
-                                      eventLoop: coordinatorLoop, logger: logger)
+                                      eventLoop: coordinatorLoop, offsetsPartition: partitionOf, logger: logger)
     }
 
     /// The host and port clients are told to use.
@@ -60,6 +66,16 @@ final class BrokerState: Sendable {
         for change in changes {
             guard let log = topics.partition(change.topic, change.partition) else { continue }
             let record = change.record
+            let coordinatorPartition = change.topic == GroupCoordinator.offsetsTopic && !cluster.isLoneBroker
+            let wasLeader = coordinatorPartition && log.isLeader
+            defer {
+                // The group coordinator follows the leadership of its offsets partitions.
+                if coordinatorPartition {
+                    let isLeader = record.leader == nodeId
+                    if isLeader && !wasLeader { groups.loadPartition(change.partition, log: log) }
+                    if !isLeader && wasLeader { groups.unloadPartition(change.partition) }
+                }
+            }
             if record.leader == nodeId {
                 log.becomeLeader(epoch: record.leaderEpoch, replicas: record.replicas, isr: record.isr, localId: nodeId, now: now)
             } else if record.replicas.contains(nodeId), record.leader >= 0 {
@@ -131,5 +147,50 @@ final class BrokerState: Sendable {
             record.isr = isr
         }
         logger.info("\(log.topic)-\(log.partition): ISR now \(isr)")
+    }
+
+    // MARK: - Group coordination
+
+    /// Kafka's placement of a group: `abs(groupId.hashCode) % offsets.topic.num.partitions`, with Java's
+    /// `String.hashCode` over UTF-16 code units.
+    static func offsetsPartition(of groupId: String, partitions: Int32) -> Int32 {
+        var hash: Int32 = 0
+        for unit in groupId.utf16 { hash = hash &* 31 &+ Int32(unit) }
+        return (hash & 0x7fff_ffff) % max(partitions, 1)
+    }
+
+    /// The broker coordinating `groupId`: the leader of its offsets partition (-1 when it has none); a lone
+    /// broker coordinates every group.
+    func coordinator(of groupId: String) -> Int32 {
+        guard !cluster.isLoneBroker else { return nodeId }
+        let partition = Self.offsetsPartition(of: groupId, partitions: cluster.settings.offsetsTopicPartitions)
+        return cluster.partition(GroupCoordinator.offsetsTopic, partition)?.leader ?? -1
+    }
+
+    /// Completes once what the coordinator wrote for `groupId` so far is on every in-sync replica of its offsets
+    /// partition (at once on a lone broker): NONE, NOT_COORDINATOR when the leadership moved meanwhile,
+    /// COORDINATOR_NOT_AVAILABLE when too few replicas are in sync, REQUEST_TIMED_OUT after 5 s
+    /// (`offsets.commit.timeout.ms`).
+    func groupWritesReplicated(_ groupId: String, eventLoop: any EventLoop) -> EventLoopFuture<KafkaErrorCode> {
+        guard !cluster.isLoneBroker else { return eventLoop.makeSucceededFuture(.none) }
+        let partition = Self.offsetsPartition(of: groupId, partitions: cluster.settings.offsetsTopicPartitions)
+        guard let log = topics.partition(GroupCoordinator.offsetsTopic, partition) else {
+            return eventLoop.makeSucceededFuture(.notCoordinator)
+        }
+        let end = log.offsets.logEndOffset
+        guard end > 0 else { return eventLoop.makeSucceededFuture(.none) }
+        let promise = eventLoop.makePromise(of: KafkaErrorCode.self)
+        let timer = eventLoop.scheduleTask(in: .seconds(5)) { promise.succeed(.requestTimedOut) }
+        log.whenReplicated(through: end - 1) { code in
+            eventLoop.execute {
+                timer.cancel()
+                switch code {
+                case .none: promise.succeed(.none)
+                case .notLeaderOrFollower: promise.succeed(.notCoordinator)
+                default: promise.succeed(.coordinatorNotAvailable)
+                }
+            }
+        }
+        return promise.futureResult
     }
 }

@@ -339,7 +339,20 @@ extension GroupCoordinator {
     /// Appends changes to the offsets log. When the log has rolled, a compaction check follows once the caller
     /// has applied the changes in memory: the live commits and group metadata are what a rewrite keeps.
     func persist(_ changes: [OffsetStore.Change], now: Int64) throws(OffsetStore.StoreError) {
-        try store.append(changes, now: now)
+        // In a cluster each group's changes go to its own offsets partition.
+        var byStore: [ObjectIdentifier: (OffsetStore, [OffsetStore.Change])] = [:]
+        for change in changes {
+            let groupId: String
+            switch change {
+            case .offset(let group, _, _): groupId = group
+            case .group(let group, _): groupId = group
+            }
+            guard let target = store(for: groupId) else { throw .storage("this broker no longer coordinates \(groupId)") }
+            byStore[ObjectIdentifier(target), default: (target, [])].1.append(change)
+        }
+        for (target, pending) in byStore.values where target !== store { try target.append(pending, now: now) }
+        let own = byStore[ObjectIdentifier(store)]?.1 ?? []
+        try store.append(own, now: now)
         guard store.hasInactiveSegments, !compactionScheduled else { return }
         compactionScheduled = true
         eventLoop.execute {

@@ -36,17 +36,25 @@ final class GroupCoordinator: @unchecked Sendable {
     /// What opening the offsets log found damaged on disk and cut away (read once, at startup).
     let offsetsLogRecoveries: [LogRecovery]
 
+    /// The `__consumer_offsets` partition a group belongs to in a cluster; nil for a lone broker, whose one
+    /// offsets log (``store``) holds every group.
+    let offsetsPartition: @Sendable (String) -> Int32?
+
     // Confined to `eventLoop` (set up in init, before any request can arrive).
     var groups: [String: ClassicGroup] = [:]
+    /// In a cluster: the stores of the `__consumer_offsets` partitions this broker leads, and so coordinates.
+    var partitionStores: [Int32: OffsetStore] = [:]
     private var nextToken: UInt64 = 0
     var compactionScheduled = false
     private var expiryTask: RepeatedTask?
     private(set) var stopped = false
 
     init(configuration: MockBrokerConfiguration, dataDirectory: String, topics: TopicRegistry, eventLoop: any EventLoop,
-         clock: CoordinatorClock = .wall, logger: Logger) throws {
+         clock: CoordinatorClock = .wall, offsetsPartition: @escaping @Sendable (String) -> Int32? = { _ in nil },
+         logger: Logger) throws {
         self.configuration = configuration
         self.clock = clock
+        self.offsetsPartition = offsetsPartition
         self.topics = topics
         self.eventLoop = eventLoop
         self.logger = logger
@@ -116,6 +124,60 @@ final class GroupCoordinator: @unchecked Sendable {
         }
         try? await done.get()
         store.close()
+    }
+
+    // MARK: - Coordinator moves (cluster)
+
+    /// The store a group's writes go to: its offsets partition's, while this broker leads it (the lone store for
+    /// a lone broker); nil when this broker does not coordinate the group.
+    func store(for groupId: String) -> OffsetStore? {
+        guard let partition = offsetsPartition(groupId) else { return store }
+        return partitionStores[partition]
+    }
+
+    /// This broker became leader of `__consumer_offsets` partition `partition`: it loads the groups and offsets
+    /// the replicated log holds, as Kafka's coordinator does on a move, and coordinates them from now on.
+    func loadPartition(_ partition: Int32, log: PartitionLog) {
+        eventLoop.execute {
+            guard !self.stopped, self.partitionStores[partition] == nil else { return }
+            let store = OffsetStore(replicated: log)
+            let contents: OffsetStore.Contents
+            do {
+                contents = try store.load()
+            } catch {
+                self.logger.error("could not load __consumer_offsets-\(partition): \(error)")
+                return
+            }
+            self.partitionStores[partition] = store
+            for (groupId, stored) in contents.groups {
+                let group = ClassicGroup(groupId: groupId, incarnation: self.token(), now: nil)
+                group.restore(stored)
+                self.groups[groupId] = group
+            }
+            for (groupId, offsets) in contents.offsets {
+                let group = self.groups[groupId] ?? ClassicGroup(groupId: groupId, incarnation: self.token(), now: nil)
+                group.offsets = offsets
+                self.groups[groupId] = group
+            }
+            for groupId in Set(contents.groups.keys).union(contents.offsets.keys) {
+                guard let group = self.groups[groupId], group.state == .stable else { continue }
+                for member in group.members where member.sessionTimer == nil { self.scheduleSessionExpiry(group, member) }
+            }
+            self.logger.info("loaded \(contents.groups.count) group(s) and the offsets of \(contents.offsets.count) from __consumer_offsets-\(partition)")
+        }
+    }
+
+    /// This broker no longer leads `__consumer_offsets` partition `partition`: its groups are dropped, and their
+    /// waiting requests answered NOT_COORDINATOR (the clients find the new coordinator).
+    func unloadPartition(_ partition: Int32) {
+        eventLoop.execute {
+            guard self.partitionStores.removeValue(forKey: partition) != nil else { return }
+            for (groupId, group) in self.groups where self.offsetsPartition(groupId) == partition {
+                self.unload(group, error: .notCoordinator)
+                self.groups[groupId] = nil
+            }
+            self.logger.info("no longer coordinating the groups of __consumer_offsets-\(partition)")
+        }
     }
 
     /// Cancels a group's timers and answers its waiting requests with `error`.

@@ -53,7 +53,8 @@ struct MetadataHandler: Sendable {
     }
 
     private func describe(_ topic: TopicRegistry.Topic, request: MetadataRequest) -> MetadataResponse.MetadataResponseTopic {
-        var result = MetadataResponse.MetadataResponseTopic(errorCode: 0, name: topic.name, topicId: topic.id, isInternal: false)
+        var result = MetadataResponse.MetadataResponseTopic(errorCode: 0, name: topic.name, topicId: topic.id,
+                                                            isInternal: topic.name == GroupCoordinator.offsetsTopic)
         let records = state.cluster.partitions(of: topic.name) ?? []
         let live = Set(state.cluster.liveBrokers.map(\.id))
         result.partitions = topic.partitions.map { log in
