@@ -35,7 +35,8 @@ final class BrokerState: Sendable {
         defaults.uncleanLeaderElection = cluster.settings.uncleanLeaderElection
         topics = TopicRegistry(dataDirectory: dataDirectory, defaults: defaults,
                                maxPartitions: configuration.maxPartitions, partitionsLead: cluster.isLoneBroker)
-        producerIds = ProducerIdManager(dataDirectory: dataDirectory)
+        producerIds = ProducerIdManager(dataDirectory: dataDirectory,
+                                        base: cluster.isLoneBroker ? 0 : Int64(configuration.nodeId) << 40)
         fetchSessions = FetchSessionCache(capacity: configuration.maxFetchSessions)
         counters = BrokerCounters()
         self.logger = logger
@@ -114,18 +115,18 @@ final class BrokerState: Sendable {
             }
             return (new, Array(stale.values))
         }
-        for fetcher in stopped { fetcher.stop() }
+        for fetcher in stopped { Task { await fetcher.stop() } }
         for fetcher in started { fetcher.start() }
     }
 
-    /// Stops every fetcher for good (the broker is stopping).
-    func stopFetchers() {
+    /// Stops every fetcher for good (the broker is stopping), once none uses the network any more.
+    func stopFetchers() async {
         let all = fetchers.withLockedValue { fetchers in
             fetchingStopped.withLockedValue { $0 = true }
             defer { fetchers.removeAll() }
             return Array(fetchers.values)
         }
-        for fetcher in all { fetcher.stop() }
+        for fetcher in all { await fetcher.stop() }
     }
 
     /// The leader's periodic ISR check (`replica.lag.time.max.ms`): lagging followers leave the ISR.

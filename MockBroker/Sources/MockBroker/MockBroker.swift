@@ -215,7 +215,7 @@ public final class MockBroker: Service, Sendable {
         }
         running.retention.cancel()
         running.isrCheck?.cancel()
-        running.state.stopFetchers()
+        await running.state.stopFetchers()
         try? await running.server.close()
         await running.connections.closeAll()
         await running.state.groups.shutdown()

@@ -17,6 +17,9 @@ final class ReplicaFetcher: Sendable {
     private let state: BrokerState
     private let group: any EventLoopGroup
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// The connection in use, so that stopping can close it (failing a fetch in progress at once).
+    private let currentLink = NIOLockedValueBox<BrokerLink?>(nil)
+    private let stopped = NIOLockedValueBox(false)
 
     init(state: BrokerState, leaderId: Int32, group: any EventLoopGroup) {
         self.state = state
@@ -29,19 +32,29 @@ final class ReplicaFetcher: Sendable {
         task.withLockedValue { $0 = run }
     }
 
-    func stop() {
-        task.withLockedValue { $0?.cancel() }
+    /// Stops fetching; returns once the fetcher no longer touches the network (so its event loops may go).
+    func stop() async {
+        stopped.withLockedValue { $0 = true }
+        let running = task.withLockedValue { $0 }
+        running?.cancel()
+        currentLink.withLockedValue { $0?.close() }
+        await running?.value
     }
+
+    private var isStopped: Bool { stopped.withLockedValue { $0 } || Task.isCancelled }
 
     private func pause(_ milliseconds: Int64) async {
         try? await Task.sleep(nanoseconds: UInt64(milliseconds) * 1_000_000)
     }
 
     private func run() async {
-        var link: BrokerLink?
+        var link: BrokerLink? {
+            get { currentLink.withLockedValue { $0 } }
+            set { currentLink.withLockedValue { $0 = newValue } }
+        }
         defer { link?.close() }
         let settings = state.cluster.settings
-        while !Task.isCancelled {
+        while !isStopped {
             // Cut off: no traffic either way until healed.
             if state.cluster.broker(state.nodeId)?.isolated == true {
                 link?.close()
@@ -58,6 +71,7 @@ final class ReplicaFetcher: Sendable {
             }
             do {
                 if link == nil {
+                    guard !isStopped else { break }
                     link = try await BrokerLink.connect(host: leader.host, port: Int(leader.port), group: group,
                                                         clientId: "broker-\(state.nodeId)-fetcher-\(leaderId)")
                 }
