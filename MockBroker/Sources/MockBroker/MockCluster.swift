@@ -270,6 +270,12 @@ public final class MockCluster: Sendable {
         return ends
     }
 
+    /// The broker coordinating `groupId`: the leader of its `__consumer_offsets` partition (nil when it has none).
+    public func coordinator(ofGroup groupId: String) -> Int32? {
+        let partition = BrokerState.offsetsPartition(of: groupId, partitions: metadata.settings.offsetsTopicPartitions)
+        return leader(topic: GroupCoordinator.offsetsTopic, partition: partition)
+    }
+
     /// Moves a partition's leadership to `broker` (a live in-sync replica).
     public func moveLeader(topic: String, partition: Int32, to broker: Int32) throws {
         do {
