@@ -1,4 +1,5 @@
 import CoreMetrics
+import Tracing
 import NIOCore
 
 /// A broker address, as given in `bootstrap.servers` or learned from Metadata.
@@ -51,6 +52,10 @@ public struct ClientConfiguration: Sendable {
     /// Where the client's metrics go: nil (the default) for swift-metrics' bootstrapped `MetricsSystem.factory`;
     /// a factory of your own keeps them apart (a test, or one registry per client).
     public var metricsFactory: (any MetricsFactory)?
+    /// Traces records (a span per record sent and per record handed out, the context carried in record headers):
+    /// with a tracer of your own here, or, when nil (the default), with swift-distributed-tracing's bootstrapped
+    /// `InstrumentationSystem.tracer`. Nothing is traced, at no cost per record, while that is the no-op tracer.
+    public var tracer: (any Tracer)?
 
     /// Entries of a `bootstrap.servers` string that are not `host:port`; the producer and consumer refuse the
     /// configuration with the first of them named.
@@ -120,4 +125,13 @@ extension StringProtocol {
 extension ClientConfiguration {
     /// The factory the client's metrics are made with.
     var metrics: any MetricsFactory { metricsFactory ?? MetricsSystem.factory }
+}
+
+extension ClientConfiguration {
+    /// The tracer records are traced with, nil when there is none (the no-op tracer).
+    var activeTracer: (any Tracer)? {
+        if let tracer { return tracer }
+        let bootstrapped = InstrumentationSystem.tracer
+        return bootstrapped is NoOpTracer ? nil : bootstrapped
+    }
 }
