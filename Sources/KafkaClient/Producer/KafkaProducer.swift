@@ -225,7 +225,7 @@ public final class KafkaProducer: Service, Sendable {
         case .needsMemory(let bytes):
             if let held = reservation { memory.release(held) }
             reservation = nil
-            try await memory.reserve(bytes, timeout: configuration.maxBlock, eventLoop: sender.eventLoop)
+            try await memory.reserve(bytes, timeout: configuration.maxBlock.timeAmount, eventLoop: sender.eventLoop)
             reservation = bytes
         case .closed:
             if let reservation { memory.release(reservation) }
@@ -270,7 +270,7 @@ public final class KafkaProducer: Service, Sendable {
             return Int32(known.partitions.count)
         }
         cluster.track([topic])
-        let deadline = NIODeadline.now() + configuration.maxBlock
+        let deadline = NIODeadline.now() + configuration.maxBlock.timeAmount
         var attempt = 0
         var lastError: String?
         while NIODeadline.now() < deadline {
@@ -292,7 +292,7 @@ public final class KafkaProducer: Service, Sendable {
                 lastError = "\(error)"
             }
             guard !accumulator.isClosed else { throw .producerClosed }
-            let pause = min(ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+            let pause = min(ExponentialBackoff(initial: configuration.client.retryBackoff.timeAmount, maximum: configuration.client.retryBackoffMax.timeAmount)
                                 .delay(attempt: attempt), deadline - .now())
             attempt += 1
             if pause > .zero { try? await Task.sleep(nanoseconds: UInt64(pause.nanoseconds)) }
