@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 /// Layers, bottom up:
@@ -17,11 +17,13 @@ let package = Package(
         .executable(name: "mock-broker", targets: ["mock-broker"]),
         .executable(name: "kafka-producer", targets: ["kafka-producer"]),
         .executable(name: "kafka-consumer", targets: ["kafka-consumer"]),
+        .executable(name: "example-service", targets: ["example-service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -64,6 +66,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -115,6 +118,25 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Examples/kafka-consumer"
+        ),
+        .target(
+            name: "ExampleService",
+            dependencies: [
+                "KafkaClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/example-service/ExampleService"
+        ),
+        .executableTarget(
+            name: "example-service",
+            dependencies: [
+                "ExampleService", "KafkaClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/example-service/example-service"
         ),
         .executableTarget(
             name: "demo",
@@ -210,8 +232,10 @@ let package = Package(
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaTestSupport", "KafkaClient", "MockBroker", "KafkaProtocol", "KafkaCompression",
+                "KafkaTestSupport", "KafkaClient", "MockBroker", "KafkaProtocol", "KafkaCompression", "ExampleService",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

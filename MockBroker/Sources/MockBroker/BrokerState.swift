@@ -38,7 +38,7 @@ final class BrokerState: Sendable {
         producerIds = ProducerIdManager(dataDirectory: dataDirectory,
                                         base: cluster.isLoneBroker ? 0 : Int64(configuration.nodeId) << 40)
         fetchSessions = FetchSessionCache(capacity: configuration.maxFetchSessions)
-        counters = BrokerCounters()
+        counters = BrokerCounters(brokerId: configuration.nodeId, factory: configuration.metricsFactory)
         self.logger = logger
         let lone = cluster.isLoneBroker
         let partitions = cluster.settings.offsetsTopicPartitions
@@ -46,7 +46,7 @@ final class BrokerState: Sendable {
             lone ? nil : BrokerState.offsetsPartition(of: groupId, partitions: partitions)
         }
         groups = try GroupCoordinator(configuration: configuration, dataDirectory: dataDirectory, topics: topics,
-                                      eventLoop: coordinatorLoop, offsetsPartition: partitionOf, logger: logger)
+                                      eventLoop: coordinatorLoop, offsetsPartition: partitionOf, counters: counters, logger: logger)
     }
 
     /// The host and port clients are told to use.

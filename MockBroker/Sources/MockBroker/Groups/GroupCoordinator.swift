@@ -30,6 +30,7 @@ final class GroupCoordinator: @unchecked Sendable {
     let configuration: MockBrokerConfiguration
     let topics: TopicRegistry
     let logger: Logger
+    let counters: BrokerCounters
     let store: OffsetStore
     /// Timestamps come from here (the wall clock unless a test injects one).
     let clock: CoordinatorClock
@@ -51,10 +52,11 @@ final class GroupCoordinator: @unchecked Sendable {
 
     init(configuration: MockBrokerConfiguration, dataDirectory: String, topics: TopicRegistry, eventLoop: any EventLoop,
          clock: CoordinatorClock = .wall, offsetsPartition: @escaping @Sendable (String) -> Int32? = { _ in nil },
-         logger: Logger) throws {
+         counters: BrokerCounters? = nil, logger: Logger) throws {
         self.configuration = configuration
         self.clock = clock
         self.offsetsPartition = offsetsPartition
+        self.counters = counters ?? BrokerCounters(brokerId: configuration.nodeId, factory: configuration.metricsFactory)
         self.topics = topics
         self.eventLoop = eventLoop
         self.logger = logger
@@ -87,6 +89,11 @@ final class GroupCoordinator: @unchecked Sendable {
     }
 
     func now() -> Int64 { clock.now() }
+
+    /// Reports how many groups and members there are (after a join completes or a member goes).
+    func publishSizes() {
+        counters.groups(groups.count, members: groups.values.reduce(0) { $0 + $1.members.count })
+    }
 
     func token() -> UInt64 {
         nextToken &+= 1
@@ -525,6 +532,7 @@ final class GroupCoordinator: @unchecked Sendable {
     /// Ends the join phase: dynamic members that did not rejoin are dropped, a leader is chosen among those that
     /// did, and the next generation is announced to every waiting member.
     private func completeJoin(_ group: ClassicGroup) {
+        defer { publishSizes() }
         group.joinTimer?.cancel()
         group.joinTimer = nil
         group.joinTimerKind = nil
@@ -600,6 +608,7 @@ final class GroupCoordinator: @unchecked Sendable {
         answerJoin(member, .failure(.unknownMemberId, memberId: ""))
         answerSync(member, .failure(.unknownMemberId))
         group.remove(member.memberId)
+        publishSizes()
         switch group.state {
         case .stable, .completingRebalance: maybePrepareRebalance(group, reason: reason)
         case .preparingRebalance: tryCompleteJoin(group)

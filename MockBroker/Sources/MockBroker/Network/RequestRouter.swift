@@ -44,10 +44,10 @@ struct RequestRouter: Sendable {
         let api = ApiKey(rawValue: header.requestApiKey)
         guard let entry = table.entry(api) else {
             // APIs it does not serve count under one name: a peer sending random keys must not grow the counters.
-            state.counters.request("unsupported")
+            state.counters.request("unsupported", bytes: frame.readableBytes + 4)
             return eventLoop.makeFailedFuture(RouterError.unsupported(api: api, version: header.requestApiVersion))
         }
-        state.counters.request(api.name)
+        state.counters.request(api.name, bytes: frame.readableBytes + 4)
         return entry.route(body, context, self)
     }
 
