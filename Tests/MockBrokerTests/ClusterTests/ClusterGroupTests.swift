@@ -39,8 +39,9 @@ struct ClusterGroupTests {
         return acknowledged
     }
 
-    private func consumerConfiguration(_ cluster: MockCluster, group: String) -> ConsumerConfiguration {
+    private func consumerConfiguration(_ cluster: MockCluster, group: String, clientId: String = "member") -> ConsumerConfiguration {
         var configuration = ConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupId: group)
+        configuration.client.clientId = clientId
         configuration.autoOffsetReset = .earliest
         configuration.enableAutoCommit = false
         configuration.heartbeatInterval = .milliseconds(100)
@@ -156,15 +157,19 @@ struct ClusterGroupTests {
         try await withCluster { cluster in
             try cluster.createTopic("shared", partitions: 4, replicationFactor: 3)
             let acknowledged = try await produceNumbered(cluster, topic: "shared", count: 800)
-            let first = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "movers"), logger: testLogger)
+            // A group whose coordinator is not broker 0: with broker 0 dead, KafkaClient sends every
+            // FindCoordinator of a member without a live data connection to broker 0 and never joins (a client
+            // bug, see README "Known client issues"). The coordinator move itself is what this test is about.
+            let group = try #require((0..<64).map { "movers-\($0)" }.first { cluster.coordinator(ofGroup: $0) != 0 })
+            let first = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: group, clientId: "first"), logger: testLogger)
             try first.subscribe(topics: ["shared"])
             let tally = Tally()
             let firstReader = member(first, tally)
             #expect(await waitUntil { tally.distinct >= 200 })
 
             // A second member joins (a rebalance begins) as the coordinator dies.
-            let coordinator = try #require(cluster.coordinator(ofGroup: "movers"))
-            let second = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "movers"), logger: testLogger)
+            let coordinator = try #require(cluster.coordinator(ofGroup: group))
+            let second = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: group, clientId: "second"), logger: testLogger)
             try second.subscribe(topics: ["shared"])
             let secondReader = member(second, tally)
             try await cluster.killBroker(coordinator)
@@ -197,10 +202,10 @@ struct ClusterGroupTests {
 
             let lost = Set(acknowledged.keys).subtracting(tally.seen.keys)
             #expect(lost.isEmpty, "0 lost: \(lost.count) never consumed, e.g. \(lost.sorted().prefix(5))")
-            let committedNow = try await committed(cluster, group: "movers")
+            let committedNow = try await committed(cluster, group: group)
             #expect(committedNow == endOffsets(cluster, topic: "shared", partitions: 4),
                     "committed \(committedNow.sorted { $0.key < $1.key }), positions \(positions)")
-            #expect(cluster.coordinator(ofGroup: "movers") != coordinator)
+            #expect(cluster.coordinator(ofGroup: group) != coordinator)
             try await cluster.startBroker(coordinator)
         }
     }
