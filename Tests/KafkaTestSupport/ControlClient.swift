@@ -11,7 +11,7 @@ public enum ControlClient {
         let received = NIOLockedValueBox(ByteBuffer())
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var chunk = unwrapInboundIn(data)
-            received.withLockedValue { $0.writeBuffer(&chunk) }
+            received.withLockedValue { _ = $0.writeBuffer(&chunk) }
         }
     }
 
