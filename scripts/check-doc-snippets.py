@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Checks that every Swift code block of the DocC articles is compiled.
+
+Each ```swift block in Sources/*/Documentation.docc/*.md and MockBroker/Sources/*/Documentation.docc/*.md must
+appear, line for line (ignoring indentation, blank lines, `import` lines and `@main`), in one of the
+Tests/*/DocumentationSnippetTests.swift files, which the test build compiles. So a snippet that stops compiling
+breaks the build, and a snippet edited in an article without its copy fails here.
+
+A block whose first line is a `// swift-tools-version` comment (a manifest) is skipped.
+Exit status 1 and a list of the blocks not found, else 0.
+"""
+import glob
+import os
+import re
+import sys
+
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+os.chdir(root)
+
+
+def normalized(lines):
+    out = []
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("import ") or stripped == "@main":
+            continue
+        out.append(re.sub(r"\s+", " ", stripped))
+    return out
+
+
+tests = []
+for path in glob.glob("Tests/*/DocumentationSnippetTests.swift"):
+    with open(path) as f:
+        tests.append(normalized(f.read().split("\n")))
+
+
+def contained(block):
+    n = len(block)
+    for lines in tests:
+        for start in range(len(lines) - n + 1):
+            if lines[start:start + n] == block:
+                return True
+    return False
+
+
+articles = sorted(glob.glob("Sources/*/Documentation.docc/**/*.md", recursive=True)
+                  + glob.glob("MockBroker/Sources/*/Documentation.docc/**/*.md", recursive=True))
+missing = 0
+checked = 0
+for article in articles:
+    with open(article) as f:
+        text = f.read().split("\n")
+    index = 0
+    while index < len(text):
+        if text[index].strip() == "```swift":
+            start = index + 1
+            end = start
+            while text[end].strip() != "```":
+                end += 1
+            body = text[start:end]
+            index = end
+            if body and body[0].strip().startswith("// swift-tools-version"):
+                continue
+            block = normalized(body)
+            checked += 1
+            if block and not contained(block):
+                missing += 1
+                print(f"{article}:{start}: this snippet is not in any Tests/*/DocumentationSnippetTests.swift:")
+                print("    " + "\n    ".join(body))
+        index += 1
+print(f"doc snippets: {checked} checked, {missing} not compiled")
+sys.exit(1 if missing else 0)
