@@ -145,3 +145,159 @@ enum ProducingSnippets {
         await producer.shutdown()
     }
 }
+
+// MARK: - Consuming with Groups
+
+enum ConsumingSnippets {
+    static func handle(_ record: ConsumerRecord) async throws {}
+
+    static func batches() async throws {
+        var configuration = ConsumerConfiguration(bootstrapServers: "127.0.0.1:9092", groupId: "billing")
+        configuration.autoOffsetReset = .earliest
+        let consumer = try KafkaConsumer(configuration: configuration)
+        try consumer.subscribe(topics: ["orders", "refunds"])
+
+        for try await batch in consumer.batches {
+            for record in batch {
+                try await handle(record)
+            }
+        }
+    }
+
+    static func manualCommits() async throws {
+        var configuration = ConsumerConfiguration(bootstrapServers: "127.0.0.1:9092", groupId: "billing")
+        configuration.enableAutoCommit = false
+        let consumer = try KafkaConsumer(configuration: configuration)
+        try consumer.subscribe(topics: ["orders"])
+
+        for try await batch in consumer.batches {
+            for record in batch {
+                try await handle(record)
+            }
+            try await consumer.commit()
+        }
+    }
+
+    static func commitOffsets(consumer: KafkaConsumer, record: ConsumerRecord) async throws {
+        try await consumer.commit(offsets: [record.topicPartition: OffsetAndMetadata(offset: record.offset + 1)])
+    }
+
+    static func committed(consumer: KafkaConsumer) async throws {
+        let partition = TopicPartition(topic: "orders", partition: 0)
+        let committed = try await consumer.committed([partition])
+        if let offset = committed[partition] ?? nil {
+            print("committed: \(offset.offset)")
+        }
+    }
+
+    static func rebalanceEvents(consumer: KafkaConsumer) {
+        Task {
+            for await event in consumer.rebalanceEvents {
+                switch event {
+                case .assigned(let partitions): print("now reading \(partitions)")
+                case .revoked(let partitions): print("gave back \(partitions)")
+                case .lost(let partitions): print("lost \(partitions) without committing")
+                }
+            }
+        }
+    }
+
+    static func groupSettings() {
+        var configuration = ConsumerConfiguration(bootstrapServers: "127.0.0.1:9092", groupId: "billing")
+        configuration.assignors = [CooperativeStickyAssignor(), RangeAssignor()]
+        configuration.groupInstanceId = "billing-worker-1"
+        _ = configuration
+    }
+
+    static func positions(consumer: KafkaConsumer) async throws {
+        let partition = TopicPartition(topic: "orders", partition: 0)
+        try consumer.seek(partition, to: 42)
+        try consumer.seekToBeginning([partition])
+        try consumer.seekToEnd([partition])
+        if let next = consumer.position(partition), let lag = consumer.lag(partition) {
+            print("next offset \(next), \(lag) records behind the high watermark")
+        }
+
+        let since: Int64 = 1_767_225_600_000          // 2026-01-01T00:00:00Z
+        let found = try await consumer.offsetsForTimes([partition: since])
+        if let match = found[partition] ?? nil {
+            try consumer.seek(partition, to: match.offset)
+        }
+    }
+
+    static func withoutGroup() throws {
+        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: "127.0.0.1:9092"))
+        let partitions = [TopicPartition(topic: "orders", partition: 0), TopicPartition(topic: "orders", partition: 1)]
+        try consumer.assign(partitions)
+        try consumer.seekToBeginning(partitions)
+    }
+}
+
+// MARK: - Delivery Guarantees
+
+enum DeliveryGuaranteesSnippets {
+    static func idempotent() {
+        var configuration = ProducerConfiguration(bootstrapServers: "127.0.0.1:9092")
+        configuration.acks = .all                    // the default
+        configuration.enableIdempotence = true       // on by default with acks = .all; explicit, it also checks the rest
+        configuration.deliveryTimeout = .seconds(120)
+        _ = configuration
+    }
+
+    static func atLeastOnceInOrder() {
+        var configuration = ProducerConfiguration(bootstrapServers: "127.0.0.1:9092")
+        configuration.acks = .leader
+        configuration.enableIdempotence = false
+        configuration.maxInFlightRequestsPerConnection = 1   // no reordering through retries; duplicates remain possible
+        _ = configuration
+    }
+}
+
+// MARK: - Compression
+
+enum CompressionSnippets {
+    static func producer() {
+        var configuration = ProducerConfiguration(bootstrapServers: "127.0.0.1:9092")
+        configuration.compression = .zstd
+        configuration.compressionLevel = 6
+        configuration.linger = .milliseconds(20)     // fuller batches compress better
+
+        let codec = CompressionCodec(name: "lz4") ?? .none     // import KafkaCompression
+        configuration.compression = codec
+    }
+}
+
+// MARK: - Testing with MockBroker (these run, against in-process brokers)
+
+@Suite("Documentation snippets: Testing with MockBroker")
+struct TestingWithMockBrokerSnippets {
+    @Test func orderIsPublished() async throws {
+        let broker = try await MockBroker.start()                  // a free port, a temporary data directory
+        try broker.createTopic("orders", partitions: 3)
+
+        let producer = try KafkaProducer(configuration: ProducerConfiguration(bootstrapServers: broker.bootstrapServers))
+        let metadata = try await producer.send(ProducerRecord(topic: "orders", key: "order-1", value: "created"))
+        await producer.shutdown()
+
+        #expect(broker.offsets(topic: "orders", partition: metadata.partition)?.highWatermark == 1)
+        try await broker.stop()                                     // closes connections, removes the directory
+    }
+
+    @Test func retriesAreNotWrittenTwice() async throws {
+        let broker = try await MockBroker.start()
+        try broker.createTopic("payments")
+        // The next two Produce requests to payments get NOT_LEADER_OR_FOLLOWER; the one after is written, but
+        // its answer is lost.
+        try broker.injectFault(Fault(api: .produce, topic: "payments", action: .error(.notLeaderOrFollower), count: 2))
+        try broker.injectFault(Fault(api: .produce, topic: "payments", action: .dropResponse))
+
+        let producer = try KafkaProducer(configuration: ProducerConfiguration(bootstrapServers: broker.bootstrapServers))
+        let metadata = try await producer.send(ProducerRecord(topic: "payments", value: "42.00"))
+        await producer.shutdown()
+
+        #expect(metadata.offset == 0)
+        #expect(broker.offsets(topic: "payments", partition: 0)?.highWatermark == 1)   // idempotence: written once
+        #expect(broker.pendingFaults.isEmpty)
+        try await broker.stop()
+    }
+}
