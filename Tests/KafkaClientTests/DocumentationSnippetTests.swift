@@ -2,10 +2,12 @@ import KafkaClient
 import KafkaCompression
 import KafkaProtocol
 import Logging
+import MetricsTestKit
 import MockBroker
 import NIOCore
 import ServiceLifecycle
 import Testing
+import Tracing
 
 // The code of the DocC articles (Sources/KafkaClient/Documentation.docc), so that API drift breaks the build:
 // `scripts/check-doc-snippets.py` (run by `scripts/docs.sh`) checks that every ```swift block of the articles is
@@ -299,5 +301,109 @@ struct TestingWithMockBrokerSnippets {
         #expect(broker.offsets(topic: "payments", partition: 0)?.highWatermark == 1)   // idempotence: written once
         #expect(broker.pendingFaults.isEmpty)
         try await broker.stop()
+    }
+}
+
+// MARK: - Configuration Reference
+
+enum ConfigurationReferenceSnippets {
+    static func settings() {
+        var producer = ProducerConfiguration(bootstrapServers: "broker-1:9092,broker-2:9092")
+        producer.client.clientId = "checkout"
+        producer.linger = .milliseconds(10)
+
+        var consumer = ConsumerConfiguration(bootstrapServers: "broker-1:9092", groupId: "billing")
+        consumer.client.requestTimeout = .seconds(10)
+        consumer.maxPollInterval = .minutes(10)
+        _ = (producer, consumer)
+    }
+}
+
+/// The defaults the Configuration Reference's tables state, read from the code: a changed default fails here until
+/// the article (and this test) say the new one.
+@Suite("Documentation: the Configuration Reference's defaults")
+struct ConfigurationReferenceDefaultsTests {
+    @Test func clientDefaults() {
+        let client = ClientConfiguration(bootstrapServers: "127.0.0.1:9092")
+        #expect(client.bootstrapServers == [BrokerAddress(host: "127.0.0.1", port: 9092)])
+        #expect(client.clientId == "swift-kafka")
+        #expect(client.requestTimeout == .seconds(30))
+        #expect(client.connectionSetupTimeout == .seconds(10))
+        #expect(client.reconnectBackoff == .milliseconds(50))
+        #expect(client.reconnectBackoffMax == .seconds(1))
+        #expect(client.retryBackoff == .milliseconds(100))
+        #expect(client.retryBackoffMax == .seconds(1))
+        #expect(client.metadataMaxAge == .minutes(5))
+        #expect(client.maxResponseBytes == 512 * 1024 * 1024)
+        #expect(client.metricsFactory == nil)
+        #expect(client.tracer == nil)
+        #expect(ClientConfiguration(bootstrapServers: "[::1]:9092").bootstrapServers == [BrokerAddress(host: "::1", port: 9092)])
+    }
+
+    @Test func producerDefaults() {
+        let producer = ProducerConfiguration(bootstrapServers: "127.0.0.1:9092")
+        #expect(producer.acks == .all)
+        #expect(producer.enableIdempotence == nil)
+        #expect(producer.isIdempotent)
+        #expect(producer.linger == .milliseconds(5))
+        #expect(producer.batchSize == 16_384)
+        #expect(producer.bufferMemory == 33_554_432)
+        #expect(producer.compression == .none)
+        #expect(producer.compressionLevel == nil)
+        #expect(producer.maxInFlightRequestsPerConnection == 5)
+        #expect(producer.retries == 2_147_483_647)
+        #expect(producer.deliveryTimeout == .minutes(2))
+        #expect(producer.maxBlock == .seconds(60))
+        #expect(producer.maxRequestSize == 1_048_576)
+        if case .sticky = producer.partitioner {} else { Issue.record("partitioner is not .sticky") }
+        #expect(producer.partitionerIgnoreKeys == false)
+    }
+
+    @Test func consumerDefaults() {
+        let consumer = ConsumerConfiguration(bootstrapServers: "127.0.0.1:9092")
+        #expect(consumer.groupId == nil)
+        #expect(consumer.groupInstanceId == nil)
+        #expect(consumer.autoOffsetReset == .latest)
+        #expect(consumer.enableAutoCommit)
+        #expect(consumer.autoCommitInterval == .seconds(5))
+        #expect(consumer.fetchMinBytes == 1)
+        #expect(consumer.fetchMaxWait == .milliseconds(500))
+        #expect(consumer.fetchMaxBytes == 52_428_800)
+        #expect(consumer.maxPartitionFetchBytes == 1_048_576)
+        #expect(consumer.checkCRCs)
+        #expect(consumer.isolationLevel == .readUncommitted)
+        #expect(consumer.maxDecompressedBatchBytes == 67_108_864)
+        #expect(consumer.sessionTimeout == .seconds(45))
+        #expect(consumer.heartbeatInterval == .seconds(3))
+        #expect(consumer.maxPollInterval == .minutes(5))
+        #expect(consumer.assignors.map(\.name) == ["cooperative-sticky"])
+    }
+}
+
+// MARK: - Observability
+
+enum ObservabilitySnippets {
+    static func handle(_ record: ConsumerRecord) async throws {}
+
+    static func metrics(metricsFactory: TestMetrics) {
+        var configuration = ProducerConfiguration(bootstrapServers: "127.0.0.1:9092")
+        configuration.client.clientId = "checkout"
+        configuration.client.metricsFactory = metricsFactory      // any swift-metrics MetricsFactory
+        _ = configuration
+    }
+
+    static func logging(configuration: ProducerConfiguration) throws {
+        var logger = Logger(label: "checkout.kafka")
+        logger.logLevel = .debug
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        _ = producer
+    }
+
+    static func tracing(consumer: KafkaConsumer) async throws {
+        for try await record in consumer.records {
+            try await withSpan("handle order", context: record.traceContext ?? .topLevel, ofKind: .internal) { _ in
+                try await handle(record)
+            }
+        }
     }
 }
