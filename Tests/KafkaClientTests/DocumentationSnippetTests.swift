@@ -407,3 +407,30 @@ enum ObservabilitySnippets {
         }
     }
 }
+
+// MARK: - Migrating from swift-kafka-client
+
+enum MigrationSnippets {
+    static func process(_ record: ConsumerRecord) async throws {}
+
+    static func producer(configuration: ProducerConfiguration, logger: Logger) async throws {
+        let (producer, events) = try KafkaProducer.makeWithDeliveryReports(configuration: configuration, logger: logger)
+        let id = try await producer.enqueue(ProducerRecord(topic: "orders", key: "order-1", value: "created"))
+        for await case .deliveryReports(let reports) in events {
+            for report in reports {
+                if case .failure(let error) = report.result { logger.error("\(report.id): \(error)") }
+            }
+        }
+        _ = id
+    }
+
+    static func consumer(logger: Logger) async throws {
+        var configuration = ConsumerConfiguration(bootstrapServers: "localhost:9092", groupId: "billing")
+        configuration.autoOffsetReset = .latest
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        try consumer.subscribe(topics: ["orders"])
+        for try await record in consumer.records {
+            try await process(record)
+        }
+    }
+}
