@@ -199,7 +199,7 @@ public struct RecordIterator {
     }
 
     /// The next record, nil after the last; throws when the section disagrees with the header or a length is bad.
-    /// Reads in place: the framing in one pass over the bytes (``RecordFraming``), then the key, value and (when
+    /// Reads in place: the framing in one pass over the bytes (`RecordFraming`), then the key, value and (when
     /// present) header slices, which are the only references taken.
     public mutating func next() throws(RecordBatchError) -> Record? {
         guard remaining > 0 else {

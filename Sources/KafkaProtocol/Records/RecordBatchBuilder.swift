@@ -21,8 +21,12 @@ public struct RecordBatchBuilder {
     public var isControl = false
     public var timestampType: TimestampType = .createTime
 
-    /// - Parameter capacity: Bytes to reserve up front; a producer passes its `batch.size` so that the buffer
-    ///   does not grow while records are appended.
+    /// Starts an empty batch.
+    ///
+    /// - Parameters:
+    ///   - allocator: Allocates the batch's buffer.
+    ///   - capacity: Bytes to reserve up front; a producer passes its `batch.size` so that the buffer does not grow
+    ///     while records are appended.
     public init(allocator: ByteBufferAllocator = ByteBufferAllocator(), capacity: Int = 16 * 1024) {
         buffer = allocator.buffer(capacity: max(capacity, RecordBatchLayout.headerSize))
         buffer.writeRepeatingByte(0, count: RecordBatchLayout.headerSize)
