@@ -38,19 +38,19 @@ public struct ClientConfiguration: Sendable {
     /// `client.id`, sent in every request.
     public var clientId = "swift-kafka"
     /// `request.timeout.ms`: how long to wait for a response. Default 30 s.
-    public var requestTimeout: TimeAmount = .seconds(30)
+    public var requestTimeout: Duration = .seconds(30)
     /// `socket.connection.setup.timeout.ms`. Default 10 s.
-    public var connectionSetupTimeout: TimeAmount = .seconds(10)
+    public var connectionSetupTimeout: Duration = .seconds(10)
     /// `reconnect.backoff.ms`: the first wait before reconnecting to a broker. Default 50 ms.
-    public var reconnectBackoff: TimeAmount = .milliseconds(50)
+    public var reconnectBackoff: Duration = .milliseconds(50)
     /// `reconnect.backoff.max.ms`: the longest wait; the backoff doubles up to it, with ±20% jitter. Default 1 s.
-    public var reconnectBackoffMax: TimeAmount = .seconds(1)
+    public var reconnectBackoffMax: Duration = .seconds(1)
     /// `retry.backoff.ms`: the first wait before retrying a failed request. Default 100 ms.
-    public var retryBackoff: TimeAmount = .milliseconds(100)
+    public var retryBackoff: Duration = .milliseconds(100)
     /// `retry.backoff.max.ms`: the longest, reached by doubling with jitter. Default 1 s.
-    public var retryBackoffMax: TimeAmount = .seconds(1)
+    public var retryBackoffMax: Duration = .seconds(1)
     /// `metadata.max.age.ms`: metadata is refreshed at least this often. Default 5 minutes.
-    public var metadataMaxAge: TimeAmount = .minutes(5)
+    public var metadataMaxAge: Duration = .seconds(5 * 60)
     /// Largest response frame accepted (a safety bound; Kafka's `fetch.max.bytes` default is 50 MiB).
     public var maxResponseBytes = 512 * 1024 * 1024
     /// Where the client's metrics go: nil (the default) for swift-metrics' bootstrapped `MetricsSystem.factory`;
@@ -99,8 +99,8 @@ public struct ClientConfiguration: Sendable {
     var connection: BrokerConnection.Configuration {
         var configuration = BrokerConnection.Configuration()
         configuration.clientId = clientId
-        configuration.requestTimeout = requestTimeout
-        configuration.connectTimeout = connectionSetupTimeout
+        configuration.requestTimeout = requestTimeout.timeAmount
+        configuration.connectTimeout = connectionSetupTimeout.timeAmount
         configuration.maxResponseBytes = maxResponseBytes
         return configuration
     }
