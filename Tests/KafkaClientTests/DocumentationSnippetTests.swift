@@ -35,8 +35,7 @@ enum GettingStartedSnippets {
         try consumer.subscribe(topics: ["orders"])
 
         for try await record in consumer.records {
-            let value = record.value.map { String(buffer: $0) } ?? ""
-            print("\(record.topic)-\(record.partition)@\(record.offset): \(value)")
+            print("\(record.topic)-\(record.partition)@\(record.offset): \(record.valueString ?? "")")
         }
     }
 
@@ -142,9 +141,22 @@ enum ProducingSnippets {
         _ = configuration
     }
 
-    static func flushAndShutdown(producer: KafkaProducer) async throws {
+    static func flushAndClose(producer: KafkaProducer) async throws {
         try await producer.flush()
-        await producer.shutdown()
+        await producer.close(timeout: .seconds(10))
+    }
+
+    static func partitionsFor(producer: KafkaProducer) async throws {
+        let partitions = try await producer.partitionsFor("orders")
+        print("orders has \(partitions.count) partitions")
+    }
+
+    static func errors(producer: KafkaProducer) async throws {
+        do {
+            _ = try await producer.send(ProducerRecord(topic: "orders", value: "created"))
+        } catch let error as any KafkaError where error.brokerErrorCode == .topicAuthorizationFailed {
+            print("not allowed to write to orders")
+        }
     }
 }
 
@@ -187,7 +199,7 @@ enum ConsumingSnippets {
     static func committed(consumer: KafkaConsumer) async throws {
         let partition = TopicPartition(topic: "orders", partition: 0)
         let committed = try await consumer.committed([partition])
-        if let offset = committed[partition] ?? nil {
+        if let offset = committed[partition] {
             print("committed: \(offset.offset)")
         }
     }
@@ -222,9 +234,32 @@ enum ConsumingSnippets {
 
         let since: Int64 = 1_767_225_600_000          // 2026-01-01T00:00:00Z
         let found = try await consumer.offsetsForTimes([partition: since])
-        if let match = found[partition] ?? nil {
+        if let match = found[partition] {
             try consumer.seek(partition, to: match.offset)
         }
+    }
+
+    static func poll(consumer: KafkaConsumer) async throws {
+        while !Task.isCancelled {
+            let records = try await consumer.poll(timeout: .seconds(1))
+            for record in records {
+                try await handle(record)
+            }
+        }
+    }
+
+    static func lookups(consumer: KafkaConsumer) async throws {
+        let partitions = try await consumer.partitionsFor("orders").map(\.topicPartition)
+        let ends = try await consumer.endOffsets(partitions)
+        let committed = try await consumer.committed(partitions)
+        for partition in partitions {
+            let behind = (ends[partition] ?? 0) - (committed[partition]?.offset ?? 0)
+            print("\(partition): \(behind) records not committed yet")
+        }
+    }
+
+    static func closing(consumer: KafkaConsumer) async {
+        await consumer.close(timeout: .seconds(5), commitOffsets: false)
     }
 
     static func withoutGroup() throws {
@@ -264,7 +299,7 @@ enum CompressionSnippets {
         configuration.compressionLevel = 6
         configuration.linger = .milliseconds(20)     // fuller batches compress better
 
-        let codec = CompressionCodec(name: "lz4") ?? .none     // import KafkaCompression
+        let codec = CompressionCodec(name: "lz4") ?? .none
         configuration.compression = codec
     }
 }
@@ -314,7 +349,7 @@ enum ConfigurationReferenceSnippets {
 
         var consumer = ConsumerConfiguration(bootstrapServers: "broker-1:9092", groupId: "billing")
         consumer.client.requestTimeout = .seconds(10)
-        consumer.maxPollInterval = .minutes(10)
+        consumer.maxPollInterval = .seconds(10 * 60)
         _ = (producer, consumer)
     }
 }
@@ -333,7 +368,7 @@ struct ConfigurationReferenceDefaultsTests {
         #expect(client.reconnectBackoffMax == .seconds(1))
         #expect(client.retryBackoff == .milliseconds(100))
         #expect(client.retryBackoffMax == .seconds(1))
-        #expect(client.metadataMaxAge == .minutes(5))
+        #expect(client.metadataMaxAge == .seconds(5 * 60))
         #expect(client.maxResponseBytes == 512 * 1024 * 1024)
         #expect(client.metricsFactory == nil)
         #expect(client.tracer == nil)
@@ -352,7 +387,7 @@ struct ConfigurationReferenceDefaultsTests {
         #expect(producer.compressionLevel == nil)
         #expect(producer.maxInFlightRequestsPerConnection == 5)
         #expect(producer.retries == 2_147_483_647)
-        #expect(producer.deliveryTimeout == .minutes(2))
+        #expect(producer.deliveryTimeout == .seconds(2 * 60))
         #expect(producer.maxBlock == .seconds(60))
         #expect(producer.maxRequestSize == 1_048_576)
         if case .sticky = producer.partitioner {} else { Issue.record("partitioner is not .sticky") }
@@ -375,8 +410,10 @@ struct ConfigurationReferenceDefaultsTests {
         #expect(consumer.maxDecompressedBatchBytes == 67_108_864)
         #expect(consumer.sessionTimeout == .seconds(45))
         #expect(consumer.heartbeatInterval == .seconds(3))
-        #expect(consumer.maxPollInterval == .minutes(5))
+        #expect(consumer.maxPollInterval == .seconds(5 * 60))
         #expect(consumer.assignors.map(\.name) == ["cooperative-sticky"])
+        #expect(consumer.maxPollRecords == 500)
+        #expect(consumer.defaultApiTimeout == .seconds(60))
     }
 }
 
