@@ -39,15 +39,19 @@ enum GettingStartedSnippets {
         }
     }
 
-    struct OrderProcessor: Service {
+    struct InvoiceWriter: Service {
         let consumer: KafkaConsumer
         let producer: KafkaProducer
 
         func run() async throws {
             try await cancelWhenGracefulShutdown {
-                for try await record in consumer.records {
-                    guard let value = record.value else { continue }
-                    _ = try await producer.send(ProducerRecord(topic: "invoices", key: record.key, value: value))
+                for try await batch in consumer.batches {
+                    for record in batch {
+                        try await producer.enqueue(ProducerRecord(topic: "invoices", key: record.key,
+                                                                  value: "invoice for \(record.valueString ?? "")"))
+                    }
+                    try await producer.flush()       // throws if any record of the batch failed: nothing is committed
+                    try await consumer.commit()
                 }
             }
         }
@@ -58,13 +62,14 @@ enum GettingStartedSnippets {
             let logger = Logger(label: "orders-service")
             let producer = try KafkaProducer(configuration: ProducerConfiguration(bootstrapServers: "127.0.0.1:9092"),
                                              logger: logger)
-            var consumerConfiguration = ConsumerConfiguration(bootstrapServers: "127.0.0.1:9092", groupId: "billing")
+            var consumerConfiguration = ConsumerConfiguration(bootstrapServers: "127.0.0.1:9092", groupId: "invoicing")
             consumerConfiguration.autoOffsetReset = .earliest
+            consumerConfiguration.enableAutoCommit = false
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
             try consumer.subscribe(topics: ["orders"])
 
             let group = ServiceGroup(
-                services: [producer, consumer, OrderProcessor(consumer: consumer, producer: producer)],
+                services: [producer, consumer, InvoiceWriter(consumer: consumer, producer: producer)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
