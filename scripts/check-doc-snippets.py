@@ -8,7 +8,9 @@ breaks the build, and a snippet edited in an article without its copy fails here
 
 Skipped: a block whose first line is a `// swift-tools-version` comment (a manifest), and one whose first line is
 `// swift-kafka-client` (the other library's code, in the migration guide).
-Exit status 1 and a list of the blocks not found, else 0.
+It also checks that every public `var` of ClientConfiguration, ProducerConfiguration and ConsumerConfiguration
+has a row (a ``Type/name`` link) in the Configuration Reference article.
+Exit status 1 and a list of what is missing, else 0.
 """
 import glob
 import os
@@ -70,4 +72,28 @@ for article in articles:
                 print("    " + "\n    ".join(body))
         index += 1
 print(f"doc snippets: {checked} checked, {missing} not compiled")
-sys.exit(1 if missing else 0)
+
+# Every public setting of the configuration types has a row in the Configuration Reference.
+reference_path = "Sources/KafkaClient/Documentation.docc/ConfigurationReference.md"
+with open(reference_path) as f:
+    reference = f.read()
+undocumented = 0
+for path in ["Sources/KafkaClient/Configuration/ClientConfiguration.swift",
+             "Sources/KafkaClient/Producer/ProducerConfiguration.swift",
+             "Sources/KafkaClient/Consumer/ConsumerConfiguration.swift"]:
+    with open(path) as f:
+        lines = f.read().split("\n")
+    current = None
+    for number, line in enumerate(lines, 1):
+        declared = re.match(r"^public struct (\w+)", line)
+        if declared:
+            current = declared.group(1)
+        elif re.match(r"^\S", line):
+            current = None
+        setting = re.match(r"^    public var (\w+)", line)
+        if setting and current and current.endswith("Configuration") and setting.group(1) != "client":
+            if f"``{current}/{setting.group(1)}``" not in reference:
+                undocumented += 1
+                print(f"{path}:{number}: {current}.{setting.group(1)} has no row in {reference_path}")
+print(f"configuration reference: {undocumented} settings missing")
+sys.exit(1 if missing or undocumented else 0)
