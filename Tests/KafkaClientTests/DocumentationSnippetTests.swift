@@ -342,6 +342,23 @@ struct TestingWithMockBrokerSnippets {
         #expect(broker.pendingFaults.isEmpty)
         try await broker.stop()
     }
+
+    @Test func writesSurviveALeaderChange() async throws {
+        let cluster = try await MockCluster.start(brokers: 3)
+        try cluster.createTopic("orders", partitions: 1, replicationFactor: 3)
+
+        let producer = try KafkaProducer(configuration: ProducerConfiguration(bootstrapServers: cluster.bootstrapServers))
+        let first = try await producer.send(ProducerRecord(topic: "orders", value: "order-1"))
+
+        let leader = try #require(cluster.leader(topic: "orders", partition: 0))
+        try await cluster.stopBroker(leader)                      // controlled shutdown: leadership moves first
+        let second = try await producer.send(ProducerRecord(topic: "orders", value: "order-2"))
+        await producer.shutdown()
+
+        #expect([first.offset, second.offset] == [0, 1])
+        #expect(cluster.leader(topic: "orders", partition: 0) != leader)
+        try await cluster.stop()
+    }
 }
 
 // MARK: - Configuration Reference
