@@ -9,7 +9,8 @@ breaks the build, and a snippet edited in an article without its copy fails here
 Skipped: a block whose first line is a `// swift-tools-version` comment (a manifest), and one whose first line is
 `// swift-kafka-client` (the other library's code, in the migration guide).
 It also checks that every public `var` of ClientConfiguration, ProducerConfiguration and ConsumerConfiguration
-has a row (a ``Type/name`` link) in the Configuration Reference article.
+has a row (a ``Type/name`` link) in the Configuration Reference article, and that every swift-metrics label the
+client makes (`label: "kafka_..."`) is named in the Observability article.
 Exit status 1 and a list of what is missing, else 0.
 """
 import glob
@@ -96,4 +97,17 @@ for path in ["Sources/KafkaClient/Configuration/ClientConfiguration.swift",
                 undocumented += 1
                 print(f"{path}:{number}: {current}.{setting.group(1)} has no row in {reference_path}")
 print(f"configuration reference: {undocumented} settings missing")
-sys.exit(1 if missing or undocumented else 0)
+
+# Every metric the client makes is named in the Observability article.
+observability_path = "Sources/KafkaClient/Documentation.docc/Observability.md"
+with open(observability_path) as f:
+    observability = f.read()
+unnamed = 0
+for path in sorted(glob.glob("Sources/KafkaClient/**/*.swift", recursive=True)):
+    with open(path) as f:
+        for label in sorted(set(re.findall(r'label: "(kafka_[a-z_]+)"', f.read()))):
+            if f"`{label}`" not in observability:
+                unnamed += 1
+                print(f"{path}: metric {label} is not in {observability_path}")
+print(f"observability: {unnamed} metrics missing")
+sys.exit(1 if missing or undocumented or unnamed else 0)

@@ -2,7 +2,7 @@
 # Builds the DocC documentation of every public module with swift-docc-plugin, warnings as errors (a broken
 # ``Symbol`` link or a <doc:Article> that does not exist fails), after checking that every Swift snippet of the
 # articles is in a DocumentationSnippetTests.swift that the test build compiles, and that every public setting
-# has its row in the Configuration Reference.
+# has its row in the Configuration Reference and every client metric is named in Observability.
 #
 #   scripts/docs.sh                      # all catalogs; archives in .build/plugins/Swift-DocC/outputs/
 #   scripts/docs.sh KafkaClient          # one catalog
