@@ -68,11 +68,17 @@ enum GettingStartedSnippets {
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
             try consumer.subscribe(topics: ["orders"])
 
-            let group = ServiceGroup(
-                services: [producer, consumer, InvoiceWriter(consumer: consumer, producer: producer)],
+            // If the writer stops (its input ended, or it threw), the others shut down gracefully too.
+            let writer = ServiceGroupConfiguration.ServiceConfiguration(
+                service: InvoiceWriter(consumer: consumer, producer: producer),
+                successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup
+            )
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [.init(service: producer), .init(service: consumer), writer],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
-            )
+            ))
             try await group.run()
         }
     }
