@@ -33,6 +33,8 @@ public final class MockBroker: Service, Sendable {
         case stopped(BrokerStatistics)
     }
 
+    /// `@unchecked Sendable`: every field is a constant; `RepeatedTask` (not marked Sendable) is only cancelled,
+    /// which NIO allows from any thread.
     private struct Running: @unchecked Sendable {
         let state: BrokerState
         let group: MultiThreadedEventLoopGroup

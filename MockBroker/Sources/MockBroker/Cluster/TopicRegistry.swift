@@ -5,6 +5,9 @@ import NIOConcurrencyHelpers
 /// The broker's topics: names, ids, configs and partition logs. Topic metadata is kept in
 /// `<data directory>/topics.json` (and each partition directory holds Kafka's `partition.metadata`), so a
 /// restarted broker finds its topics again.
+///
+/// `@unchecked Sendable`: `topics` and `namesById` are read and written under `lock` only; the other stored
+/// properties are constants, and each `PartitionLog` is thread-safe itself.
 final class TopicRegistry: @unchecked Sendable {
     struct Topic: Sendable {
         let name: String

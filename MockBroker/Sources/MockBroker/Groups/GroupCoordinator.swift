@@ -18,6 +18,9 @@ import NIOCore
 /// group's metadata (generation, protocol, leader, members and assignments) when a generation's assignment is
 /// complete and when the group becomes Empty, as Kafka does: a restarted broker brings its groups back in that
 /// state, and their members carry on without a rebalance.
+///
+/// `@unchecked Sendable`: every mutable field is touched on `eventLoop` only (requests hop there; timers are
+/// scheduled there), or in `init`, before the coordinator is shared.
 final class GroupCoordinator: @unchecked Sendable {
     /// How long a new member's first JoinGroup may wait for its rebalance (Kafka's fixed 5 minutes): the
     /// session timeout cannot apply before the member has an id to heartbeat with.
