@@ -55,7 +55,6 @@ public final class MockCluster: Sendable {
     private init(configuration: MockBrokerConfiguration, brokers: Int, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        metadata = ClusterMetadata(settings: configuration.replication, isLoneBroker: false)
         if let directory = configuration.dataDirectory {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             rootDirectory = directory
@@ -69,6 +68,10 @@ public final class MockCluster: Sendable {
             removeRoot = true
         }
         let root = rootDirectory
+        // What the cluster agrees on is kept next to the brokers' directories, so that a cluster started again on
+        // the same directory finds its topics, assignments and epochs.
+        metadata = ClusterMetadata(settings: configuration.replication, isLoneBroker: false,
+                                   persistencePath: "\(root)/cluster.json")
         slots = NIOLockedValueBox((0..<brokers).map { index in
             var broker = configuration
             broker.nodeId = Int32(index)

@@ -16,7 +16,7 @@ struct ClusterReplicationTests {
         try await withCluster { cluster in
             try cluster.createTopic("replicated", partitions: 3, replicationFactor: 3)
             let (_, report) = try await WellBehavedClient.run(
-                bootstrapServers: cluster.bootstrapServers, topic: "replicated", partitions: 3, minimumRecords: 300) {}
+                bootstrapServers: cluster.bootstrapServers, topic: "replicated", partitions: 3, minimumRecords: 300, maximumRecords: 600) {}
             #expect(report.problems.isEmpty, "\(report)")
             try await expectIdenticalReplicas(cluster, topic: "replicated", partitions: 3)
             #expect(try await compareLogs(cluster, topic: "replicated", partitions: 3, acknowledged: report.acknowledged) == [])
@@ -41,7 +41,7 @@ struct ClusterReplicationTests {
         try await withCluster { cluster in
             try cluster.createTopic("failover", partitions: 3, replicationFactor: 3)
             let (_, report) = try await WellBehavedClient.run(
-                bootstrapServers: cluster.bootstrapServers, topic: "failover", partitions: 3, minimumRecords: 600) {
+                bootstrapServers: cluster.bootstrapServers, topic: "failover", partitions: 3, minimumRecords: 600, maximumRecords: 1500) {
                 let stopped = try #require(cluster.leader(topic: "failover", partition: 0))
                 try await cluster.stopBroker(stopped)
                 #expect(cluster.leader(topic: "failover", partition: 0) != stopped, "a controlled stop moves leadership first")
@@ -71,7 +71,7 @@ struct ClusterReplicationTests {
             let leader = try #require(cluster.leader(topic: "lagging", partition: 0))
             let follower = try #require(cluster.partition(topic: "lagging", partition: 0)?.replicas.first { $0 != leader })
             let (_, report) = try await WellBehavedClient.run(
-                bootstrapServers: cluster.bootstrapServers, topic: "lagging", partitions: 1, minimumRecords: 300) {
+                bootstrapServers: cluster.bootstrapServers, topic: "lagging", partitions: 1, minimumRecords: 300, maximumRecords: 900) {
                 // Killed, but with a 60 s session the controller does not notice: only the ISR check drops it.
                 try await cluster.killBroker(follower)
                 #expect(await waitUntil { cluster.partition(topic: "lagging", partition: 0).map { !$0.isr.contains(follower) } ?? false })
@@ -161,7 +161,7 @@ struct ClusterReplicationTests {
         try await withCluster { cluster in
             try cluster.createTopic("island", partitions: 2, replicationFactor: 3)
             let (_, report) = try await WellBehavedClient.run(
-                bootstrapServers: cluster.bootstrapServers, topic: "island", partitions: 2, minimumRecords: 400) {
+                bootstrapServers: cluster.bootstrapServers, topic: "island", partitions: 2, minimumRecords: 400, maximumRecords: 1000) {
                 let isolated = try #require(cluster.leader(topic: "island", partition: 0))
                 try await cluster.isolate(isolated)
                 #expect(await waitUntil { cluster.leader(topic: "island", partition: 0).map { $0 != isolated } ?? false })
@@ -174,4 +174,40 @@ struct ClusterReplicationTests {
             #expect(try await compareLogs(cluster, topic: "island", partitions: 2, acknowledged: report.acknowledged) == [])
         }
     }
+
+    @Test("a cluster started again on its data directory finds its topics, records, leaders (in new epochs) and committed offsets")
+    func restartOnSameDirectory() async throws {
+        let directory = try makeTemporaryDirectory("cluster-restart")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var epochs: [Int32] = []
+        try await withCluster({ $0.dataDirectory = directory }) { cluster in
+            try cluster.createTopic("kept", partitions: 2, replicationFactor: 3)
+            for partition: Int32 in 0..<2 {
+                let connection = try await cluster.broker(try #require(cluster.leader(topic: "kept", partition: partition)))!.connect()
+                _ = try await connection.append((0..<5).map { TextRecord(key: nil, value: "p\(partition)-\($0)") }, topic: "kept",
+                                                partition: partition)
+                await connection.close()
+                #expect(await cluster.awaitFullyReplicated(topic: "kept", partition: partition))
+            }
+            epochs = (0..<2).compactMap { cluster.partition(topic: "kept", partition: $0)?.leaderEpoch }
+            let coordinator = try #require(cluster.coordinator(ofGroup: "keeper"))
+            let connection = try await cluster.broker(coordinator)!.connect()
+            let commit = try await connection.send(OffsetCommitRequest(groupId: "keeper", generationIdOrMemberEpoch: -1, memberId: "",
+                                                                       topics: [.init(name: "kept", partitions: [.init(partitionIndex: 0, committedOffset: 3)])]))
+            #expect(commit.topics.first?.partitions.first?.errorCode == 0)
+            await connection.close()
+        }
+        try await withCluster({ $0.dataDirectory = directory }) { cluster in
+            for partition: Int32 in 0..<2 {
+                let status = try #require(cluster.partition(topic: "kept", partition: partition))
+                #expect(status.leader >= 0 && status.leaderEpoch > epochs[Int(partition)], "\(status)")
+                let leader = try #require(cluster.broker(status.leader))
+                let values = try await readPartition(leader, topic: "kept", partition: partition).map { $0.value.map { String(buffer: $0) } }
+                #expect(values == (0..<5).map { "p\(partition)-\($0)" })
+            }
+            let coordinator = try #require(cluster.coordinator(ofGroup: "keeper"))
+            #expect(await waitUntil { (try? await cluster.broker(coordinator)!.committedOffsets(group: "keeper").first?.offset) == 3 })
+        }
+    }
 }
+
