@@ -21,12 +21,14 @@ import NIOConcurrencyHelpers
 /// configuration's port is 0) and data directory (`broker-<id>` under the cluster's; a temporary one, removed
 /// when the cluster stops, unless the configuration names one).
 public final class MockCluster: Sendable {
+    /// Why a control was refused.
     public enum ClusterError: Error, CustomStringConvertible {
         case unknownBroker(Int32)
         case brokerRunning(Int32)
         case brokerNotRunning(Int32)
         case leaderMove(String)
 
+        /// The reason, as a sentence.
         public var description: String {
             switch self {
             case .unknownBroker(let id): "there is no broker \(id)"
