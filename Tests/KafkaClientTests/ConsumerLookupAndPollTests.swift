@@ -179,3 +179,20 @@ struct ConsumerLookupAndPollTests {
         return try await iterator.next()?.valueString
     }
 }
+
+@Suite("Records made by hand")
+struct HandMadeRecordTests {
+    @Test("a ConsumerRecord, its headers, a RecordMetadata and a DeliveryReport can be made without a broker")
+    func madeByHand() {
+        let record = ConsumerRecord(topic: "t", partition: 2, offset: 7, key: ByteBuffer(string: "k"), value: ByteBuffer(string: "v"),
+                                    headers: [RecordHeader(key: "a", value: "1"), RecordHeader(key: "b", value: nil),
+                                              RecordHeader(key: "a", value: "2")])
+        #expect(record.keyString == "k" && record.valueString == "v" && record.topicPartition == TopicPartition(topic: "t", partition: 2))
+        #expect(record.headers.count == 3)
+        #expect(Array(record.headers) == [RecordHeader(key: "a", value: "1"), RecordHeader(key: "b", value: nil), RecordHeader(key: "a", value: "2")])
+        #expect(record.headers["a"].map { String(buffer: $0) } == "2" && record.headers["b"] == nil && record.headers["c"] == nil)
+        let report = DeliveryReport(id: ProducerRecordID(rawValue: 1),
+                                    result: .success(RecordMetadata(topic: "t", partition: 0, offset: 3, timestamp: 0)))
+        #expect((try? report.result.get())?.offset == 3)
+    }
+}
