@@ -41,16 +41,17 @@ struct ConnectionLimitTests {
 
     @Test("a connection without requests for connections.max.idle.ms is closed; one waiting for its answer is not")
     func idleConnectionsAreClosed() async throws {
-        try await withBroker({ $0.connectionsMaxIdle = .milliseconds(500) }) { broker in
+        // 2 s: long enough that a loaded machine gets the long poll out after connecting before it counts as idle.
+        try await withBroker({ $0.connectionsMaxIdle = .seconds(2) }) { broker in
             try broker.createTopic("quiet")
             let idle = try await RawConnection.connect(to: broker)
             #expect(await idle.closedByBroker(), "the idle connection was not closed")
             #expect(broker.statistics.connectionsClosedIdle == 1)
 
-            // A long poll of 1.5 s on an empty partition, sent as soon as the connection is up: three idle
+            // A long poll of 6 s on an empty partition, sent as soon as the connection is up: three idle
             // timeouts pass while the request is in progress.
             var writer = WireWriter()
-            let fetch = FetchRequest(maxWaitMs: 1500, minBytes: 1, maxBytes: 1 << 20, topics: [
+            let fetch = FetchRequest(maxWaitMs: 6000, minBytes: 1, maxBytes: 1 << 20, topics: [
                 .init(topic: "quiet", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
             ])
             try KafkaFrame.writeRequest(fetch, version: 12, correlationId: 5, clientId: "busy", into: &writer)
@@ -61,7 +62,7 @@ struct ConnectionLimitTests {
             // An idle close in the middle of the request would have left it without an answer.
             #expect(await busy.waitForBytes(8), "no answer to the long poll")
             #expect(busy.bytes.getInteger(at: 4, as: Int32.self) == 5)
-            #expect(ContinuousClock.now - before >= .milliseconds(1400), "the fetch did not wait: the test proves nothing")
+            #expect(ContinuousClock.now - before >= .milliseconds(5900), "the fetch did not wait: the test proves nothing")
             busy.close()
         }
     }

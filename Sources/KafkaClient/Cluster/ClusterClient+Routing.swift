@@ -21,7 +21,7 @@ extension ClusterClient {
     /// bootstrap server that is not backing off. For requests any broker answers (Metadata, FindCoordinator,
     /// ApiVersions, DescribeCluster).
     func anyBroker(for purpose: Purpose = .data) async throws -> BrokerConnection {
-        try await connection(to: metadataNode(), for: purpose).get()
+        try await connection(to: metadataNode(for: purpose), for: purpose).get()
     }
 
     /// The coordinator of `key`: the cached node, else found with FindCoordinator (asked of any broker over a

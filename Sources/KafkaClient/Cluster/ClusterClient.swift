@@ -203,20 +203,25 @@ final class ClusterClient: Sendable {
         openConnections.record(connectedCount)
     }
 
-    /// A node to ask for metadata: a connected broker if any, else a known one, else the next bootstrap server.
-    func metadataNode() -> Int32 {
+    /// A node to ask for metadata (or, with `purpose`, for anything any broker answers): a broker connected for
+    /// `purpose` if any, else one connected for anything, else a known broker, else the next bootstrap server.
+    /// A node any of whose connections failed and is backing off is passed over, so a dead broker found by one
+    /// connection (a coordination one, say) is not asked again through another.
+    func metadataNode(for purpose: Purpose = .data) -> Int32 {
         state.withLockedValue { state in
-            if let connected = state.connections.first(where: { entry in
-                guard entry.key.purpose == .data, case .connected(let connection) = entry.value else { return false }
+            let active = state.connections.filter { entry in
+                guard case .connected(let connection) = entry.value else { return false }
                 return connection.isActive
-            }) {
+            }
+            if let connected = active.first(where: { $0.key.purpose == purpose }) ?? active.first {
                 return connected.key.node
             }
-            let slots = state.connections
-            let ready = { (node: Int32) -> Bool in
-                if case .failed(_, let retryAt, _) = slots[ConnectionKey(node: node, purpose: .data)] { return NIODeadline.now() >= retryAt }
-                return true
+            let now = NIODeadline.now()
+            var backingOff = Set<Int32>()
+            for (key, slot) in state.connections {
+                if case .failed(_, let retryAt, _) = slot, now < retryAt { backingOff.insert(key.node) }
             }
+            let ready = { (node: Int32) -> Bool in !backingOff.contains(node) }
             if let known = state.metadata.brokers.keys.sorted().first(where: ready) { return known }
             let count = max(configuration.bootstrapServers.count, 1)
             for _ in 0..<count {

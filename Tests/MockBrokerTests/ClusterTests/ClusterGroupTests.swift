@@ -158,10 +158,9 @@ extension ClusterTests {
             try await withCluster { cluster in
                 try cluster.createTopic("shared", partitions: 4, replicationFactor: 3)
                 let acknowledged = try await produceNumbered(cluster, topic: "shared", count: 800)
-                // A group whose coordinator is not broker 0: with broker 0 dead, KafkaClient sends every
-                // FindCoordinator of a member without a live data connection to broker 0 and never joins (a client
-                // bug, see README "Known client issues"). The coordinator move itself is what this test is about.
-                let group = try #require((0..<64).map { "movers-\($0)" }.first { cluster.coordinator(ofGroup: $0) != 0 })
+                // A group whose coordinator is broker 0, the broker clients ask first: with it dead, a member
+                // without a live data connection must find the new coordinator through another broker.
+                let group = try #require((0..<64).map { "movers-\($0)" }.first { cluster.coordinator(ofGroup: $0) == 0 })
                 let first = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: group, clientId: "first"), logger: testLogger)
                 try first.subscribe(topics: ["shared"])
                 let tally = Tally()
