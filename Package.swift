@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "mock-broker", targets: ["mock-broker"]),
         .executable(name: "kafka-producer", targets: ["kafka-producer"]),
         .executable(name: "kafka-consumer", targets: ["kafka-consumer"]),
+        .executable(name: "kafka-admin", targets: ["kafka-admin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -113,6 +114,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Examples/kafka-consumer"
+        ),
+        .executableTarget(
+            name: "kafka-admin",
+            dependencies: [
+                "KafkaClient", "KafkaProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/kafka-admin"
         ),
         .executableTarget(
             name: "demo",
