@@ -256,7 +256,7 @@ struct Soak {
         var configuration = ProducerConfiguration(bootstrapServers: bootstrap)
         configuration.acks = .all
         configuration.enableIdempotence = true
-        configuration.deliveryTimeout = .minutes(2)
+        configuration.deliveryTimeout = .seconds(2 * 60)
         guard let (producer, events) = try? KafkaProducer.makeWithDeliveryReports(configuration: configuration, logger: logger) else {
             return
         }

@@ -75,7 +75,7 @@ final class ClusterClient: Sendable {
     var metadataIsStale: Bool {
         state.withLockedValue { state in
             guard let last = state.lastRefresh else { return true }
-            return NIODeadline.now() - last >= configuration.metadataMaxAge
+            return NIODeadline.now() - last >= configuration.metadataMaxAge.timeAmount
         }
     }
 
@@ -127,7 +127,7 @@ final class ClusterClient: Sendable {
             try await BrokerConnection.connect(host: address.host, port: address.port,
                                                configuration: configuration.connection, eventLoopGroup: group)
         }
-        let backoff = ExponentialBackoff(initial: configuration.reconnectBackoff, maximum: configuration.reconnectBackoffMax)
+        let backoff = ExponentialBackoff(initial: configuration.reconnectBackoff.timeAmount, maximum: configuration.reconnectBackoffMax.timeAmount)
         future.whenComplete { [weak self] result in
             guard let self else { return }
             switch result {

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Tracing
 import NIOCore
 
 /// A broker address, as given in `bootstrap.servers` or learned from Metadata.
@@ -33,24 +34,28 @@ public struct ClientConfiguration: Sendable {
     /// `client.id`, sent in every request.
     public var clientId = "swift-kafka"
     /// `request.timeout.ms`: how long to wait for a response. Default 30 s.
-    public var requestTimeout: TimeAmount = .seconds(30)
+    public var requestTimeout: Duration = .seconds(30)
     /// `socket.connection.setup.timeout.ms`. Default 10 s.
-    public var connectionSetupTimeout: TimeAmount = .seconds(10)
+    public var connectionSetupTimeout: Duration = .seconds(10)
     /// `reconnect.backoff.ms`: the first wait before reconnecting to a broker. Default 50 ms.
-    public var reconnectBackoff: TimeAmount = .milliseconds(50)
+    public var reconnectBackoff: Duration = .milliseconds(50)
     /// `reconnect.backoff.max.ms`: the longest wait; the backoff doubles up to it, with ±20% jitter. Default 1 s.
-    public var reconnectBackoffMax: TimeAmount = .seconds(1)
+    public var reconnectBackoffMax: Duration = .seconds(1)
     /// `retry.backoff.ms`: the first wait before retrying a failed request. Default 100 ms.
-    public var retryBackoff: TimeAmount = .milliseconds(100)
+    public var retryBackoff: Duration = .milliseconds(100)
     /// `retry.backoff.max.ms`: the longest, reached by doubling with jitter. Default 1 s.
-    public var retryBackoffMax: TimeAmount = .seconds(1)
+    public var retryBackoffMax: Duration = .seconds(1)
     /// `metadata.max.age.ms`: metadata is refreshed at least this often. Default 5 minutes.
-    public var metadataMaxAge: TimeAmount = .minutes(5)
+    public var metadataMaxAge: Duration = .seconds(5 * 60)
     /// Largest response frame accepted (a safety bound; Kafka's `fetch.max.bytes` default is 50 MiB).
     public var maxResponseBytes = 512 * 1024 * 1024
     /// Where the client's metrics go: nil (the default) for swift-metrics' bootstrapped `MetricsSystem.factory`;
     /// a factory of your own keeps them apart (a test, or one registry per client).
     public var metricsFactory: (any MetricsFactory)?
+    /// Traces records (a span per record sent and per record handed out, the context carried in record headers):
+    /// with a tracer of your own here, or, when nil (the default), with swift-distributed-tracing's bootstrapped
+    /// `InstrumentationSystem.tracer`. Nothing is traced, at no cost per record, while that is the no-op tracer.
+    public var tracer: (any Tracer)?
 
     /// Entries of a `bootstrap.servers` string that are not `host:port`; the producer and consumer refuse the
     /// configuration with the first of them named.
@@ -89,8 +94,8 @@ public struct ClientConfiguration: Sendable {
     var connection: BrokerConnection.Configuration {
         var configuration = BrokerConnection.Configuration()
         configuration.clientId = clientId
-        configuration.requestTimeout = requestTimeout
-        configuration.connectTimeout = connectionSetupTimeout
+        configuration.requestTimeout = requestTimeout.timeAmount
+        configuration.connectTimeout = connectionSetupTimeout.timeAmount
         configuration.maxResponseBytes = maxResponseBytes
         return configuration
     }
@@ -120,4 +125,13 @@ extension StringProtocol {
 extension ClientConfiguration {
     /// The factory the client's metrics are made with.
     var metrics: any MetricsFactory { metricsFactory ?? MetricsSystem.factory }
+}
+
+extension ClientConfiguration {
+    /// The tracer records are traced with, nil when there is none (the no-op tracer).
+    var activeTracer: (any Tracer)? {
+        if let tracer { return tracer }
+        let bootstrapped = InstrumentationSystem.tracer
+        return bootstrapped is NoOpTracer ? nil : bootstrapped
+    }
 }

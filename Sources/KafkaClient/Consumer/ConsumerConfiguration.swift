@@ -24,12 +24,12 @@ public struct ConsumerConfiguration: Sendable {
     /// and on close. Default true (when there is a group).
     public var enableAutoCommit = true
     /// `auto.commit.interval.ms`. Default 5 s.
-    public var autoCommitInterval: TimeAmount = .seconds(5)
+    public var autoCommitInterval: Duration = .seconds(5)
 
     /// `fetch.min.bytes`: the broker waits for this much data before answering. Default 1.
     public var fetchMinBytes: Int32 = 1
     /// `fetch.max.wait.ms`: the longest the broker waits for `fetch.min.bytes`. Default 500 ms.
-    public var fetchMaxWait: TimeAmount = .milliseconds(500)
+    public var fetchMaxWait: Duration = .milliseconds(500)
     /// `fetch.max.bytes`: the most a fetch response carries. Default 50 MiB.
     public var fetchMaxBytes: Int32 = 52_428_800
     /// `max.partition.fetch.bytes`: the most a fetch returns for one partition. Default 1 MiB.
@@ -47,12 +47,12 @@ public struct ConsumerConfiguration: Sendable {
     public var maxDecompressedBatchBytes = 64 * 1024 * 1024
 
     /// `session.timeout.ms`: the coordinator drops a member it has not heard from for this long. Default 45 s.
-    public var sessionTimeout: TimeAmount = .seconds(45)
+    public var sessionTimeout: Duration = .seconds(45)
     /// `heartbeat.interval.ms`. Default 3 s.
-    public var heartbeatInterval: TimeAmount = .seconds(3)
+    public var heartbeatInterval: Duration = .seconds(3)
     /// `max.poll.interval.ms`: a member that does not ask for records this long leaves the group (and is the
     /// rebalance timeout it gives the coordinator). Default 5 minutes.
-    public var maxPollInterval: TimeAmount = .minutes(5)
+    public var maxPollInterval: Duration = .seconds(5 * 60)
     /// `partition.assignment.strategy`, in order of preference. Default: cooperative-sticky alone, so rebalances are
     /// incremental (KIP-429). The member follows the cooperative protocol only when every assignor listed supports
     /// it, as the Java client does: list `[CooperativeStickyAssignor(), RangeAssignor()]` to share a group with

@@ -119,7 +119,7 @@ actor ConsumerGroup {
                 checkPollInterval()
                 try await checkMetadataChanges()
                 failures = 0
-                await sleep(configuration.heartbeatInterval)
+                await sleep(configuration.heartbeatInterval.timeAmount)
             } catch {
                 failures += 1
                 if case KafkaConsumerError.fencedInstance = error {
@@ -129,7 +129,7 @@ actor ConsumerGroup {
                     return
                 }
                 logger.debug("group membership: \(error)")
-                let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+                let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff.timeAmount, maximum: configuration.client.retryBackoffMax.timeAmount)
                 await sleep(backoff.delay(attempt: failures))
             }
         }
@@ -179,7 +179,7 @@ actor ConsumerGroup {
             lastPoll = .now()
             lastActivity = (taken, progress)
         }
-        guard membership.generationId >= 0, NIODeadline.now() - lastPoll > configuration.maxPollInterval else { return }
+        guard membership.generationId >= 0, NIODeadline.now() - lastPoll > configuration.maxPollInterval.timeAmount else { return }
         logger.warning("no records requested for longer than max.poll.interval.ms; leaving the group")
         let actions = membership.leaveForInactivity()
         Task { await self.perform(actions, reason: "max.poll.interval.ms expired") }
@@ -232,13 +232,13 @@ actor ConsumerGroup {
             return .init(name: assignor.name, metadata: try subscription.encodedWithVersionPrefix(version: 3))
         }
         var request = JoinGroupRequest(
-            groupId: groupId, sessionTimeoutMs: Int32(configuration.sessionTimeout.nanoseconds / 1_000_000),
-            rebalanceTimeoutMs: Int32(configuration.maxPollInterval.nanoseconds / 1_000_000), memberId: membership.memberId,
+            groupId: groupId, sessionTimeoutMs: Int32(configuration.sessionTimeout.timeAmount.nanoseconds / 1_000_000),
+            rebalanceTimeoutMs: Int32(configuration.maxPollInterval.timeAmount.nanoseconds / 1_000_000), memberId: membership.memberId,
             groupInstanceId: configuration.groupInstanceId, protocolType: Self.protocolType, protocols: protocols,
             reason: "joining"
         )
         // The coordinator may hold a JoinGroup for the whole rebalance timeout (as the Java client, allow 5 s more).
-        let joinTimeout = max(configuration.client.requestTimeout, configuration.maxPollInterval + .seconds(5))
+        let joinTimeout = max(configuration.client.requestTimeout.timeAmount, configuration.maxPollInterval.timeAmount + .seconds(5))
         membership.joinSent()
         var step: GroupMembership.JoinStep?
         var outcome = GroupMembership.Outcome()
@@ -447,7 +447,7 @@ actor ConsumerGroup {
             }
         )
         request.retentionTimeMs = -1
-        let deadline = NIODeadline.now() + configuration.client.requestTimeout
+        let deadline = NIODeadline.now() + configuration.client.requestTimeout.timeAmount
         var attempt = 0
         while true {
             do {
@@ -482,7 +482,7 @@ actor ConsumerGroup {
                     throw .timedOut("OffsetCommit: \(error)")
                 }
                 attempt += 1
-                let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+                let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff.timeAmount, maximum: configuration.client.retryBackoffMax.timeAmount)
                 try? await Task.sleep(nanoseconds: UInt64(backoff.delay(attempt: attempt).nanoseconds))
             }
         }
@@ -491,7 +491,7 @@ actor ConsumerGroup {
     /// The group's committed offsets for `partitions` (offset -1 when none is committed).
     func committed(_ partitions: [TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata] {
         let byTopic = Dictionary(grouping: partitions, by: \.topic)
-        let deadline = NIODeadline.now() + configuration.client.requestTimeout
+        let deadline = NIODeadline.now() + configuration.client.requestTimeout.timeAmount
         var attempt = 0
         while true {
             let connection = try await coordinatorConnection()
@@ -529,8 +529,8 @@ actor ConsumerGroup {
                 if code != .unstableOffsetCommit { forgetCoordinator() }
                 guard NIODeadline.now() < deadline else { throw KafkaConsumerError.timedOut("OffsetFetch") }
                 attempt += 1
-                try? await Task.sleep(nanoseconds: UInt64(ExponentialBackoff(initial: configuration.client.retryBackoff,
-                                                                              maximum: configuration.client.retryBackoffMax).delay(attempt: attempt).nanoseconds))
+                try? await Task.sleep(nanoseconds: UInt64(ExponentialBackoff(initial: configuration.client.retryBackoff.timeAmount,
+                                                                              maximum: configuration.client.retryBackoffMax.timeAmount).delay(attempt: attempt).nanoseconds))
             default:
                 throw KafkaConsumerError.broker(code, context: "OffsetFetch")
             }
@@ -539,7 +539,7 @@ actor ConsumerGroup {
 
     private func autoCommitLoop() async {
         while !closed && !Task.isCancelled {
-            try? await Task.sleep(nanoseconds: UInt64(configuration.autoCommitInterval.nanoseconds))
+            try? await Task.sleep(nanoseconds: UInt64(configuration.autoCommitInterval.timeAmount.nanoseconds))
             guard !closed, !closing, !Task.isCancelled else { return }
             // What the application is done with: it asked for more after those records were handed out.
             let offsets = subscriptions.committableOffsets(processedOnly: true)
@@ -560,7 +560,7 @@ actor ConsumerGroup {
         closing = true
         // A SyncGroup in flight finishes first (bounded; see `rebalancePhase`). (Waited for in a task of its own,
         // which a cancelled caller does not turn into a busy loop.)
-        let deadline = NIODeadline.now() + configuration.client.requestTimeout
+        let deadline = NIODeadline.now() + configuration.client.requestTimeout.timeAmount
         await Task {
             while self.membership.phase == .syncing && NIODeadline.now() < deadline {
                 try? await Task.sleep(nanoseconds: 10_000_000)

@@ -1,5 +1,6 @@
 import KafkaProtocol
 import NIOCore
+import Tracing
 
 /// A record read from a partition. Key, value and header values are slices of the fetched (and, for compressed
 /// batches, decompressed) bytes: reading a record copies nothing.
@@ -15,6 +16,10 @@ public struct ConsumerRecord: Sendable {
     public var headers: RecordHeaders
     /// The leader epoch of the batch, -1 when unknown.
     public var leaderEpoch: Int32
+    /// When records are traced (``ClientConfiguration/tracer``): the context of this record's `receive` span, a
+    /// child of the producer's span when the record's headers carry its context. Start the spans of the record's
+    /// processing from it (`withSpan("handle", context: record.traceContext!)`). Nil when nothing is traced.
+    public var traceContext: InstrumentationContext? = nil
 
     public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
 }

@@ -127,7 +127,7 @@ final class Fetcher: @unchecked Sendable {
     }
 
     private func backOff(_ partitions: some Sequence<TopicPartition>, for delay: TimeAmount? = nil) {
-        let until = NIODeadline.now() + (delay ?? configuration.client.retryBackoff)
+        let until = NIODeadline.now() + (delay ?? configuration.client.retryBackoff.timeAmount)
         for partition in partitions { backoffUntil[partition] = until }
     }
 
@@ -150,7 +150,7 @@ final class Fetcher: @unchecked Sendable {
             _ = eventLoop.scheduleTask(deadline: nextMetadataRefresh) { self.wakeup() }
             return
         }
-        nextMetadataRefresh = now + configuration.client.retryBackoff
+        nextMetadataRefresh = now + configuration.client.retryBackoff.timeAmount
         refreshingMetadata = true
         cluster.refreshMetadata(adding: topics, allowAutoTopicCreation: false).hop(to: eventLoop).whenComplete { result in
             self.refreshingMetadata = false
@@ -172,7 +172,7 @@ final class Fetcher: @unchecked Sendable {
                 self.inFlight.remove(node)
                 self.sessions[node] = nil
                 self.cluster.invalidateMetadata()
-                _ = self.eventLoop.scheduleTask(in: self.configuration.client.reconnectBackoff) { self.wakeup() }
+                _ = self.eventLoop.scheduleTask(in: self.configuration.client.reconnectBackoff.timeAmount) { self.wakeup() }
             }
         }
     }
@@ -214,7 +214,7 @@ final class Fetcher: @unchecked Sendable {
         var forgottenTopics: [String: [Int32]] = [:]
         for partition in forgotten { forgottenTopics[partition.topic, default: []].append(partition.partition) }
         let request = FetchRequest(
-            maxWaitMs: Int32(configuration.fetchMaxWait.nanoseconds / 1_000_000), minBytes: configuration.fetchMinBytes,
+            maxWaitMs: Int32(configuration.fetchMaxWait.timeAmount.nanoseconds / 1_000_000), minBytes: configuration.fetchMinBytes,
             maxBytes: configuration.fetchMaxBytes, isolationLevel: configuration.isolationLevel.rawValue,
             sessionId: version >= 7 ? session.id : 0, sessionEpoch: version >= 7 ? session.epoch : -1,
             topics: topics.keys.sorted().map { name in
@@ -279,7 +279,7 @@ final class Fetcher: @unchecked Sendable {
                     guard next > requested.offset else {
                         // Bytes but not one whole batch to hand out: asking again would get the same answer, in a
                         // tight loop. (A broker returns at least one whole batch, whatever the size limits.)
-                        backOff([partition], for: configuration.client.retryBackoffMax)
+                        backOff([partition], for: configuration.client.retryBackoffMax.timeAmount)
                         let reason = problem.map { "\($0) at offset \(requested.offset)" }
                             ?? "the fetch at offset \(requested.offset) returned \(records.readableBytes) bytes without a whole record batch"
                         report(.corruptRecords(partition, reason), code: .corruptMessage, for: [partition])
@@ -300,7 +300,7 @@ final class Fetcher: @unchecked Sendable {
                 case .topicAuthorizationFailed, .recordListTooLarge, .corruptMessage:
                     // Not retriable: the application hears of it (once per position), and the partition is asked
                     // for again only after a pause.
-                    backOff([partition], for: configuration.client.retryBackoffMax)
+                    backOff([partition], for: configuration.client.retryBackoffMax.timeAmount)
                     report(.broker(code, context: "fetching \(partition)"), code: code, for: [partition])
                 default:
                     if data.currentLeader.leaderId >= 0 {
@@ -331,7 +331,7 @@ final class Fetcher: @unchecked Sendable {
         if configuration.autoOffsetReset == .none {
             report(.logTruncated(partition, fetchedUpTo: requested.offset, divergesAt: offset), code: .offsetOutOfRange,
                    for: [partition])
-            backOff([partition], for: configuration.client.retryBackoffMax)
+            backOff([partition], for: configuration.client.retryBackoffMax.timeAmount)
             return
         }
         logger.warning("\(partition): log truncation detected; records from offset \(offset) on were replaced; continuing from \(offset)",
@@ -402,7 +402,7 @@ final class Fetcher: @unchecked Sendable {
                         }
                     case .failure(let error):
                         self.logger.debug("committed offsets lookup failed: \(error)")
-                        self.backOff(committed, for: self.configuration.client.retryBackoffMax)
+                        self.backOff(committed, for: self.configuration.client.retryBackoffMax.timeAmount)
                         if case KafkaConsumerError.broker(let code, _) = error, !code.isRetriable {
                             self.report(error as! KafkaConsumerError, code: code, for: committed)
                         }

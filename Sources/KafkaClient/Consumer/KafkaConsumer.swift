@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Tracing
 
 /// A Kafka consumer: pulls records from the leaders of its partitions, in a group (``subscribe(topics:)``) or
 /// on its own (``assign(_:)``).
@@ -35,6 +36,8 @@ public final class KafkaConsumer: Service, Sendable {
     private let eventContinuation: AsyncStream<RebalanceEvent>.Continuation
     private let closed = NIOLockedValueBox(false)
     private let metrics: ConsumerMetrics
+    /// The tracer records are traced with; nil when nothing is traced.
+    private let tracer: (any Tracer)?
     /// The latest `commitAsync`: each waits for the one before, so async commits complete in the order they were
     /// made and an older one never overwrites a newer one (as in the Java client).
     private let lastAsyncCommit = NIOLockedValueBox<Task<Void, Never>?>(nil)
@@ -50,6 +53,7 @@ public final class KafkaConsumer: Service, Sendable {
         logger[metadataKey: "kafka.client_id"] = "\(configuration.client.clientId)"
         self.logger = logger
         metrics = ConsumerMetrics(clientId: configuration.client.clientId, factory: configuration.client.metrics)
+        tracer = configuration.client.activeTracer
         let metrics = self.metrics
         cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
         (eventStream, eventContinuation) = AsyncStream.makeStream(of: RebalanceEvent.self)
@@ -165,7 +169,8 @@ public final class KafkaConsumer: Service, Sendable {
                 let metrics = self.metrics
                 return PartitionReader(fetch, position: position, workspace: workspace, checkCRCs: configuration.checkCRCs,
                                        maxDecompressedBytes: configuration.maxDecompressedBatchBytes,
-                                       readCommitted: configuration.isolationLevel == .readCommitted) { [weak self] fetch, complete, handedOut in
+                                       readCommitted: configuration.isolationLevel == .readCommitted, tracer: tracer,
+                                       clientId: configuration.client.clientId) { [weak self] fetch, complete, handedOut in
                     metrics.recordsConsumed.increment(by: handedOut)
                     if let self, let lag = self.subscriptions.lag(of: fetch.partition) { metrics.recordLag(lag, of: fetch.partition) }
                     buffer.release(fetch)

@@ -1,6 +1,7 @@
 import KafkaCompression
 import KafkaProtocol
 import NIOCore
+import Tracing
 
 /// Turns one partition's fetched bytes into records: batches are checked (CRC), decompressed once and iterated;
 /// control batches and, for read_committed, aborted transactions are skipped. Each record handed out moves the
@@ -32,9 +33,15 @@ final class PartitionReader {
     private var pendingAborted: [(producerId: Int64, firstOffset: Int64)]
     private var abortedProducers: Set<Int64> = []
     private let readCommitted: Bool
+    /// Set when records are traced: each record handed out gets a receive span.
+    private let tracer: (any Tracer)?
+    private let clientId: String
 
     init(_ fetch: CompletedFetch, position: PartitionPosition, workspace: CompressionWorkspace, checkCRCs: Bool,
-         maxDecompressedBytes: Int, readCommitted: Bool, onRelease: @escaping (CompletedFetch, Bool, Int) -> Void) {
+         maxDecompressedBytes: Int, readCommitted: Bool, tracer: (any Tracer)? = nil, clientId: String = "",
+         onRelease: @escaping (CompletedFetch, Bool, Int) -> Void) {
+        self.tracer = tracer
+        self.clientId = clientId
         self.fetch = fetch
         self.onRelease = onRelease
         self.position = position
@@ -98,10 +105,12 @@ final class PartitionReader {
                     // A compressed batch starts before the position when the fetch began inside it.
                     guard record.offset >= cursor else { continue }
                     last = record.offset
-                    result.append(ConsumerRecord(topic: topic, partition: partition, offset: record.offset,
-                                                 timestamp: record.timestamp, timestampType: timestampType,
-                                                 key: record.key, value: record.value, headers: record.rawHeaders,
-                                                 leaderEpoch: batchLeaderEpoch))
+                    var consumed = ConsumerRecord(topic: topic, partition: partition, offset: record.offset,
+                                                  timestamp: record.timestamp, timestampType: timestampType,
+                                                  key: record.key, value: record.value, headers: record.rawHeaders,
+                                                  leaderEpoch: batchLeaderEpoch)
+                    if let tracer { consumed.traceContext = traced(consumed, tracer) }
+                    result.append(consumed)
                 }
                 // The batch's records go out with one position update (or not at all, when the reader went stale).
                 if last >= 0 {
@@ -156,10 +165,18 @@ final class PartitionReader {
             }
             cursor = record.offset &+ 1
             handedOut &+= 1
-            return ConsumerRecord(topic: fetch.partition.topic, partition: fetch.partition.partition, offset: record.offset,
-                                  timestamp: record.timestamp, timestampType: timestampType, key: record.key, value: record.value,
-                                  headers: record.rawHeaders, leaderEpoch: batchLeaderEpoch)
+            var consumed = ConsumerRecord(topic: fetch.partition.topic, partition: fetch.partition.partition, offset: record.offset,
+                                          timestamp: record.timestamp, timestampType: timestampType, key: record.key,
+                                          value: record.value, headers: record.rawHeaders, leaderEpoch: batchLeaderEpoch)
+            if let tracer { consumed.traceContext = traced(consumed, tracer) }
+            return consumed
         }
+    }
+
+    /// The context of a receive span for `record` (only when records are traced).
+    private func traced(_ record: ConsumerRecord, _ tracer: any Tracer) -> InstrumentationContext {
+        RecordTracing.receive(topic: record.topic, partition: record.partition, offset: record.offset, clientId: clientId,
+                              headers: record.headers, tracer: tracer)
     }
 
     private func nextBatch() throws(KafkaConsumerError) -> RecordBatch? {

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Tracing
 
 /// A Kafka producer: records go into per-partition batches that are sent in the background, one request per
 /// broker carrying every ready batch.
@@ -34,6 +35,9 @@ public final class KafkaProducer: Service, Sendable {
     private let customPartitioner: (any Partitioner)?
     /// `customPartitioner != nil`, which is cheaper to test per record than the existential.
     private let hasCustomPartitioner: Bool
+    /// The tracer records are traced with; nil when nothing is traced.
+    private let tracer: (any Tracer)?
+    private let tracing: Bool
 
     private enum LifecycleState { case open, closing, closed }
 
@@ -68,6 +72,8 @@ public final class KafkaProducer: Service, Sendable {
         self.events = events
         customPartitioner = if case .custom(let custom) = configuration.partitioner { custom } else { nil }
         hasCustomPartitioner = customPartitioner != nil
+        tracer = configuration.client.activeTracer
+        tracing = tracer != nil
         cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
         memory = MemoryPool(capacity: configuration.bufferMemory, pooledBufferSize: configuration.batchSize)
         accumulator = RecordAccumulator(configuration: configuration, memory: memory)
@@ -96,6 +102,8 @@ public final class KafkaProducer: Service, Sendable {
     @usableFromInline
     func enqueueWithoutWaiting(_ record: ProducerRecord) throws(KafkaProducerError) -> ProducerRecordID? {
         guard record.partition != nil || !hasCustomPartitioner else { return nil }
+        // A traced record takes the other path: its span lasts until its outcome, whatever it waits for first.
+        if tracing { return nil }
         let size = try checkedSize(of: record)
         let timestamp = record.timestamp ?? Self.nowMilliseconds()
         switch accumulator.append(record, placement: accumulator.placement(for: record), timestamp: timestamp, recordSize: size,
@@ -108,38 +116,70 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
-    /// `enqueue` when it has to wait for metadata or memory.
+    /// `enqueue` when it has to wait for metadata or memory, or traces the record.
     @usableFromInline
     nonisolated(nonsending)
     func enqueueWaiting(_ record: ProducerRecord) async throws(KafkaProducerError) -> ProducerRecordID {
-        let size = try checkedSize(of: record)
+        var record = record
+        let span = startSpan(for: &record)
+        let size: Int
+        var placement: RecordAccumulator.Placement
+        do {
+            size = try checkedSize(of: record)
+            placement = try await self.placement(for: record)
+        } catch {
+            if let span { RecordTracing.endSend(span, result: .failure(error)) }
+            throw error
+        }
         let timestamp = record.timestamp ?? Self.nowMilliseconds()
-        var placement = try await placement(for: record)
+        let waiter = span.map { RecordWaiter(nil, span: $0) }
         var reservation: Int?
         while true {
             switch accumulator.append(record, placement: placement, timestamp: timestamp, recordSize: size,
-                                      reservation: reservation, waiter: nil, wake: sender.notice) {
+                                      reservation: reservation, waiter: waiter, wake: sender.notice) {
             case .appended(let id, let usedReservation):
                 if let reservation, !usedReservation { memory.release(reservation) }
                 return id
             case let outcome:
-                try await handleUnappended(outcome, record: record, placement: &placement, reservation: &reservation)
+                do {
+                    try await handleUnappended(outcome, record: record, placement: &placement, reservation: &reservation)
+                } catch {
+                    if let span { RecordTracing.endSend(span, result: .failure(error)) }
+                    throw error
+                }
             }
         }
+    }
+
+    /// A send span for the record, its context written into the record's headers; nil when nothing is traced.
+    private func startSpan(for record: inout ProducerRecord) -> (any Span)? {
+        guard let tracer else { return nil }
+        return RecordTracing.startSend(topic: record.topic, clientId: configuration.client.clientId, headers: &record.headers,
+                                       tracer: tracer)
     }
 
     /// Queues a record and waits until the broker has it (per `acks`).
     nonisolated(nonsending)
     public func send(_ record: ProducerRecord) async throws(KafkaProducerError) -> RecordMetadata {
-        let size = try checkedSize(of: record)
+        var record = record
+        let span = startSpan(for: &record)
+        let size: Int
+        var placement: RecordAccumulator.Placement
+        do {
+            size = try checkedSize(of: record)
+            placement = try await self.placement(for: record)
+        } catch {
+            if let span { RecordTracing.endSend(span, result: .failure(error)) }
+            throw error
+        }
         let timestamp = record.timestamp ?? Self.nowMilliseconds()
-        var placement = try await placement(for: record)
         var reservation: Int?
         while true {
             do {
                 return try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<RecordMetadata, any Error>) in
                     let outcome = accumulator.append(record, placement: placement, timestamp: timestamp, recordSize: size,
-                                                     reservation: reservation, waiter: RecordWaiter(waiter), wake: sender.notice)
+                                                     reservation: reservation, waiter: RecordWaiter(waiter, span: span),
+                                                     wake: sender.notice)
                     switch outcome {
                     case .appended(_, let usedReservation):
                         if let reservation, !usedReservation { memory.release(reservation) }
@@ -148,7 +188,12 @@ public final class KafkaProducer: Service, Sendable {
                     }
                 }
             } catch let unappended as Unappended {
-                try await handleUnappended(unappended.outcome, record: record, placement: &placement, reservation: &reservation)
+                do {
+                    try await handleUnappended(unappended.outcome, record: record, placement: &placement, reservation: &reservation)
+                } catch {
+                    if let span { RecordTracing.endSend(span, result: .failure(error)) }
+                    throw error
+                }
             } catch let error as KafkaProducerError {
                 throw error
             } catch {
@@ -180,7 +225,7 @@ public final class KafkaProducer: Service, Sendable {
         case .needsMemory(let bytes):
             if let held = reservation { memory.release(held) }
             reservation = nil
-            try await memory.reserve(bytes, timeout: configuration.maxBlock, eventLoop: sender.eventLoop)
+            try await memory.reserve(bytes, timeout: configuration.maxBlock.timeAmount, eventLoop: sender.eventLoop)
             reservation = bytes
         case .closed:
             if let reservation { memory.release(reservation) }
@@ -225,7 +270,7 @@ public final class KafkaProducer: Service, Sendable {
             return Int32(known.partitions.count)
         }
         cluster.track([topic])
-        let deadline = NIODeadline.now() + configuration.maxBlock
+        let deadline = NIODeadline.now() + configuration.maxBlock.timeAmount
         var attempt = 0
         var lastError: String?
         while NIODeadline.now() < deadline {
@@ -247,7 +292,7 @@ public final class KafkaProducer: Service, Sendable {
                 lastError = "\(error)"
             }
             guard !accumulator.isClosed else { throw .producerClosed }
-            let pause = min(ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+            let pause = min(ExponentialBackoff(initial: configuration.client.retryBackoff.timeAmount, maximum: configuration.client.retryBackoffMax.timeAmount)
                                 .delay(attempt: attempt), deadline - .now())
             attempt += 1
             if pause > .zero { try? await Task.sleep(nanoseconds: UInt64(pause.nanoseconds)) }

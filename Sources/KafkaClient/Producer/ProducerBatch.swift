@@ -1,6 +1,7 @@
 import KafkaCompression
 import KafkaProtocol
 import NIOCore
+import Tracing
 
 /// The records on their way to one partition in one record batch, with what is needed to report each
 /// record's outcome.
@@ -57,7 +58,7 @@ final class ProducerBatch: @unchecked Sendable {
 
     var recordCount: Int { recordIds.count }
     /// Records whose `send` caller waits for the outcome.
-    var waiterCount: Int { waiters.count }
+    var waiterCount: Int { waiters.reduce(0) { $0 + ($1.waiter.continuation == nil ? 0 : 1) } }
     var sizeInBytes: Int { encoded?.readableBytes ?? builder.sizeInBytes }
     var isClosed: Bool { encoded != nil }
 
@@ -133,11 +134,11 @@ final class ProducerBatch: @unchecked Sendable {
         case .success(let (baseOffset, logAppendTime)):
             reports = DeliveryReports(topic: topic, partition: partition, error: nil, baseOffset: baseOffset,
                                       logAppendTime: logAppendTime, ids: recordIds, timestamps: timestamps)
-            for (index, waiter) in waiters { waiter.continuation.resume(returning: reports.metadata(at: index)) }
+            for (index, waiter) in waiters { waiter.resume(.success(reports.metadata(at: index))) }
         case .failure(let error):
             reports = DeliveryReports(topic: topic, partition: partition, error: error, baseOffset: -1, logAppendTime: -1,
                                       ids: recordIds, timestamps: timestamps)
-            for (_, waiter) in waiters { waiter.continuation.resume(throwing: error) }
+            for (_, waiter) in waiters { waiter.resume(.failure(error)) }
         }
         waiters = []
         return reports
@@ -161,13 +162,23 @@ final class ProducerBatch: @unchecked Sendable {
     }
 }
 
-/// A `send` caller waiting for its record's outcome. A class, so that the record path (where most records have
-/// none) tests and passes an optional reference rather than an optional of a resilient generic struct, which
-/// costs witness-table calls per record.
+/// Who waits for a record's outcome besides the delivery reports: a `send` caller, and the record's trace span. A
+/// class, so that the record path (where most records have neither) tests and passes an optional reference rather
+/// than optionals of resilient generic types, which cost witness-table calls per record.
 final class RecordWaiter: Sendable {
-    let continuation: CheckedContinuation<RecordMetadata, any Error>
+    let continuation: CheckedContinuation<RecordMetadata, any Error>?
+    let span: (any Span)?
 
-    init(_ continuation: CheckedContinuation<RecordMetadata, any Error>) {
+    init(_ continuation: CheckedContinuation<RecordMetadata, any Error>?, span: (any Span)? = nil) {
         self.continuation = continuation
+        self.span = span
+    }
+
+    func resume(_ result: Result<RecordMetadata, KafkaProducerError>) {
+        if let span { RecordTracing.endSend(span, result: result) }
+        switch result {
+        case .success(let metadata): continuation?.resume(returning: metadata)
+        case .failure(let error): continuation?.resume(throwing: error)
+        }
     }
 }

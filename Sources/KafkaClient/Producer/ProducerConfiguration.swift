@@ -18,7 +18,7 @@ public struct ProducerConfiguration: Sendable {
 
     public var acks: Acks = .all
     /// `linger.ms`: how long a batch waits for more records before it is sent anyway. Default 5 ms.
-    public var linger: TimeAmount = .milliseconds(5)
+    public var linger: Duration = .milliseconds(5)
     /// `batch.size`: a partition's batch is sent once it holds this many bytes. Default 16384.
     public var batchSize = 16_384
     /// `buffer.memory`: bytes of batches the producer may hold; when full, sending waits up to `max.block.ms`.
@@ -34,9 +34,9 @@ public struct ProducerConfiguration: Sendable {
     /// `retries`: attempts after the first for retriable errors, within `delivery.timeout.ms`. Default: no limit.
     public var retries = Int(Int32.max)
     /// `delivery.timeout.ms`: the longest a record may take from `send` to its outcome. Default 2 minutes.
-    public var deliveryTimeout: TimeAmount = .minutes(2)
+    public var deliveryTimeout: Duration = .seconds(2 * 60)
     /// `max.block.ms`: the longest `send` waits for metadata or for room in `buffer.memory`. Default 60 s.
-    public var maxBlock: TimeAmount = .seconds(60)
+    public var maxBlock: Duration = .seconds(60)
     /// `max.request.size`: the largest record (and produce request) the producer sends. Default 1 MiB.
     public var maxRequestSize = 1_048_576
     /// `partitioner.class`: how records without an explicit partition are placed.

@@ -48,7 +48,7 @@ final class RecordAccumulator: @unchecked Sendable {
 
     init(configuration: ProducerConfiguration, memory: MemoryPool) {
         batchSize = configuration.batchSize
-        linger = configuration.linger
+        linger = configuration.linger.timeAmount
         roundRobin = if case .roundRobin = configuration.partitioner { true } else { false }
         ignoreKeys = configuration.partitionerIgnoreKeys
         self.memory = memory

@@ -44,7 +44,7 @@ final class Sender: @unchecked Sendable {
         self.events = events
         self.logger = logger
         metrics = ProducerMetrics(clientId: configuration.client.clientId, factory: configuration.client.metrics)
-        retryBackoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+        retryBackoff = ExponentialBackoff(initial: configuration.client.retryBackoff.timeAmount, maximum: configuration.client.retryBackoffMax.timeAmount)
         idempotence = configuration.isIdempotent ? IdempotenceState() : nil
     }
 
@@ -93,7 +93,7 @@ final class Sender: @unchecked Sendable {
         wakeups.begin()
         guard !stopped else { return }
         let now = NIODeadline.now()
-        for batch in accumulator.expired(deliveryTimeout: configuration.deliveryTimeout, now: now) {
+        for batch in accumulator.expired(deliveryTimeout: configuration.deliveryTimeout.timeAmount, now: now) {
             finish(batch, .failure(.deliveryTimedOut(lastError: batch.lastError ?? lastMetadataError)))
         }
         let metadata = cluster.metadata
@@ -120,7 +120,7 @@ final class Sender: @unchecked Sendable {
                     self.logger.debug("no connection to node \(node): \(error)")
                     self.lastMetadataError = "\(error)"
                     self.cluster.invalidateMetadata()
-                    self.schedule(at: .now() + self.configuration.client.reconnectBackoff)
+                    self.schedule(at: .now() + self.configuration.client.reconnectBackoff.timeAmount)
                 }
             }
         }
@@ -226,7 +226,7 @@ final class Sender: @unchecked Sendable {
         guard !sent.isEmpty else { return }
         let batchesSent = sent
         let request = ProduceRequest(acks: configuration.acks.rawValue,
-                                     timeoutMs: Int32(configuration.client.requestTimeout.nanoseconds / 1_000_000),
+                                     timeoutMs: Int32(configuration.client.requestTimeout.timeAmount.nanoseconds / 1_000_000),
                                      topicData: order.map { .init(name: $0, partitionData: topics[$0]!) })
         inFlight[node, default: 0] += 1
         outstanding.wrappingAdd(1, ordering: .relaxed)
@@ -326,7 +326,7 @@ final class Sender: @unchecked Sendable {
         batch.lastError = reason
         if invalidateMetadata { cluster.invalidateMetadata() }
         let retryAt = NIODeadline.now() + retryBackoff.delay(attempt: batch.attempts)
-        if retriable, batch.attempts < configuration.retries, retryAt < batch.createdAt + configuration.deliveryTimeout, !stopped {
+        if retriable, batch.attempts < configuration.retries, retryAt < batch.createdAt + configuration.deliveryTimeout.timeAmount, !stopped {
             batch.attempts += 1
             metrics.recordRetries.increment(by: batch.recordCount)
             idempotence?.willRetry(batch, of: key)
@@ -337,7 +337,7 @@ final class Sender: @unchecked Sendable {
         idempotence?.answered(batch, of: key)
         let error: KafkaProducerError = if let code, !retriable {
             .broker(code, topic: batch.topic, partition: batch.partition)
-        } else if retryAt >= batch.createdAt + configuration.deliveryTimeout {
+        } else if retryAt >= batch.createdAt + configuration.deliveryTimeout.timeAmount {
             .deliveryTimedOut(lastError: reason)
         } else {
             .broker(code ?? .networkException, topic: batch.topic, partition: batch.partition)

@@ -31,7 +31,10 @@ public struct RecordHeader: Sendable, Hashable {
 /// The headers of a record, kept encoded until iterated (most consumers never look at them).
 /// The batch decoder has already checked that the section is well formed.
 public struct RecordHeaders: Sequence, Sendable, Hashable {
+    /// How many headers the record has (a key may appear more than once).
     public let count: Int
+    /// Whether the record has no headers.
+    public var isEmpty: Bool { count == 0 }
     /// nil when there are none, so header-less records (the common case) hold no extra reference.
     let encoded: ByteBuffer?
 
@@ -45,7 +48,21 @@ public struct RecordHeaders: Sequence, Sendable, Hashable {
         encoded = nil
     }
 
+    /// No headers.
     public static var empty: RecordHeaders { RecordHeaders() }
+
+    /// The value of the last header named `key` (Kafka allows repeats; the last one wins, as in Java's
+    /// `Headers.lastHeader`), or nil when there is none or its value is null.
+    public subscript(key: String) -> ByteBuffer? {
+        var found: ByteBuffer?
+        for header in self where header.key == key { found = header.value }
+        return found
+    }
+
+    /// The values of every header named `key`, in order.
+    public func values(forKey key: String) -> [ByteBuffer?] {
+        compactMap { $0.key == key ? .some($0.value) : nil }
+    }
 
     public struct Iterator: IteratorProtocol {
         var remaining: Int

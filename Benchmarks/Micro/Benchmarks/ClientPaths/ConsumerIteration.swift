@@ -113,7 +113,7 @@ final class ConsumerState {
         var configuration = ProducerConfiguration(bootstrapServers: broker.bootstrapServers)
         configuration.acks = .leader
         configuration.enableIdempotence = false
-        configuration.linger = .minutes(5)
+        configuration.linger = .seconds(300)
         configuration.batchSize = 256 * 1024
         let producer = try KafkaProducer(configuration: configuration, logger: quietLogger)
         for _ in 0..<batchesPerPartition {

@@ -58,7 +58,7 @@ final class ProducerState: Sendable {
             configuration.acks = .leader
             configuration.enableIdempotence = false
             // Nothing leaves before flush(): batches linger for 5 minutes and one holds an iteration's records.
-            configuration.linger = .minutes(5)
+            configuration.linger = .seconds(300)
             configuration.batchSize = 256 * 1024
             let producer = try KafkaProducer(configuration: configuration, logger: quietLogger)
             let payloads = Payloads()
