@@ -1,5 +1,3 @@
-import NIOCore
-
 /// ``KafkaAdmin`` settings, named and defaulted after the Java `AdminClient`'s.
 public struct AdminConfiguration: Sendable {
     /// Connections, timeouts (`request.timeout.ms`, default 30 s), backoff and metadata settings shared with the
@@ -8,7 +6,7 @@ public struct AdminConfiguration: Sendable {
     /// `default.api.timeout.ms`: how long one admin call may take in all, retries after retriable errors
     /// (NOT_CONTROLLER, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, a moved leader, a lost connection)
     /// included. Each request within it is bounded by `request.timeout.ms`. Default 60 s.
-    public var defaultApiTimeout: TimeAmount = .seconds(60)
+    public var defaultApiTimeout: Duration = .seconds(60)
 
     /// Settings for the brokers in `bootstrapServers` (`host1:9092,host2:9092`).
     public init(bootstrapServers: String) {

@@ -73,8 +73,9 @@ public final class KafkaAdmin: Service, Sendable {
     /// coordinator, marking the metadata stale) before it throws; `attempt` gets the call's deadline.
     func retrying<T>(_ operation: String, _ attempt: (NIODeadline) async throws -> T) async throws(KafkaAdminError) -> T {
         try checkOpen()
-        let deadline = NIODeadline.now() + configuration.defaultApiTimeout
-        let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff, maximum: configuration.client.retryBackoffMax)
+        let deadline = NIODeadline.now() + configuration.defaultApiTimeout.timeAmount
+        let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff.timeAmount,
+                                         maximum: configuration.client.retryBackoffMax.timeAmount)
         var attempts = 0
         while true {
             let failure: KafkaAdminError
@@ -109,11 +110,11 @@ public final class KafkaAdmin: Service, Sendable {
     func send<Request: KafkaRequest>(_ request: Request, to connection: BrokerConnection,
                                      before deadline: NIODeadline) async throws -> Request.Response {
         let remaining = max(deadline - .now(), .milliseconds(1))
-        return try await connection.send(request, timeout: min(configuration.client.requestTimeout, remaining))
+        return try await connection.send(request, timeout: min(configuration.client.requestTimeout.timeAmount, remaining))
     }
 
     /// The `TimeoutMs` of requests that make the broker wait (CreateTopics, DeleteRecords, ...): `request.timeout.ms`.
-    var brokerTimeoutMs: Int32 { Int32(clamping: configuration.client.requestTimeout.nanoseconds / 1_000_000) }
+    var brokerTimeoutMs: Int32 { Int32(clamping: configuration.client.requestTimeout.timeAmount.nanoseconds / 1_000_000) }
 
     /// A broker error for `what`, with the broker's message when it sent one.
     static func brokerError(_ code: KafkaErrorCode, _ what: String, message: String? = nil) -> KafkaAdminError {

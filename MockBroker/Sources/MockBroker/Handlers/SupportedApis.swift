@@ -37,6 +37,11 @@ enum SupportedApis {
         range(DescribeGroupsRequest.self),
         range(ListGroupsRequest.self),
         range(DeleteGroupsRequest.self),
+        range(OffsetDeleteRequest.self),
+        // Administration.
+        range(IncrementalAlterConfigsRequest.self),
+        range(DescribeClusterRequest.self),
+        range(ElectLeadersRequest.self),
     ]
 
     private static func range<Request: KafkaRequest>(_: Request.Type) -> Range {

@@ -62,6 +62,10 @@ struct RequestRouter: Sendable {
         case .describeGroups: return dispatch(body, context, handlers.groups.describeGroups)
         case .listGroups: return dispatch(body, context, handlers.groups.listGroups)
         case .deleteGroups: return dispatch(body, context, handlers.groups.deleteGroups)
+        case .offsetDelete: return dispatch(body, context, OffsetDeleteHandler(state: state).handle)
+        case .incrementalAlterConfigs: return dispatch(body, context, IncrementalAlterConfigsHandler(state: state).handle)
+        case .describeCluster: return dispatch(body, context, DescribeClusterHandler(state: state).handle)
+        case .electLeaders: return dispatch(body, context, ElectLeadersHandler(state: state).handle)
         default:
             return eventLoop.makeFailedFuture(RouterError.unsupported(api: api, version: header.requestApiVersion))
         }
