@@ -272,7 +272,7 @@ struct ConsumerGroupTests {
             let rest = try await consume(second, count: 60)
             #expect(rest.map(\.offset) == Array(40..<100))
             let committed = try await second.committed([TopicPartition(topic: "resume", partition: 0)])
-            #expect(committed.values.first??.offset == 40)
+            #expect(committed.values.first?.offset == 40)
             await second.close() // auto-commit commits the rest on close
             #expect(try await broker.committedOffsets(group: "resume").first?.offset == 100)
         }
@@ -328,8 +328,8 @@ struct ConsumerGroupTests {
 
             // Record n is at offset n/2 of partition n%2, with timestamp 1_000_000 + 10n.
             let times = try await consumer.offsetsForTimes([p0: 1_000_000 + 10 * 20 + 1, p1: 1_000_000 + 10 * 999])
-            #expect(times[p0]??.offset == 11 && times[p0]??.timestamp == 1_000_000 + 10 * 22)
-            #expect(times.keys.contains(p1) && times[p1]! == nil)
+            #expect(times[p0]?.offset == 11 && times[p0]?.timestamp == 1_000_000 + 10 * 22)
+            #expect(times[p1] == nil, "no record is that late")
             await consumer.close()
         }
     }

@@ -212,7 +212,7 @@ struct ConsumerTests {
             let entries = await outcomes.entries
             let allSucceeded = entries.allSatisfy(\.succeeded)
             #expect(allReported && allSucceeded)
-            #expect(try await manual.committed([partition])[partition]??.offset == 50)
+            #expect(try await manual.committed([partition])[partition]?.offset == 50)
             #expect(try await broker.committedOffsets(group: "manual").first?.offset == 50)
             await manual.close()
         }

@@ -58,6 +58,11 @@ public struct ConsumerConfiguration: Sendable {
     /// it, as the Java client does: list `[CooperativeStickyAssignor(), RangeAssignor()]` to share a group with
     /// range-only members (librdkafka's and kafka-python's defaults); rebalances are then eager.
     public var assignors: [any ConsumerPartitionAssignor] = [CooperativeStickyAssignor()]
+    /// `max.poll.records`: the most records one ``KafkaConsumer/poll(timeout:)`` returns. Default 500.
+    public var maxPollRecords = 500
+    /// `default.api.timeout.ms`: how long lookups without a timeout of their own (``KafkaConsumer/partitionsFor(_:)``,
+    /// ``KafkaConsumer/endOffsets(_:)``, ``KafkaConsumer/committed(_:)`` and the like) keep retrying. Default 60 s.
+    public var defaultApiTimeout: Duration = .seconds(60)
 
     public init(bootstrapServers: String, groupId: String? = nil) {
         client = ClientConfiguration(bootstrapServers: bootstrapServers)

@@ -555,7 +555,8 @@ actor ConsumerGroup {
 
     /// Commits (with auto-commit), leaves the group (dynamic members; static members stay so a restart does not
     /// rebalance), and stops.
-    func close() async {
+    /// Leaves the group; with `commit` (and auto-commit), what was handed out is committed first.
+    func close(commit commitOnClose: Bool = true) async {
         guard !closed, !closing else { return }
         closing = true
         // A SyncGroup in flight finishes first (bounded; see `rebalancePhase`). (Waited for in a task of its own,
@@ -577,7 +578,7 @@ actor ConsumerGroup {
         autoCommit?.cancel()
         await autoCommit?.value
         // Everything handed out is committed (the application has stopped reading), as the Java client's close does.
-        if configuration.enableAutoCommit {
+        if commitOnClose && configuration.enableAutoCommit {
             do {
                 try await commit(subscriptions.committableOffsets(processedOnly: false))
             } catch {

@@ -60,16 +60,29 @@ final class FetchBuffer: Sendable {
 
     /// The next entry, waiting for one; nil once closed (or when woken with nothing to give, so the caller can
     /// look at the consumer's state again).
-    func next() async -> Entry? {
+    /// With a `deadline`, the wait ends then (nil).
+    func next(deadline: ContinuousClock.Instant? = nil) async -> Entry? {
         if let entry = takeEntry() { return entry }
+        if let deadline, deadline <= .now { return nil }
         let id = state.withLockedValue { state -> UInt64 in
             state.nextWaiter += 1
             return state.nextWaiter
         }
+        // A timer only when the caller bounds its wait (`poll(timeout:)`); the record iterators wait unbounded.
+        let timer = deadline.map { deadline in
+            Task { [state] in
+                try? await Task.sleep(until: deadline)
+                state.withLockedValue { $0.waiters.removeValue(forKey: id) }?.resume()
+            }
+        }
+        defer { timer?.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLockedValue { state -> Bool in
-                    if !state.entries.isEmpty || state.closed || Task.isCancelled { return true }
+                    // (A deadline passed means the timer may have fired before this waiter was registered.)
+                    if !state.entries.isEmpty || state.closed || Task.isCancelled || deadline.map({ $0 <= .now }) == true {
+                        return true
+                    }
                     state.waiters[id] = continuation
                     return false
                 }

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 import Tracing
 
 /// A Kafka consumer: pulls records from the leaders of its partitions, in a group (``subscribe(topics:)``) or
@@ -26,11 +27,11 @@ import Tracing
 /// `Service`, `run()` keeps it until graceful shutdown, then closes it.
 public final class KafkaConsumer: Service, Sendable {
     public let configuration: ConsumerConfiguration
-    private let cluster: ClusterClient
+    let cluster: ClusterClient
     private let subscriptions = SubscriptionState()
     private let buffer = FetchBuffer()
     private let fetcher: Fetcher
-    private let group: ConsumerGroup?
+    let group: ConsumerGroup?
     private let logger: Logger
     private let eventStream: AsyncStream<RebalanceEvent>
     private let eventContinuation: AsyncStream<RebalanceEvent>.Continuation
@@ -41,6 +42,10 @@ public final class KafkaConsumer: Service, Sendable {
     /// The latest `commitAsync`: each waits for the one before, so async commits complete in the order they were
     /// made and an older one never overwrites a newer one (as in the Java client).
     private let lastAsyncCommit = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// Set by ``wakeup()``, taken by the next wait for records.
+    private let wakeupPending = Atomic<Bool>(false)
+    /// What ``poll(timeout:)`` keeps between calls (taken out while a poll runs).
+    private let pollState = NIOLockedValueBox<PollState?>(nil)
 
     public init(
         configuration: ConsumerConfiguration,
@@ -140,14 +145,58 @@ public final class KafkaConsumer: Service, Sendable {
     /// Assignment changes in the group.
     public var rebalanceEvents: AsyncStream<RebalanceEvent> { eventStream }
 
+    /// Up to `max.poll.records` records, waiting at most `timeout` for the first; empty when none came in time
+    /// (Java's `poll(Duration)`). The records of the previous call count as processed (what auto-commit commits).
+    ///
+    /// For loops that want a timeout; ``records`` and ``batches`` are the same records as async sequences. Records
+    /// already fetched are returned without waiting, from as many partitions as it takes to fill the call.
+    public func poll(timeout: Duration) async throws(KafkaConsumerError) -> [ConsumerRecord] {
+        try checkOpen()
+        let deadline = ContinuousClock.now + timeout
+        let state = pollState.withLockedValue { state in defer { state = nil }; return state } ?? PollState()
+        defer { pollState.withLockedValue { $0 = state } }
+        for reader in state.handedOut { reader.markAllProcessed() }
+        state.handedOut.removeAll(keepingCapacity: true)
+        let limit = max(1, configuration.maxPollRecords)
+        var records: [ConsumerRecord] = []
+        while records.count < limit {
+            if let reader = state.reader {
+                do {
+                    while records.count < limit, let record = try reader.next() { records.append(record) }
+                } catch {
+                    state.reader = nil
+                    // Records before the failure go out first; the error comes with the next call.
+                    if records.isEmpty { throw error }
+                    state.deferred = error
+                    return records
+                }
+                if records.count >= limit { break }
+                state.reader = nil
+            }
+            if let error = state.deferred {
+                state.deferred = nil
+                throw error
+            }
+            // Wait only for the first records; after that take what is already fetched.
+            guard let next = try await nextReader(workspace: state.workspace, deadline: records.isEmpty ? deadline : .now) else { break }
+            state.reader = next
+            state.handedOut.append(next)
+        }
+        return records
+    }
+
     /// The next fetched partition to read (nil once closed, or when the reading task is cancelled), skipping
     /// fetches made stale by seeks or rebalances.
-    nonisolated(nonsending) func nextReader(workspace: CompressionWorkspace) async throws(KafkaConsumerError) -> PartitionReader? {
+    /// With a `deadline`, nil also once it has passed. ``wakeup()`` makes it throw ``KafkaConsumerError/wokenUp``.
+    nonisolated(nonsending) func nextReader(workspace: CompressionWorkspace,
+                                            deadline: ContinuousClock.Instant? = nil) async throws(KafkaConsumerError) -> PartitionReader? {
         while true {
             if let group { await group.polled() }
             if closed.withLockedValue({ $0 }) || Task.isCancelled { return nil }
-            guard let entry = await buffer.next() else {
+            if wakeupPending.exchange(false, ordering: .relaxed) { throw .wokenUp }
+            guard let entry = await buffer.next(deadline: deadline) else {
                 if buffer.isClosed { return nil }
+                if let deadline, deadline <= .now { return nil }
                 continue
             }
             switch entry {
@@ -246,38 +295,6 @@ public final class KafkaConsumer: Service, Sendable {
     /// How far behind the partition's high watermark the position is, once a fetch has told.
     public func lag(_ partition: TopicPartition) -> Int64? { subscriptions.lag(of: partition) }
 
-    /// For each partition, the first offset whose record timestamp is at least the given time (exact to the
-    /// record), or nil when there is none.
-    public func offsetsForTimes(_ timestamps: [TopicPartition: Int64]) async throws -> [TopicPartition: (offset: Int64, timestamp: Int64)?] {
-        let metadata = try await cluster.refreshMetadata(adding: Set(timestamps.keys.map(\.topic)), allowAutoTopicCreation: false).get()
-        var byLeader: [Int32: [(TopicPartition, Int64)]] = [:]
-        for (partition, timestamp) in timestamps {
-            guard let leader = metadata.leader(of: partition.topic, partition: partition.partition) else {
-                throw KafkaConsumerError.broker(.leaderNotAvailable, context: "offsetsForTimes \(partition)")
-            }
-            byLeader[leader, default: []].append((partition, timestamp))
-        }
-        var result: [TopicPartition: (offset: Int64, timestamp: Int64)?] = [:]
-        for (leader, wanted) in byLeader {
-            let byTopic = Dictionary(grouping: wanted, by: \.0.topic)
-            let request = ListOffsetsRequest(replicaId: -1, isolationLevel: configuration.isolationLevel.rawValue,
-                                             topics: byTopic.keys.sorted().map { topic in
-                                                 .init(name: topic, partitions: byTopic[topic]!.map { .init(partitionIndex: $0.0.partition, timestamp: $0.1) })
-                                             })
-            let response = try await cluster.connection(to: leader).get().send(request)
-            for topic in response.topics {
-                for partition in topic.partitions {
-                    let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
-                    guard partition.errorCode == 0 else {
-                        throw KafkaConsumerError.broker(KafkaErrorCode(rawValue: partition.errorCode), context: "offsetsForTimes \(key)")
-                    }
-                    result[key] = partition.offset >= 0 ? (partition.offset, partition.timestamp) : .some(nil)
-                }
-            }
-        }
-        return result
-    }
-
     // MARK: - Committing
 
     /// Commits the positions of every assigned partition (the records handed out so far: the application declares
@@ -317,33 +334,56 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
-    /// The group's committed offsets for `partitions` (nil where nothing is committed).
-    public func committed(_ partitions: [TopicPartition]) async throws -> [TopicPartition: OffsetAndMetadata?] {
-        guard let group else { throw KafkaConsumerError.noGroup }
-        let offsets = try await group.committed(partitions)
-        return Dictionary(uniqueKeysWithValues: partitions.map { partition in
-            (partition, offsets[partition].flatMap { $0.offset >= 0 ? $0 : nil })
-        })
-    }
-
     // MARK: - Closing
 
     private func checkOpen() throws(KafkaConsumerError) {
         if closed.withLockedValue({ $0 }) { throw .closed }
     }
 
-    /// Waits for async commits, commits (with auto-commit), leaves the group, stops fetching and closes
-    /// connections. Iterations of ``records`` end.
+    /// Closes the consumer as ``close(timeout:commitOffsets:)`` does, within 30 seconds (Java's default).
     public func close() async {
+        await close(timeout: .seconds(30))
+    }
+
+    /// Waits for async commits, commits what was handed out (with auto-commit, unless `commitOffsets` is false),
+    /// leaves the group, stops fetching and closes connections. Iterations of ``records`` and ``batches`` end.
+    ///
+    /// The commit and the LeaveGroup get `timeout` in all; past it the connections are closed anyway (the group
+    /// then notices the member's absence after `session.timeout.ms`). Pass `commitOffsets: false` to leave without
+    /// committing, for example after a failure that means the records handed out were not processed.
+    public func close(timeout: Duration, commitOffsets: Bool = true) async {
         guard !closed.withLockedValue({ state in defer { state = true }; return state }) else { return }
-        // Async commits made before closing finish first (each is bounded by the request timeout).
-        await lastAsyncCommit.withLockedValue { $0 }?.value
-        if let group { await group.close() }
+        buffer.wake()
+        let group = self.group
+        let lastAsyncCommit = self.lastAsyncCommit.withLockedValue { $0 }
+        let logger = self.logger
+        let leaving = Task {
+            // Async commits made before closing finish first (each is bounded by the request timeout).
+            await lastAsyncCommit?.value
+            if let group { await group.close(commit: commitOffsets) }
+        }
+        await withTaskGroup(of: Bool.self) { race in
+            race.addTask { await leaving.value; return true }
+            race.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            if await race.next() == false { logger.warning("closing: commit and leave did not finish within \(timeout)") }
+            race.cancelAll()
+        }
         fetcher.stop()
         buffer.close()
         eventContinuation.finish()
         await cluster.close()
         logger.debug("consumer closed")
+    }
+
+    /// Interrupts a ``poll(timeout:)`` or a record iteration waiting for records: it throws
+    /// ``KafkaConsumerError/wokenUp``. When nothing is waiting, the next wait throws (Java's `wakeup()`). Safe to
+    /// call from any task.
+    public func wakeup() {
+        wakeupPending.store(true, ordering: .relaxed)
+        buffer.wake()
     }
 
     /// Runs until graceful shutdown (or cancellation), then closes.
@@ -374,9 +414,11 @@ public struct ConsumerRecords: AsyncSequence, Sendable {
             self.consumer = consumer
         }
 
+        /// The next record; runs on the caller's actor, so an iterator kept in a main-actor (or any actor's)
+        /// variable can be advanced by hand.
         @inlinable
-        public mutating func next() async throws(KafkaConsumerError) -> ConsumerRecord? {
-            try await next(isolation: nil)
+        public nonisolated(nonsending) mutating func next() async throws(KafkaConsumerError) -> ConsumerRecord? {
+            try await next(isolation: #isolation)
         }
 
         /// A record from the fetched partition being read is handed out without an async call (this is inlined
@@ -434,8 +476,9 @@ public struct ConsumerBatches: AsyncSequence, Sendable {
         /// An error met after the records handed out with it: thrown at the next call.
         var deferred: KafkaConsumerError?
 
-        public mutating func next() async throws(KafkaConsumerError) -> [ConsumerRecord]? {
-            try await next(isolation: nil)
+        /// The next fetched partition's records; runs on the caller's actor.
+        public nonisolated(nonsending) mutating func next() async throws(KafkaConsumerError) -> [ConsumerRecord]? {
+            try await next(isolation: #isolation)
         }
 
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(KafkaConsumerError) -> [ConsumerRecord]? {

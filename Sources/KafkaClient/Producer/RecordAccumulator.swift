@@ -5,19 +5,6 @@ import KafkaProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// A topic and partition.
-public struct TopicPartition: Sendable, Hashable, CustomStringConvertible {
-    public var topic: String
-    public var partition: Int32
-
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-
-    public var description: String { "\(topic)-\(partition)" }
-}
-
 /// Collects records into per-partition batches. An append takes one lock: it finds the topic (a one-entry cache
 /// makes a run of records to one topic skip the hash), picks the partition, reserves a new batch's memory when it
 /// can without waiting, and writes the record into the batch. The sender drains batches that are ready (full,
