@@ -74,7 +74,7 @@ struct TopicsCommand: AsyncParsableCommand {
                 var partitions = Table("PARTITION", "LEADER", "REPLICAS", "ISR", "OFFLINE")
                 for partition in topic.partitions {
                     partitions.add([String(partition.partition), partition.leader.orDash, ids(partition.replicas),
-                                    ids(partition.isr), partition.offlineReplicas.isEmpty ? "-" : ids(partition.offlineReplicas)])
+                                    ids(partition.inSyncReplicas), partition.offlineReplicas.isEmpty ? "-" : ids(partition.offlineReplicas)])
                 }
                 var configTable = Table("CONFIG", "VALUE", "SOURCE")
                 for config in configs {
@@ -86,7 +86,7 @@ struct TopicsCommand: AsyncParsableCommand {
                         "replicationFactor": topic.replicationFactor,
                         "partitions": topic.partitions.map { partition in
                             ["partition": partition.partition, "leader": jsonValue(partition.leader),
-                             "leaderEpoch": partition.leaderEpoch, "replicas": partition.replicas, "isr": partition.isr,
+                             "leaderEpoch": partition.leaderEpoch, "replicas": partition.replicas, "isr": partition.inSyncReplicas,
                              "offlineReplicas": partition.offlineReplicas] as [String: Any]
                         },
                         "configs": configs.map { config in

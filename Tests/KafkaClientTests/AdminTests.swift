@@ -73,7 +73,7 @@ struct AdminTests {
                 let orders = try #require(described.first)
                 #expect(orders.id == created[0].id)
                 #expect(orders.partitions.map(\.partition) == [0, 1, 2])
-                #expect(orders.partitions.allSatisfy { $0.leader == 1 && $0.replicas == [1] && $0.isr == [1] && $0.offlineReplicas.isEmpty })
+                #expect(orders.partitions.allSatisfy { $0.leader == 1 && $0.replicas == [1] && $0.inSyncReplicas == [1] && $0.offlineReplicas.isEmpty })
 
                 try await admin.createPartitions(["orders": 5])
                 #expect(try await admin.describeTopics(["orders"]).first?.partitions.count == 5)
@@ -172,7 +172,7 @@ struct AdminTests {
                 let byTime = try await admin.listOffsets([p1: .timestamp(1_004_500), p0: .timestamp(9_000_000)])
                 #expect(byTime[p1]?.offset == 2)
                 #expect(byTime[p1]?.timestamp == 1_005_000)
-                #expect(byTime[p0]?.offset == -1)
+                #expect(byTime[p0] == nil, "no record is that recent")
                 let newest = try await admin.listOffsets([p0: .maxTimestamp])[p0]
                 #expect(newest?.offset == 9)
                 #expect(newest?.timestamp == 1_018_000)
@@ -315,8 +315,8 @@ struct AdminTests {
                         return
                     }
                     #expect(operation.contains("OffsetFetch"))
-                    #expect(last?.errorCode == .notCoordinator)
-                    #expect(error.errorCode == .notCoordinator)
+                    #expect(last?.brokerErrorCode == .notCoordinator)
+                    #expect(error.brokerErrorCode == .notCoordinator)
                 }
                 try broker.clearFaults()
                 try broker.injectFault(Fault(api: .offsetFetch, group: "refused", action: .error(.groupAuthorizationFailed), count: 2))

@@ -160,9 +160,9 @@ extension KafkaAdmin {
     @discardableResult
     public func resetGroupOffsets(_ groupId: String, partitions: [TopicPartition],
                                   to spec: OffsetSpec) async throws(KafkaAdminError) -> [TopicPartition: Int64] {
-        let found = try await listOffsets(Dictionary(partitions.map { ($0, spec) }, uniquingKeysWith: { first, _ in first }))
-        var targets = found.mapValues(\.offset)
-        let pastTheEnd = targets.filter { $0.value < 0 }.map(\.key)
+        let wanted = Set(partitions)
+        var targets = try await listOffsets(Dictionary(uniqueKeysWithValues: wanted.map { ($0, spec) })).mapValues(\.offset)
+        let pastTheEnd = wanted.filter { targets[$0] == nil }
         if !pastTheEnd.isEmpty {
             let ends = try await listOffsets(Dictionary(pastTheEnd.map { ($0, OffsetSpec.latest) }, uniquingKeysWith: { first, _ in first }))
             for (partition, end) in ends { targets[partition] = end.offset }

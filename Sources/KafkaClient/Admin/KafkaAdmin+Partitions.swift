@@ -4,16 +4,18 @@ import NIOCore
 /// Partitions: offsets by time or position, deleting records, electing leaders.
 extension KafkaAdmin {
     /// Looks up offsets at the partitions' leaders: the log start or end, the record with the largest timestamp,
-    /// or the first record at or after a time (offset -1 when there is none). With `.readCommitted`, "latest" is
-    /// the last stable offset.
+    /// or the first record at or after a time (a partition without such a record is left out of the result, as
+    /// ``KafkaConsumer/offsetsForTimes(_:timeout:)`` leaves it out). With `.readCommitted`, "latest" is the last
+    /// stable offset. An unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION at once.
     public func listOffsets(
         _ specs: [TopicPartition: OffsetSpec],
         isolationLevel: ConsumerConfiguration.IsolationLevel = .readUncommitted
-    ) async throws(KafkaAdminError) -> [TopicPartition: ListedOffset] {
-        var found: [TopicPartition: ListedOffset] = [:]
+    ) async throws(KafkaAdminError) -> [TopicPartition: OffsetAndTimestamp] {
+        var found: [TopicPartition: OffsetAndTimestamp] = [:]
+        var answered: Set<TopicPartition> = []
         try await retrying("ListOffsets") { deadline in
             var retriable: KafkaAdminError?
-            for (leader, partitions) in try await leaders(of: specs.keys.filter { found[$0] == nil }) {
+            for (leader, partitions) in try await leaders(of: specs.keys.filter { !answered.contains($0) }) {
                 let request = ListOffsetsRequest(
                     replicaId: -1, isolationLevel: isolationLevel.rawValue,
                     topics: partitions.byTopic.map { topic in
@@ -29,8 +31,11 @@ extension KafkaAdmin {
                         let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
                         let code = KafkaErrorCode(rawValue: partition.errorCode)
                         guard code.isError else {
-                            found[key] = ListedOffset(offset: partition.offset, timestamp: partition.timestamp,
-                                                      leaderEpoch: partition.leaderEpoch >= 0 ? partition.leaderEpoch : nil)
+                            answered.insert(key)
+                            if partition.offset >= 0 {
+                                found[key] = OffsetAndTimestamp(offset: partition.offset, timestamp: partition.timestamp,
+                                                                leaderEpoch: partition.leaderEpoch >= 0 ? partition.leaderEpoch : nil)
+                            }
                             continue
                         }
                         let error = KafkaAdminError.broker(code, context: "list offsets of \(key)")

@@ -129,10 +129,8 @@ extension KafkaAdmin {
                 if code.isError { throw .broker(code, context: "describe topic \(name)") }
                 return TopicDescription(
                     name: name, id: topic.topicId, isInternal: topic.isInternal,
-                    partitions: topic.partitions.sorted { $0.partitionIndex < $1.partitionIndex }.map { partition in
-                        .init(partition: partition.partitionIndex, leader: partition.leaderId >= 0 ? partition.leaderId : nil,
-                              leaderEpoch: partition.leaderEpoch, replicas: partition.replicaNodes, isr: partition.isrNodes,
-                              offlineReplicas: partition.offlineReplicas)
+                    partitions: topic.partitions.sorted { $0.partitionIndex < $1.partitionIndex }.map {
+                        PartitionInfo(topic: name, metadata: $0)
                     })
             }
         }

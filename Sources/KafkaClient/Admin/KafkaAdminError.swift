@@ -1,7 +1,7 @@
 import KafkaProtocol
 
 /// Why a ``KafkaAdmin`` call failed.
-public enum KafkaAdminError: Error, Sendable, CustomStringConvertible {
+public enum KafkaAdminError: KafkaError {
     /// A broker answered with an error code; `context` names the call and the resource (and carries the broker's
     /// message when it sent one).
     case broker(KafkaErrorCode, context: String)
@@ -31,11 +31,11 @@ public enum KafkaAdminError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The broker's error code, when a broker refused the call (directly or as the last error before a timeout).
-    public var errorCode: KafkaErrorCode? {
+    public var brokerErrorCode: KafkaErrorCode? {
         switch self {
         case .broker(let code, _): code
-        case .request(.broker(let code, _)): code
-        case .timedOut(_, let last): last?.errorCode
+        case .request(let error): error.brokerErrorCode
+        case .timedOut(_, let last): last?.brokerErrorCode
         default: nil
         }
     }
