@@ -2,6 +2,7 @@
 public struct ConfigEntry: Sendable, Hashable {
     /// Where the value comes from (DescribeConfigs' `ConfigSource`).
     public enum Source: Int8, Sendable, Hashable {
+        /// A source this client does not know (or the broker did not say).
         case unknown = 0
         /// Set on the topic.
         case topic = 1

@@ -9,7 +9,7 @@ extension KafkaAdmin {
         return try await retrying("ListGroups") { deadline in
             let brokers = try await cluster.topicMetadata([]).brokers.map(\.nodeId).sorted()
             for node in brokers where listed[node] == nil {
-                let connection = try await leaderConnection(node)
+                let connection = try await brokerConnection(node)
                 let response = try await send(ListGroupsRequest(), to: connection, before: deadline)
                 let code = KafkaErrorCode(rawValue: response.errorCode)
                 if code.isError { throw KafkaAdminError.broker(code, context: "list groups at broker \(node)") }

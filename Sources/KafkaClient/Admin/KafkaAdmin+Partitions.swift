@@ -25,7 +25,7 @@ extension KafkaAdmin {
                         })
                     },
                     timeoutMs: brokerTimeoutMs)
-                let response = try await send(request, to: leaderConnection(leader), before: deadline)
+                let response = try await send(request, to: brokerConnection(leader), before: deadline)
                 for topic in response.topics {
                     for partition in topic.partitions {
                         let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
@@ -65,7 +65,7 @@ extension KafkaAdmin {
                         })
                     },
                     timeoutMs: brokerTimeoutMs)
-                let response = try await send(request, to: leaderConnection(leader), before: deadline)
+                let response = try await send(request, to: brokerConnection(leader), before: deadline)
                 for topic in response.topics {
                     for partition in topic.partitions {
                         let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)

@@ -174,8 +174,9 @@ public final class KafkaAdmin: Service, Sendable {
         return byLeader
     }
 
-    /// A connection to a partition leader; a failure marks the metadata stale.
-    func leaderConnection(_ node: Int32) async throws -> BrokerConnection {
+    /// A connection to broker `node` (a partition's leader, or a broker asked for its groups); a failure marks the
+    /// metadata stale, as the broker may be gone and leadership moved.
+    func brokerConnection(_ node: Int32) async throws -> BrokerConnection {
         do {
             return try await cluster.connection(to: node).get()
         } catch {
