@@ -282,7 +282,7 @@ struct AdminTests {
         }
     }
 
-    @Test("retriable errors are retried after refreshing the routing: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, a dropped connection to the controller")
+    @Test("retriable errors are retried after refreshing the routing: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, a leader change, a dropped connection to the controller")
     func retries() async throws {
         try await withBroker { broker in
             try broker.createTopic("retried", partitions: 1)
@@ -293,6 +293,13 @@ struct AdminTests {
                 try broker.injectFault(Fault(api: .offsetFetch, group: "g", action: .error(.notCoordinator), count: 2))
                 try broker.injectFault(Fault(api: .findCoordinator, group: "g", action: .error(.coordinatorNotAvailable), count: 1))
                 #expect(try await admin.listGroupOffsets("g") == [partition: OffsetAndMetadata(offset: 0)])
+                // A leader change: the partition's leader answers NOT_LEADER_OR_FOLLOWER until the metadata is fresh.
+                try broker.injectFault(Fault(api: .listOffsets, topic: "retried", partition: 0, action: .error(.notLeaderOrFollower), count: 2))
+                #expect(try await admin.listOffsets([partition: .latest])[partition]?.offset == 0)
+                let metadataBefore = broker.statistics.requests["Metadata"] ?? 0
+                try broker.injectFault(Fault(api: .listOffsets, topic: "retried", action: .error(.leaderNotAvailable), count: 1))
+                #expect(try await admin.listOffsets([partition: .earliest])[partition]?.offset == 0)
+                #expect((broker.statistics.requests["Metadata"] ?? 0) - metadataBefore == 2, "the metadata was asked again before the retry")
                 try broker.injectFault(Fault(api: .createTopics, action: .closeConnection, count: 1))
                 try await admin.createTopic("after-reconnect", partitions: 1)
                 #expect(broker.topicNames.contains("after-reconnect"))
