@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "kafka-producer", targets: ["kafka-producer"]),
         .executable(name: "kafka-consumer", targets: ["kafka-consumer"]),
         .executable(name: "kafka-admin", targets: ["kafka-admin"]),
+        .executable(name: "example-service", targets: ["example-service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -116,6 +117,25 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Examples/kafka-consumer"
+        ),
+        .target(
+            name: "ExampleService",
+            dependencies: [
+                "KafkaClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/example-service/ExampleService"
+        ),
+        .executableTarget(
+            name: "example-service",
+            dependencies: [
+                "ExampleService", "KafkaClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/example-service/example-service"
         ),
         .executableTarget(
             name: "kafka-admin",
@@ -220,7 +240,7 @@ let package = Package(
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaTestSupport", "KafkaClient", "MockBroker", "KafkaProtocol", "KafkaCompression",
+                "KafkaTestSupport", "KafkaClient", "MockBroker", "KafkaProtocol", "KafkaCompression", "ExampleService",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

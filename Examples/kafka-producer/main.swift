@@ -28,8 +28,11 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Option(help: "Value size of synthetic records, in bytes.")
     var size = 100
 
-    @Option(name: .customLong("key-template"), help: "Key of record n (counted from 0), with {n} replaced by n (e.g. 'key-{n}').")
+    @Option(name: .customLong("key-template"), help: "Key of record n (counted from 0, so the first record's key is 'key-0' for 'key-{n}'), with {n} replaced by n.")
     var keyTemplate: String?
+
+    @Option(name: .customLong("key-separator"), help: "For stdin lines: split each line at the first SEP into key and value (a line without SEP is a value with no key), like kafka-console-producer's parse.key=true and key.separator.")
+    var keySeparator: String?
 
     @Option(help: "Use K distinct keys: key-0 ... key-(K-1), cycling.")
     var keys: Int?
@@ -81,6 +84,10 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         guard CompressionCodec(name: compression) != nil else { throw ValidationError("unknown --compression \(compression)") }
         guard ["sticky", "round-robin"].contains(partitioner) else { throw ValidationError("--partitioner must be sticky or round-robin") }
         guard keyTemplate == nil || keys == nil else { throw ValidationError("use either --key-template or --keys") }
+        guard keySeparator == nil || (count == nil && keyTemplate == nil && keys == nil) else {
+            throw ValidationError("--key-separator reads keys from stdin lines: it goes without --count, --key-template and --keys")
+        }
+        guard keySeparator?.isEmpty != true else { throw ValidationError("--key-separator must not be empty") }
         guard !latency || count != nil else { throw ValidationError("--latency needs --count") }
         if let keys, keys <= 0 { throw ValidationError("--keys must be positive") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
@@ -162,8 +169,15 @@ struct KafkaProducerCommand: AsyncParsableCommand {
                 await send(record, valueBytes: payload.readableBytes)
             }
         } else {
+            let separator = keySeparator
             while signals.count == 0, let line = readLine(strippingNewline: true) {
-                await send(ProducerRecord(topic: topic, value: line, headers: headers), valueBytes: line.utf8.count)
+                if let separator, let split = line.range(of: separator) {
+                    let value = String(line[split.upperBound...])
+                    await send(ProducerRecord(topic: topic, key: String(line[..<split.lowerBound]), value: value, headers: headers),
+                               valueBytes: value.utf8.count)
+                } else {
+                    await send(ProducerRecord(topic: topic, value: line, headers: headers), valueBytes: line.utf8.count)
+                }
             }
         }
         let interrupted = signals.count > 0

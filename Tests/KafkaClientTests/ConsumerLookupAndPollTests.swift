@@ -83,6 +83,7 @@ struct ConsumerLookupAndPollTests {
                 _ = try await producer.send(ProducerRecord(topic: "looked-up", partition: 0, value: "\(index)",
                                                            timestamp: 1_000 + Int64(index) * 100))
             }
+            #expect(try await producer.partitionsFor("looked-up").map(\.partition) == [0, 1])
             await producer.shutdown()
             let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "lookers"), logger: testLogger)
             let partitions = try await consumer.partitionsFor("looked-up")

@@ -53,3 +53,33 @@ struct MetricsTests {
         }
     }
 }
+
+@Suite("Broker metrics")
+struct BrokerMetricsTests {
+    @Test("the mock broker reports requests by API, bytes in and out, bytes sent by sendfile, connections, groups and members")
+    func reported() async throws {
+        let metrics = TestMetrics()
+        try await withGroupBroker({ $0.metricsFactory = metrics; $0.nodeId = 7 }) { broker in
+            try broker.createTopic("observed", partitions: 1)
+            let producer = try KafkaProducer(configuration: producerConfiguration(broker), logger: testLogger)
+            for index in 0..<50 { try await producer.enqueue(ProducerRecord(topic: "observed", value: "value \(index)")) }
+            try await producer.flush()
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "observers"), logger: testLogger)
+            try consumer.subscribe(topics: ["observed"])
+            _ = try await consume(consumer, count: 50)
+            let broker7 = [("broker_id", "7")]
+            #expect(try metrics.expectCounter("mock_broker_requests_total", broker7 + [("api", "Produce")]).totalValue >= 1)
+            #expect(try metrics.expectCounter("mock_broker_requests_total", broker7 + [("api", "Fetch")]).totalValue >= 1)
+            #expect(try metrics.expectCounter("mock_broker_bytes_in_total", broker7).totalValue > 50 * 7)
+            #expect(try metrics.expectCounter("mock_broker_bytes_out_total", broker7).totalValue > 50 * 7)
+            #expect(try metrics.expectCounter("mock_broker_fetch_bytes_total", broker7 + [("path", "file_region")]).totalValue > 0)
+            #expect(try metrics.expectCounter("mock_broker_produced_bytes_total", broker7).totalValue > 0)
+            #expect(try (metrics.expectGauge("mock_broker_connections", broker7).lastValue ?? 0) >= 2)
+            #expect(try metrics.expectGauge("mock_broker_groups", broker7).lastValue == 1)
+            #expect(try metrics.expectGauge("mock_broker_group_members", broker7).lastValue == 1)
+            await consumer.close()
+            await producer.shutdown()
+            #expect(try metrics.expectGauge("mock_broker_group_members", broker7).lastValue == 0, "the member left")
+        }
+    }
+}

@@ -426,3 +426,34 @@ func storedCodecs(_ broker: MockBroker, topic: String) async throws -> [Compress
     await connection.close()
     return stored.batches.map(\.compression)
 }
+
+@Suite("Producer close")
+struct ProducerCloseTests {
+    @Test("close(timeout:) gives up on a broker that does not answer: every record gets an outcome, the unsent ones producerClosed")
+    func closeWithinTimeout() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("stalled", partitions: 1)
+            let (producer, events) = try KafkaProducer.makeWithDeliveryReports(configuration: producerConfiguration(broker) {
+                $0.maxInFlightRequestsPerConnection = 1
+                $0.batchSize = 1_000
+            }, logger: testLogger)
+            _ = try await producer.send(ProducerRecord(topic: "stalled", value: "before"))
+            // The broker now sits on produce requests far longer than the close allows.
+            try broker.injectFault(Fault(api: .produce, action: .delay(milliseconds: 20_000), count: 100))
+            for index in 0..<200 {
+                _ = try await producer.enqueue(ProducerRecord(topic: "stalled", value: String(repeating: "r", count: 100) + "\(index)"))
+            }
+            // 201: the awaited send's record is reported too.
+            let reports = Task { await collectReports(events, count: 201, within: 30) }
+            let before = ContinuousClock.now
+            await producer.close(timeout: .milliseconds(500))
+            let closing = ContinuousClock.now - before
+            let outcomes = await reports.value
+            #expect(outcomes.count == 201, "every record has an outcome")
+            #expect(Set(outcomes.map(\.id)).count == 201, "exactly one each")
+            let closed = outcomes.filter { if case .failure(.producerClosed) = $0.result { true } else { false } }
+            #expect(!closed.isEmpty, "records not sent in time fail with producerClosed")
+            #expect(closing < .seconds(15), "closed well before the broker's 20 s delay: \(closing)")
+        }
+    }
+}

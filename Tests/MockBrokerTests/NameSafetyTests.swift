@@ -137,13 +137,17 @@ struct NameSafetyTests {
         }
     }
 
-    @Test("partitions beyond maxPartitions are refused with INVALID_PARTITIONS, however they are asked for")
+    @Test("partitions beyond maxPartitions are refused with INVALID_PARTITIONS, however they are asked for (over 10,000 in one request: POLICY_VIOLATION, as Kafka)")
     func partitionLimit() async throws {
         try await Self.withConfinedBroker({ $0.maxPartitions = 10 }) { broker in
             let connection = try await broker.connect()
+            // Over Kafka's 10,000 partitions per request: POLICY_VIOLATION before anything is counted.
             let huge = try await connection.send(CreateTopicsRequest(
                 topics: [.init(name: "huge", numPartitions: 0x7FFF_FFFF, replicationFactor: 1)], timeoutMs: 5000))
-            #expect(huge.topics.first?.errorCode == KafkaErrorCode.invalidPartitions.rawValue)
+            #expect(huge.topics.first?.errorCode == KafkaErrorCode.policyViolation.rawValue)
+            let eleven = try await connection.send(CreateTopicsRequest(
+                topics: [.init(name: "eleven", numPartitions: 11, replicationFactor: 1)], timeoutMs: 5000))
+            #expect(eleven.topics.first?.errorCode == KafkaErrorCode.invalidPartitions.rawValue)
             let six = try await connection.send(CreateTopicsRequest(
                 topics: [.init(name: "six", numPartitions: 6, replicationFactor: 1)], timeoutMs: 5000))
             #expect(six.topics.first?.errorCode == 0)

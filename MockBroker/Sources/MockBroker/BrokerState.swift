@@ -23,10 +23,10 @@ final class BrokerState: Sendable {
                                maxPartitions: configuration.maxPartitions)
         producerIds = ProducerIdManager(dataDirectory: dataDirectory)
         fetchSessions = FetchSessionCache(capacity: configuration.maxFetchSessions)
-        counters = BrokerCounters()
+        counters = BrokerCounters(brokerId: configuration.nodeId, factory: configuration.metricsFactory)
         self.logger = logger
         groups = try GroupCoordinator(configuration: configuration, dataDirectory: dataDirectory, topics: topics,
-                                      eventLoop: coordinatorLoop, logger: logger)
+                                      eventLoop: coordinatorLoop, counters: counters, logger: logger)
     }
 
     /// The host and port clients are told to use.

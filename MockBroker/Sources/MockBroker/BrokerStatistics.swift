@@ -43,18 +43,57 @@ extension BrokerStatistics {
     }
 }
 
-/// The live counters behind ``BrokerStatistics``.
+/// The live counters behind ``BrokerStatistics``, also reported through swift-metrics (names in the README's
+/// observability section), each with a `broker_id` dimension.
 final class BrokerCounters: Sendable {
     private let values = NIOLockedValueBox(BrokerStatistics())
-    private let fileRegionBytes = Counter(label: "mock_broker_fetch_bytes", dimensions: [("path", "file_region")])
-    private let copiedBytes = Counter(label: "mock_broker_fetch_bytes", dimensions: [("path", "copied")])
-    private let producedBytes = Counter(label: "mock_broker_produced_bytes")
+    private let factory: any MetricsFactory
+    private let brokerId: String
+    private let fileRegionBytes: Counter
+    private let copiedBytes: Counter
+    private let producedBytes: Counter
+    private let bytesIn: Counter
+    private let bytesOut: Counter
+    private let accepted: Counter
+    private let closedBadInput: Counter
+    private let refused: Counter
+    private let closedIdle: Counter
+    private let closedIncompleteFrame: Counter
+    private let openConnections: Gauge
+    private let groupCount: Gauge
+    private let memberCount: Gauge
+    /// One counter per API name (a bounded set: unserved APIs count as "unsupported").
+    private let requestCounters = NIOLockedValueBox<[String: Counter]>([:])
+
+    init(brokerId: Int32, factory: (any MetricsFactory)? = nil) {
+        let factory = factory ?? MetricsSystem.factory
+        self.factory = factory
+        self.brokerId = String(brokerId)
+        let broker = [("broker_id", self.brokerId)]
+        func counter(_ label: String, _ extra: [(String, String)] = []) -> Counter {
+            Counter(label: label, dimensions: broker + extra, factory: factory)
+        }
+        fileRegionBytes = counter("mock_broker_fetch_bytes_total", [("path", "file_region")])
+        copiedBytes = counter("mock_broker_fetch_bytes_total", [("path", "copied")])
+        producedBytes = counter("mock_broker_produced_bytes_total")
+        bytesIn = counter("mock_broker_bytes_in_total")
+        bytesOut = counter("mock_broker_bytes_out_total")
+        accepted = counter("mock_broker_connections_accepted_total")
+        closedBadInput = counter("mock_broker_connections_closed_total", [("reason", "bad_input")])
+        refused = counter("mock_broker_connections_closed_total", [("reason", "refused")])
+        closedIdle = counter("mock_broker_connections_closed_total", [("reason", "idle")])
+        closedIncompleteFrame = counter("mock_broker_connections_closed_total", [("reason", "incomplete_frame")])
+        openConnections = Gauge(label: "mock_broker_connections", dimensions: broker, factory: factory)
+        groupCount = Gauge(label: "mock_broker_groups", dimensions: broker, factory: factory)
+        memberCount = Gauge(label: "mock_broker_group_members", dimensions: broker, factory: factory)
+    }
 
     var snapshot: BrokerStatistics { values.withLockedValue { $0 } }
 
     func sentByFileRegion(_ bytes: Int) {
         values.withLockedValue { $0.fetchBytesSentByFileRegion += Int64(bytes) }
         fileRegionBytes.increment(by: Int64(bytes))
+        bytesOut.increment(by: Int64(bytes))
     }
 
     func copied(_ bytes: Int) {
@@ -67,27 +106,65 @@ final class BrokerCounters: Sendable {
         producedBytes.increment(by: Int64(bytes))
     }
 
-    func request(_ api: String) {
+    /// A request of `api` arrived in a frame of `bytes` (size prefix included).
+    func request(_ api: String, bytes: Int = 0) {
         values.withLockedValue { $0.requests[api, default: 0] += 1 }
+        let counter = requestCounters.withLockedValue { counters in
+            if let known = counters[api] { return known }
+            let made = Counter(label: "mock_broker_requests_total", dimensions: [("broker_id", brokerId), ("api", api)], factory: factory)
+            counters[api] = made
+            return made
+        }
+        counter.increment()
+        if bytes > 0 { bytesIn.increment(by: Int64(bytes)) }
+    }
+
+    /// Response bytes written from memory (file regions are counted by ``sentByFileRegion(_:)``).
+    func responseWritten(_ bytes: Int) {
+        bytesOut.increment(by: Int64(bytes))
     }
 
     func connectionAccepted() {
-        values.withLockedValue { $0.connectionsAccepted += 1 }
+        let open = values.withLockedValue { state -> Int64 in
+            state.connectionsAccepted += 1
+            state.connectionsOpen += 1
+            return state.connectionsOpen
+        }
+        accepted.increment()
+        openConnections.record(open)
+    }
+
+    func connectionClosed() {
+        let open = values.withLockedValue { state -> Int64 in
+            state.connectionsOpen = max(0, state.connectionsOpen - 1)
+            return state.connectionsOpen
+        }
+        openConnections.record(open)
     }
 
     func connectionClosedForBadInput() {
         values.withLockedValue { $0.connectionsClosedForBadInput += 1 }
+        closedBadInput.increment()
     }
 
     func connectionRefused() {
         values.withLockedValue { $0.connectionsRefused += 1 }
+        refused.increment()
     }
 
     func connectionClosedIdle() {
         values.withLockedValue { $0.connectionsClosedIdle += 1 }
+        closedIdle.increment()
     }
 
     func connectionClosedForIncompleteFrame() {
         values.withLockedValue { $0.connectionsClosedForIncompleteFrame += 1 }
+        closedIncompleteFrame.increment()
+    }
+
+    /// Groups the coordinator holds and their members, after a change.
+    func groups(_ groups: Int, members: Int) {
+        groupCount.record(groups)
+        memberCount.record(members)
     }
 }

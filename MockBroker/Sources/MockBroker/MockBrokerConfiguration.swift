@@ -1,3 +1,4 @@
+import Metrics
 import NIOCore
 
 /// How a ``MockBroker`` listens, stores and behaves. Defaults follow Kafka's broker defaults where Kafka has the
@@ -13,6 +14,9 @@ public struct MockBrokerConfiguration: Sendable {
     public var dataDirectory: String?
     /// `node.id`.
     public var nodeId: Int32 = 1
+    /// Where the broker's metrics go (requests by API, bytes in and out, bytes sent by sendfile, connections,
+    /// groups and members); nil: the factory bootstrapped in `MetricsSystem`.
+    public var metricsFactory: (any MetricsFactory)?
     /// The cluster id reported in Metadata.
     public var clusterId = "mock-broker-cluster"
     /// `num.partitions`: partitions of auto-created topics and of CreateTopics requests that ask for the default.

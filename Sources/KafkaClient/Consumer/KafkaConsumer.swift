@@ -362,14 +362,8 @@ public final class KafkaConsumer: Service, Sendable {
             await lastAsyncCommit?.value
             if let group { await group.close(commit: commitOffsets) }
         }
-        await withTaskGroup(of: Bool.self) { race in
-            race.addTask { await leaving.value; return true }
-            race.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            if await race.next() == false { logger.warning("closing: commit and leave did not finish within \(timeout)") }
-            race.cancelAll()
+        if await !leaving.finished(within: timeout) {
+            logger.warning("closing: commit and leave did not finish within \(timeout); closing the connections")
         }
         fetcher.stop()
         buffer.close()

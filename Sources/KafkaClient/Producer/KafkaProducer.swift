@@ -24,7 +24,7 @@ import Tracing
 /// As a swift-service-lifecycle `Service`, `run()` keeps it until graceful shutdown, then flushes and closes.
 public final class KafkaProducer: Service, Sendable {
     public let configuration: ProducerConfiguration
-    private let cluster: ClusterClient
+    let cluster: ClusterClient
     private let accumulator: RecordAccumulator
     private let memory: MemoryPool
     private let sender: Sender
@@ -321,8 +321,21 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Sends what is queued (within `delivery.timeout.ms`), then closes connections. Records queued afterwards
-    /// fail with ``KafkaProducerError/producerClosed``.
+    /// fail with ``KafkaProducerError/producerClosed``. The delivery-report sequence (``events``) ends here, after
+    /// the last report.
     public func shutdown() async {
+        await close(within: nil)
+    }
+
+    /// Like ``shutdown()``, but sends what is queued for at most `timeout` (Java's `close(Duration)`): records
+    /// still queued then fail with ``KafkaProducerError/producerClosed``, and requests still in flight with the
+    /// closed connection's error. Every record gets its outcome before this returns. `close(timeout: .zero)`
+    /// sends nothing more.
+    public func close(timeout: Duration) async {
+        await close(within: timeout)
+    }
+
+    private func close(within timeout: Duration?) async {
         let proceed = state.withLockedValue { state -> Bool in
             guard state == .open else { return false }
             state = .closing
@@ -332,14 +345,26 @@ public final class KafkaProducer: Service, Sendable {
         // New records are refused from here; those queued are sent without lingering.
         accumulator.close()
         // Failures of records without delivery reports were logged as they happened.
-        try? await flush()
+        let flushing = Task { _ = try? await self.flush() }
+        if let timeout {
+            if await !flushing.finished(within: timeout) {
+                logger.warning("closing: records still queued after \(timeout) fail with producerClosed")
+            }
+        } else {
+            await flushing.value
+        }
         memory.failWaiters()
         sender.abandonQueued()
         sender.stop()
+        // With the sender stopped, requests failed by the closing connections are not retried: their records fail.
+        await cluster.close()
+        sender.abandonQueued()
+        if await !flushing.finished(within: configuration.client.requestTimeout) {
+            logger.error("closing: some records got no outcome (a bug: please report it)")
+        }
         // Let the sender finish the reports it is emitting before the stream ends.
         try? await sender.eventLoop.submit {}.get()
         events?.finish()
-        await cluster.close()
         state.withLockedValue { $0 = .closed }
         logger.debug("producer closed")
     }

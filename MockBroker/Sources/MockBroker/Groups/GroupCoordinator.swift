@@ -27,6 +27,7 @@ final class GroupCoordinator: @unchecked Sendable {
     let configuration: MockBrokerConfiguration
     let topics: TopicRegistry
     let logger: Logger
+    let counters: BrokerCounters
     let store: OffsetStore
     /// What opening the offsets log found damaged on disk and cut away (read once, at startup).
     let offsetsLogRecoveries: [LogRecovery]
@@ -39,8 +40,9 @@ final class GroupCoordinator: @unchecked Sendable {
     private(set) var stopped = false
 
     init(configuration: MockBrokerConfiguration, dataDirectory: String, topics: TopicRegistry, eventLoop: any EventLoop,
-         logger: Logger) throws {
+         counters: BrokerCounters, logger: Logger) throws {
         self.configuration = configuration
+        self.counters = counters
         self.topics = topics
         self.eventLoop = eventLoop
         self.logger = logger
@@ -73,6 +75,11 @@ final class GroupCoordinator: @unchecked Sendable {
     }
 
     static func now() -> Int64 { RequestContext.nowMilliseconds() }
+
+    /// Reports how many groups and members there are (after a join completes or a member goes).
+    func publishSizes() {
+        counters.groups(groups.count, members: groups.values.reduce(0) { $0 + $1.members.count })
+    }
 
     func token() -> UInt64 {
         nextToken &+= 1
@@ -457,6 +464,7 @@ final class GroupCoordinator: @unchecked Sendable {
     /// Ends the join phase: dynamic members that did not rejoin are dropped, a leader is chosen among those that
     /// did, and the next generation is announced to every waiting member.
     private func completeJoin(_ group: ClassicGroup) {
+        defer { publishSizes() }
         group.joinTimer?.cancel()
         group.joinTimer = nil
         group.joinTimerKind = nil
@@ -532,6 +540,7 @@ final class GroupCoordinator: @unchecked Sendable {
         answerJoin(member, .failure(.unknownMemberId, memberId: ""))
         answerSync(member, .failure(.unknownMemberId))
         group.remove(member.memberId)
+        publishSizes()
         switch group.state {
         case .stable, .completingRebalance: maybePrepareRebalance(group, reason: reason)
         case .preparingRebalance: tryCompleteJoin(group)

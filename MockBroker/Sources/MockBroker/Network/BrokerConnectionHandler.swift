@@ -49,6 +49,7 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         active = false
+        counters.connectionClosed()
         pending.removeAll()
         deadlineCheck?.cancel()
         deadlineCheck = nil
@@ -197,6 +198,7 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     private func write(_ frame: ResponseFrame, context: ChannelHandlerContext) {
         let regionBytes = frame.fileRegionBytes
         for (index, chunk) in frame.chunks.enumerated() {
+            if case .buffer(let buffer) = chunk { counters.responseWritten(buffer.readableBytes) }
             let data: IOData = switch chunk {
             case .buffer(let buffer): .byteBuffer(buffer)
             case .fileRegion(let region): .fileRegion(region)

@@ -38,7 +38,7 @@ struct RequestRouter: Sendable {
         let context = RequestContext(header: header, eventLoop: eventLoop, remoteAddress: remoteAddress, logger: logger)
         let api = ApiKey(rawValue: header.requestApiKey)
         // APIs it does not serve count under one name: a peer sending random keys must not grow the counters.
-        state.counters.request(SupportedApis.all.contains { $0.key == api } ? api.name : "unsupported")
+        state.counters.request(SupportedApis.all.contains { $0.key == api } ? api.name : "unsupported", bytes: frame.readableBytes + 4)
         switch api {
         case .apiVersions: return handlers.apiVersions.handle(body, context: context)
         case .metadata: return dispatch(body, context, handlers.metadata.handle)
