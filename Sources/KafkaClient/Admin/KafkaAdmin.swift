@@ -77,6 +77,7 @@ public final class KafkaAdmin: Service, Sendable {
         let backoff = ExponentialBackoff(initial: configuration.client.retryBackoff.timeAmount,
                                          maximum: configuration.client.retryBackoffMax.timeAmount)
         var attempts = 0
+        var last: KafkaAdminError?
         while true {
             let failure: KafkaAdminError
             do {
@@ -86,10 +87,13 @@ public final class KafkaAdmin: Service, Sendable {
             }
             try checkOpen()
             guard failure.isRetriable else { throw failure }
+            // A request cut short by the deadline says less than the error that made the call retry: keep that one.
+            let cutShort = if case .request(.requestTimedOut) = failure { NIODeadline.now() >= deadline } else { false }
+            if !cutShort || last == nil { last = failure }
             let delay = backoff.delay(attempt: attempts)
             attempts += 1
             guard NIODeadline.now() + delay < deadline, !Task.isCancelled else {
-                throw .timedOut(operation: operation, lastError: failure)
+                throw .timedOut(operation: operation, lastError: last)
             }
             logger.debug("\(operation): \(failure); retrying in \(delay.nanoseconds / 1_000_000) ms")
             try? await Task.sleep(nanoseconds: UInt64(delay.nanoseconds))
