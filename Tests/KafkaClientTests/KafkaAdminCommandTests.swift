@@ -232,3 +232,89 @@ struct KafkaAdminKcatTests {
         }
     }
 }
+
+@Suite("kafka-admin against librdkafka's admin client (confluent-kafka) on the same broker", .timeLimit(.minutes(2)),
+       .enabled(if: Peers.hasConfluentKafka || Peers.isCI, Peers.confluentKafkaMissing))
+struct KafkaAdminConfluentTests {
+    @Test("cluster, topic partitions and configs, groups, a group's state, assignor, members and committed offsets, end offsets: kafka-admin --json says what confluent-kafka's AdminClient says")
+    func sameView() async throws {
+        let python3 = try Peers.requireConfluentKafka()
+        try await withGroupBroker { broker in
+            try await withAdmin(broker) { admin in
+                try await admin.createTopic("viewed", partitions: 3, configs: ["retention.ms": "1234567", "cleanup.policy": "compact"])
+            }
+            try await produceNumbered(broker, topic: "viewed", count: 30, partitions: 3)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "viewers", assignor: RangeAssignor()) {
+                $0.client.clientId = "viewer-1"
+                $0.enableAutoCommit = false
+            }, logger: testLogger)
+            try consumer.subscribe(topics: ["viewed"])
+            #expect(try await consume(consumer, count: 30).count == 30)
+            try await consumer.commit()
+
+            let output = try await runProcess(python3, ["\(scriptsDirectory())/confluent_admin_view.py", broker.bootstrapServers, "viewed", "viewers"],
+                                              limit: .seconds(60))
+            try #require(output.succeeded, "\(output.summary)")
+            let theirs = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
+            let theirCluster = try #require(theirs["cluster"] as? [String: Any])
+            let theirTopic = try #require(theirs["topic"] as? [String: Any])
+            let theirGroup = try #require(theirs["group"] as? [String: Any])
+
+            let cluster = try await kafkaAdminJSON(broker, ["cluster", "describe"])
+            #expect(cluster["clusterId"] as? String == theirCluster["clusterId"] as? String)
+            #expect(cluster["controller"] as? Int == theirCluster["controller"] as? Int)
+            #expect(brokers(cluster["brokers"]) == brokers(theirCluster["brokers"]))
+
+            let topic = try await kafkaAdminJSON(broker, ["topics", "describe", "viewed"])
+            #expect(partitionRows(topic["partitions"]) == partitionRows(theirTopic["partitions"]))
+            #expect(partitionRows(topic["partitions"]).count == 3)
+            let ourConfigs = Dictionary(uniqueKeysWithValues: (topic["configs"] as? [[String: Any]] ?? []).compactMap { entry in
+                (entry["name"] as? String).map { ($0, entry["value"] as? String ?? "null") }
+            })
+            let theirConfigs = (theirTopic["configs"] as? [String: Any])?.mapValues { $0 as? String ?? "null" } ?? [:]
+            #expect(ourConfigs == theirConfigs)
+            #expect(ourConfigs["retention.ms"] == "1234567")
+
+            let groups = try await kafkaAdminJSON(broker, ["groups", "list"])
+            #expect((groups["groups"] as? [[String: Any]])?.compactMap { $0["group"] as? String } == theirs["groups"] as? [String])
+
+            let group = try await kafkaAdminJSON(broker, ["groups", "describe", "viewers"])
+            // librdkafka spells states in capitals with underscores (COMPLETING_REBALANCE for CompletingRebalance).
+            let state = (group["state"] as? String ?? "").replacing(/([a-z])([A-Z])/) { "\($0.1)_\($0.2)" }.uppercased()
+            #expect(state == theirGroup["state"] as? String)
+            #expect(state == "STABLE")
+            #expect(group["assignor"] as? String == theirGroup["assignor"] as? String)
+            let ourMembers = (group["members"] as? [[String: Any]] ?? []).map { member in
+                "\(member["clientId"] ?? "?") " + ((member["partitions"] as? [[String: Any]]) ?? []).map { "\($0["topic"] ?? "?")-\($0["partition"] ?? "?")" }.sorted().joined(separator: ",")
+            }
+            let theirMembers = (theirGroup["members"] as? [[String: Any]] ?? []).map { member in
+                "\(member["clientId"] ?? "?") " + ((member["partitions"] as? [[Any]]) ?? []).map { "\($0[0])-\($0[1])" }.sorted().joined(separator: ",")
+            }
+            #expect(ourMembers == theirMembers)
+            #expect(ourMembers == ["viewer-1 viewed-0,viewed-1,viewed-2"])
+
+            let lag = try await kafkaAdminJSON(broker, ["groups", "lag", "viewers"])
+            let rows = lag["partitions"] as? [[String: Any]] ?? []
+            let ourCommitted = rows.map { "\($0["topic"] ?? "?")-\($0["partition"] ?? "?") \($0["committed"] ?? "?")" }
+            let theirCommitted = (theirGroup["offsets"] as? [[Any]] ?? []).map { "\($0[0])-\($0[1]) \($0[2])" }
+            #expect(ourCommitted == theirCommitted)
+            let ourEnds = rows.map { "\($0["topic"] ?? "?")-\($0["partition"] ?? "?") \($0["endOffset"] ?? "?")" }
+            let theirEnds = (theirs["endOffsets"] as? [[Any]] ?? []).map { "\($0[0])-\($0[1]) \($0[2])" }
+            #expect(ourEnds == theirEnds)
+            #expect(ourEnds == ["viewed-0 10", "viewed-1 10", "viewed-2 10"])
+            await consumer.close()
+        }
+    }
+
+    /// Brokers as `id host:port`, whichever tool's JSON they come from.
+    private func brokers(_ value: Any?) -> [String] {
+        (value as? [[String: Any]] ?? []).map { "\($0["id"] ?? "?") \($0["host"] ?? "?"):\($0["port"] ?? "?")" }
+    }
+
+    /// Partitions as `partition leader replicas isr`, whichever tool's JSON they come from.
+    private func partitionRows(_ value: Any?) -> [String] {
+        (value as? [[String: Any]] ?? []).map { partition in
+            "\(partition["partition"] ?? "?") leader \(partition["leader"] ?? "?") replicas \((partition["replicas"] as? [Int]).orNil) isr \((partition["isr"] as? [Int]).orNil)"
+        }
+    }
+}

@@ -37,6 +37,16 @@ public enum Peers {
         return FileManager.default.isExecutableFile(atPath: binary) ? binary : nil
     }()
 
+    /// Whether `python3` can import confluent-kafka (librdkafka's Python binding, whose admin client the admin
+    /// tests compare with).
+    public static let hasConfluentKafka: Bool = {
+        guard let python3 else { return false }
+        return runProcessBlocking(python3, ["-c", "import confluent_kafka"], limit: .seconds(60))?.succeeded == true
+    }()
+
+    public static let confluentKafkaMissing: Comment =
+        "python3 with confluent-kafka is not installed (scripts/install-dependencies.sh installs it); with CI set this fails instead"
+
     public static let kcatMissing: Comment =
         "kcat is not installed (scripts/install-dependencies.sh installs it); with CI set this fails instead"
     public static let kafkaPythonMissing: Comment =
@@ -55,6 +65,14 @@ public enum Peers {
         let python3 = try #require(python3, "python3 is required here (scripts/install-dependencies.sh)",
                                    sourceLocation: sourceLocation)
         try #require(hasKafkaPython, "kafka-python, lz4, python-snappy and zstandard are required here (scripts/install-dependencies.sh)",
+                     sourceLocation: sourceLocation)
+        return python3
+    }
+
+    /// python3's path, once confluent-kafka is known to import; fails the test (and throws) otherwise.
+    public static func requireConfluentKafka(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let python3 = try #require(python3, "python3 is required here (scripts/install-dependencies.sh)", sourceLocation: sourceLocation)
+        try #require(hasConfluentKafka, "confluent-kafka is required here: `pip install confluent-kafka` (scripts/install-dependencies.sh)",
                      sourceLocation: sourceLocation)
         return python3
     }
