@@ -539,6 +539,45 @@ def loopback_row(count, rounds):
         row["workload"], ours_mb, iperf_mb, row["ratio"], 100 * row["sendfile_share"]), flush=True)
 
 
+# MARK: - Markdown
+
+def markdown_table(count, rounds):
+    """The rows as Markdown tables: client workloads (speed ratio > 1: we are faster), then the other kinds."""
+    lines = ["Machine: %d cores, Linux %s; %d rounds per side, medians; librdkafka 2.16.0 (confluent-kafka wheel) "
+             "unless noted." % (os.cpu_count(), os.uname().release, rounds), "",
+             "| Workload | ours (s) | librdkafka (s) | speed ours / librdkafka | CPU s per M records, ours / librdkafka | peak RSS MB, ours / librdkafka |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row in ROWS:
+        if row["kind"] not in ("client", "group"):
+            continue
+        per_million = 1e6 / row["records"] if row["records"] else 0
+        extra = " (2.0.2: %.2f s)" % row["librdkafka_202_seconds"] if "librdkafka_202_seconds" in row else ""
+        lines.append("| %s | %.2f | %.2f%s | **%.2f** | %.2f / %.2f | %.0f / %.0f |" % (
+            row["workload"], row["ours_seconds"], row["theirs_seconds"], extra, row["ratio"],
+            row["ours_cpu_seconds"] * per_million, row["theirs_cpu_seconds"] * per_million,
+            row["ours_peak_rss_mb"], row["theirs_peak_rss_mb"]))
+    lines += ["", "| Other measurement | ours | reference | ratio |", "| --- | --- | --- | ---: |"]
+    for row in ROWS:
+        kind = row["kind"]
+        if kind == "latency":
+            lines.append("| %s | p50 %.2f, p99 %.2f | librdkafka p50 %.2f, p99 %.2f | p50 %.2f, p99 %.2f |" % (
+                row["workload"], row["ours_p50_ms"], row["ours_p99_ms"], row["theirs_p50_ms"], row["theirs_p99_ms"],
+                row["theirs_p50_ms"] / row["ours_p50_ms"] if row["ours_p50_ms"] else float("nan"),
+                row["theirs_p99_ms"] / row["ours_p99_ms"] if row["ours_p99_ms"] else float("nan")))
+        elif kind == "memory":
+            lines.append("| %s | %.0f MB (limit %d) | librdkafka %.0f MB | |" % (
+                row["workload"], row["ours_peak_rss_mb"], row["ours_limit_mb"], row["theirs_peak_rss_mb"]))
+        elif kind == "broker":
+            lines.append("| %s | mock-broker %.2f s, CPU %.2f s | Tansu %.2f s, CPU %.2f s | wall %.2f, CPU %.2f |" % (
+                row["workload"], row["mock_broker_seconds"], row["mock_broker_cpu_seconds"], row["tansu_seconds"],
+                row["tansu_cpu_seconds"], row["ratio"], row["cpu_ratio"]))
+        elif kind == "loopback":
+            lines.append("| %s | %.0f MB/s, %.1f%% of record bytes by sendfile | iperf3 %.0f MB/s | %.2f |" % (
+                row["workload"], row["ours_mb_per_second"], 100 * row["sendfile_share"], row["iperf3_mb_per_second"],
+                row["ratio"]))
+    return "\n".join(lines) + "\n"
+
+
 # MARK: - Main
 
 def main():
@@ -547,6 +586,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="runs of each side per workload (medians are reported)")
     parser.add_argument("--only", default="", help="comma-separated groups: produce,consume,group,latency,memory,broker,loopback")
     parser.add_argument("--json", default="", help="also write the table as JSON to this file")
+    parser.add_argument("--markdown", default="", help="also write the table as Markdown to this file (BENCHMARKS.md's table)")
     args = parser.parse_args()
     groups = set(filter(None, args.only.split(","))) or {"produce", "consume", "group", "latency", "memory", "broker", "loopback"}
     count, rounds = args.count, args.rounds
@@ -589,6 +629,9 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": ROWS, "count": count, "rounds": rounds}, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown_table(count, rounds))
     print(json.dumps({"rows": ROWS}))
 
 

@@ -522,6 +522,7 @@ struct PartitionReaderTests {
     }
 }
 
+/// `@unchecked Sendable`: written by the reader's release callback and read after it, on the same task.
 private final class ReleaseFlag: @unchecked Sendable {
     var complete: Bool?
 }

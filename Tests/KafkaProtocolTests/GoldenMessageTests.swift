@@ -8,6 +8,7 @@ import Testing
 /// version of every message we support: see `Fixtures/generate_fixtures.py`.
 @Suite("Golden messages from kafka-python")
 struct GoldenMessageTests {
+    /// `@unchecked Sendable`: parsed JSON values (`Any`) that nothing mutates after loading.
     struct Fixture: @unchecked Sendable, CustomTestStringConvertible {
         var name: String
         var kind: String

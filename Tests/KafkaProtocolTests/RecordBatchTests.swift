@@ -7,6 +7,7 @@ import Testing
 
 @Suite("Record batches")
 struct RecordBatchTests {
+    /// `@unchecked Sendable`: parsed JSON values (`Any`) that nothing mutates after loading.
     struct Fixture: @unchecked Sendable, CustomTestStringConvertible {
         var entry: [String: Any]
         var testDescription: String { "\(entry["name"]!) (\(entry["codec"]!))" }

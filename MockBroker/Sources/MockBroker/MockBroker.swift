@@ -33,12 +33,15 @@ public final class MockBroker: Service, Sendable {
         case stopped(BrokerStatistics)
     }
 
+    /// `@unchecked Sendable`: every field is a constant; `RepeatedTask` (not marked Sendable) is only cancelled,
+    /// which NIO allows from any thread.
     private struct Running: @unchecked Sendable {
         let state: BrokerState
         let group: MultiThreadedEventLoopGroup
         let server: any Channel
         let connections: ConnectionSet
         let retention: RepeatedTask
+        let isrCheck: RepeatedTask?
         let dataDirectory: String
         let removeDataDirectory: Bool
         let recoveries: [LogRecovery]
@@ -56,9 +59,20 @@ public final class MockBroker: Service, Sendable {
         }
     }
 
+    /// The cluster this broker belongs to; nil for a lone broker, which makes a cluster of one when it starts.
+    private let sharedCluster: ClusterMetadata?
+
     public init(configuration: MockBrokerConfiguration = MockBrokerConfiguration(), logger: Logger = Logger(label: "mock-broker")) {
         self.configuration = configuration
         self.logger = logger
+        sharedCluster = nil
+    }
+
+    /// A broker of a ``MockCluster``.
+    init(configuration: MockBrokerConfiguration, cluster: ClusterMetadata, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        sharedCluster = cluster
     }
 
     /// Creates a broker and starts it.
@@ -84,8 +98,9 @@ public final class MockBroker: Service, Sendable {
         let recoveries: [LogRecovery]
         do {
             // The group coordinator keeps every group on one of the broker's event loops.
-            state = try BrokerState(configuration: configuration, dataDirectory: dataDirectory, coordinatorLoop: group.next(),
-                                    logger: logger)
+            let cluster = sharedCluster ?? ClusterMetadata(settings: configuration.replication, isLoneBroker: true)
+            state = try BrokerState(configuration: configuration, dataDirectory: dataDirectory, cluster: cluster,
+                                    coordinatorLoop: group.next(), replicationGroup: group, logger: logger)
             do {
                 let loaded = try state.topics.load(now: RequestContext.nowMilliseconds())
                 for skipped in loaded.skipped { logger.error("not opened: \(skipped)") }
@@ -106,7 +121,7 @@ public final class MockBroker: Service, Sendable {
             if removeDataDirectory { try? FileManager.default.removeItem(atPath: dataDirectory) }
             throw error
         }
-        let router = RequestRouter(state: state, handlers: RequestHandlers(state: state))
+        let router = RequestRouter(state: state)
         let connections = ConnectionSet(maxConnections: configuration.maxConnections,
                                         maxConnectionsPerAddress: configuration.maxConnectionsPerIp)
         let maxFrameSize = configuration.socketRequestMaxBytes
@@ -120,6 +135,10 @@ public final class MockBroker: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
+                    // A broker cut off from the cluster (MockCluster.isolate) accepts no one.
+                    if state.cluster.broker(state.nodeId)?.isolated == true {
+                        return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                    }
                     do {
                         try connections.admit(channel)
                     } catch {
@@ -144,16 +163,29 @@ public final class MockBroker: Service, Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        state.groups.start()
         let port = server.localAddress?.port ?? configuration.port
         state.setBoundPort(port)
+        state.cluster.upsertBroker(.init(id: state.nodeId, host: state.advertisedHost, port: Int32(port), running: true,
+                                         registered: true))
+        state.cluster.members.withLockedValue { $0[state.nodeId] = state }
+        state.cluster.join(state, now: RequestContext.nowMilliseconds())
+        state.groups.start()
         let interval = configuration.retentionCheckInterval
         let retention = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             let deleted = state.topics.enforceRetention(now: RequestContext.nowMilliseconds())
             if deleted > 0 { logger.info("retention deleted \(deleted) segment(s)") }
         }
+        // A lone broker has no followers to drop from an ISR.
+        let isrCheck: RepeatedTask? = state.cluster.isLoneBroker ? nil : {
+            let lag = state.cluster.settings.replicaLagTimeMax.nanoseconds / 1_000_000
+            let every = TimeAmount.milliseconds(min(max(lag / 4, 50), 1000))
+            return group.next().scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+                state.shrinkIsrs(now: RequestContext.nowMilliseconds())
+            }
+        }()
         lifecycle.withLockedValue {
             $0 = .running(Running(state: state, group: group, server: server, connections: connections, retention: retention,
+                                  isrCheck: isrCheck,
                                   dataDirectory: dataDirectory, removeDataDirectory: removeDataDirectory,
                                   recoveries: recoveries))
         }
@@ -163,13 +195,29 @@ public final class MockBroker: Service, Sendable {
     /// Stops listening, closes every connection and the logs (flushing them), and removes a temporary data
     /// directory.
     public func stop() async throws {
+        try await shutdown()
+    }
+
+    /// Stops serving at once. In a ``MockCluster`` the broker stays registered (a kill: the controller notices only
+    /// after `broker.session.timeout.ms`); a controlled stop moves its leaderships first, which the cluster does
+    /// before calling this.
+    func shutdown() async throws {
         let running: Running? = lifecycle.withLockedValue {
             guard case .running(let running) = $0 else { return nil }
             $0 = .stopped(running.state.counters.snapshot)
             return running
         }
         guard let running else { return }
+        let nodeId = running.state.nodeId
+        running.state.cluster.members.withLockedValue { $0[nodeId] = nil }
+        let lone = running.state.cluster.isLoneBroker
+        running.state.cluster.updateBroker(nodeId) {
+            $0.running = false
+            if lone { $0.registered = false }
+        }
         running.retention.cancel()
+        running.isrCheck?.cancel()
+        await running.state.stopFetchers()
         try? await running.server.close()
         await running.connections.closeAll()
         await running.state.groups.shutdown()
@@ -207,6 +255,18 @@ public final class MockBroker: Service, Sendable {
         }
     }
 
+    /// `node.id`.
+    public var nodeId: Int32 { configuration.nodeId }
+
+    /// The running broker's state (for its cluster).
+    var brokerState: BrokerState? { try? running().state }
+
+    /// Closes every client connection (and those of other brokers' fetchers): the broker was cut off.
+    func closeConnections() async {
+        guard let running = try? running() else { return }
+        await running.connections.closeAll()
+    }
+
     // MARK: - Address
 
     /// The port the broker listens on (the chosen one when configured with 0).
@@ -233,8 +293,8 @@ public final class MockBroker: Service, Sendable {
     public func createTopic(_ name: String, partitions: Int32 = 1, configs: [String: String] = [:]) throws {
         let state = try running().state
         do {
-            try state.topics.create(name: name, partitions: partitions, replicationFactor: 1, configs: configs,
-                                    now: RequestContext.nowMilliseconds())
+            try state.cluster.createTopic(name: name, partitions: partitions, replicationFactor: -1, configs: configs,
+                                          now: RequestContext.nowMilliseconds())
         } catch {
             throw MockBrokerError.topic(name, error.code, error.message ?? "")
         }
@@ -243,7 +303,7 @@ public final class MockBroker: Service, Sendable {
     public func deleteTopic(_ name: String) throws {
         let state = try running().state
         do {
-            _ = try state.topics.delete(name: name)
+            _ = try state.cluster.deleteTopic(name: name)
         } catch {
             throw MockBrokerError.topic(name, error.code, error.message ?? "")
         }

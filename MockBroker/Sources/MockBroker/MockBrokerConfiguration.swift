@@ -19,6 +19,10 @@ public struct MockBrokerConfiguration: Sendable {
     public var metricsFactory: (any MetricsFactory)?
     /// The cluster id reported in Metadata.
     public var clusterId = "mock-broker-cluster"
+    /// Replication settings (`default.replication.factor`, `min.insync.replicas`, `replica.lag.time.max.ms`, ...).
+    /// A lone broker only uses `min.insync.replicas` (above 1, acks=all writes are refused); in a ``MockCluster``
+    /// the cluster's settings apply to every broker.
+    public var replication = ReplicationSettings()
     /// `num.partitions`: partitions of auto-created topics and of CreateTopics requests that ask for the default.
     public var defaultPartitions: Int32 = 1
     /// `auto.create.topics.enable`: Metadata requests for unknown topics create them.

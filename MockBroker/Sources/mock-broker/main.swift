@@ -10,8 +10,35 @@ import ServiceLifecycle
 struct MockBrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mock-broker",
-        abstract: "A single Kafka broker for integration tests (real wire protocol, segmented logs, zero-copy fetch)."
+        abstract: "A Kafka broker, or a cluster of them, for integration tests (real wire protocol, segmented logs, zero-copy fetch, replication)."
     )
+
+    @Option(help: "Brokers to run in this process (ids 0..N-1, ports --port, --port+1, ...; free ports with --port 0). Above 1, a cluster with replication.")
+    var brokers = 1
+
+    @Option(name: .customLong("control-port"), help: "Serve the cluster's HTTP control endpoint on 127.0.0.1 at this port (0: a free one); runs a cluster even of one broker.")
+    var controlPort: Int?
+
+    @Option(name: .customLong("default-replication-factor"), help: "Replicas of auto-created topics and of CreateTopics asking for the default (default.replication.factor).")
+    var defaultReplicationFactor: Int16 = 1
+
+    @Option(name: .customLong("min-insync-replicas"), help: "In-sync replicas an acks=all produce needs (min.insync.replicas).")
+    var minInsyncReplicas = 1
+
+    @Option(name: .customLong("unclean-leader-election"), help: "Elect an out-of-sync replica when no in-sync one is left (unclean.leader.election.enable, true|false).")
+    var uncleanLeaderElection = false
+
+    @Option(name: .customLong("replica-lag-time-max-ms"), help: "A follower not caught up for this long leaves the ISR (replica.lag.time.max.ms).")
+    var replicaLagTimeMaxMs: Int64 = 10_000
+
+    @Option(name: .customLong("broker-session-timeout-ms"), help: "How long after a kill (or an isolation) the controller fences the broker and moves its leaderships (broker.session.timeout.ms).")
+    var brokerSessionTimeoutMs: Int64 = 3000
+
+    @Option(name: .customLong("offsets-topic-num-partitions"), help: "Partitions of __consumer_offsets in a cluster (offsets.topic.num.partitions).")
+    var offsetsTopicNumPartitions: Int32 = 5
+
+    @Option(name: .customLong("offsets-topic-replication-factor"), help: "Replicas of __consumer_offsets, at most the brokers there are (offsets.topic.replication.factor).")
+    var offsetsTopicReplicationFactor: Int16 = 3
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -124,6 +151,19 @@ struct MockBrokerCommand: AsyncParsableCommand {
             throw ValidationError("--max-connections and --max-connections-per-ip must be at least 1")
         }
         guard maxPartitions > 0 else { throw ValidationError("--max-partitions must be at least 1") }
+        guard brokers >= 1, brokers <= 64 else { throw ValidationError("--brokers must be between 1 and 64") }
+        guard port == 0 || port + brokers - 1 <= 65535 else { throw ValidationError("--port + --brokers - 1 must be a port") }
+        guard defaultReplicationFactor >= 1, Int(defaultReplicationFactor) <= brokers else {
+            throw ValidationError("--default-replication-factor must be between 1 and --brokers")
+        }
+        guard minInsyncReplicas >= 1 else { throw ValidationError("--min-insync-replicas must be at least 1") }
+        guard replicaLagTimeMaxMs > 0, brokerSessionTimeoutMs > 0 else {
+            throw ValidationError("--replica-lag-time-max-ms and --broker-session-timeout-ms must be positive")
+        }
+        guard offsetsTopicNumPartitions >= 1, offsetsTopicReplicationFactor >= 1 else {
+            throw ValidationError("--offsets-topic-num-partitions and --offsets-topic-replication-factor must be at least 1")
+        }
+        if let controlPort, controlPort < 0 || controlPort > 65535 { throw ValidationError("--control-port must be a port") }
     }
 
     func run() async throws {
@@ -157,8 +197,19 @@ struct MockBrokerCommand: AsyncParsableCommand {
         configuration.maxConnections = maxConnections
         configuration.maxConnectionsPerIp = maxConnectionsPerIp
         configuration.maxPartitions = maxPartitions
+        configuration.replication.defaultReplicationFactor = defaultReplicationFactor
+        configuration.replication.minInsyncReplicas = minInsyncReplicas
+        configuration.replication.uncleanLeaderElection = uncleanLeaderElection
+        configuration.replication.replicaLagTimeMax = .milliseconds(replicaLagTimeMaxMs)
+        configuration.replication.brokerSessionTimeout = .milliseconds(brokerSessionTimeoutMs)
+        configuration.replication.offsetsTopicPartitions = offsetsTopicNumPartitions
+        configuration.replication.offsetsTopicReplicationFactor = offsetsTopicReplicationFactor
 
         let logger = Logger(label: "mock-broker")
+        if brokers > 1 || controlPort != nil {
+            try await runCluster(configuration, logger: logger)
+            return
+        }
         let broker = MockBroker(configuration: configuration, logger: logger)
         try await broker.start()
         // Scripts wait for this line to learn the address.
@@ -170,5 +221,43 @@ struct MockBrokerCommand: AsyncParsableCommand {
             print("mock-broker statistics \(broker.statistics.json)")
             fflush(nil)
         }
+    }
+
+    /// `--brokers N` (or `--control-port`): a cluster in this process.
+    private func runCluster(_ configuration: MockBrokerConfiguration, logger: Logger) async throws {
+        let cluster = try await MockCluster.start(brokers: brokers, configuration: configuration, logger: logger)
+        var control: ControlServer?
+        do {
+            if let controlPort { control = try await ControlServer.start(cluster: cluster, port: controlPort, logger: logger) }
+        } catch {
+            try? await cluster.stop()
+            throw error
+        }
+        // Scripts wait for the first line to learn broker 0's address; each other broker has a line of its own.
+        for id in cluster.brokerIds {
+            guard let broker = cluster.broker(id) else { continue }
+            if id == 0 {
+                print("mock-broker listening on \(broker.host):\(broker.port)")
+            } else {
+                print("mock-broker broker \(id) listening on \(broker.host):\(broker.port)")
+            }
+        }
+        if let control { print("mock-broker control listening on http://127.0.0.1:\(control.port)") }
+        fflush(nil)
+        let service = ClusterService(cluster: cluster, control: control)
+        let services = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await services.run()
+    }
+}
+
+/// Runs a cluster (and its control endpoint) until graceful shutdown.
+struct ClusterService: Service {
+    let cluster: MockCluster
+    let control: ControlServer?
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try? await control?.stop()
+        try await cluster.stop()
     }
 }

@@ -9,6 +9,8 @@ import NIOCore
 /// partitions that have none: the group's committed offset, else `auto.offset.reset` through ListOffsets.
 ///
 /// All of its state lives on one event loop; `wakeup()` may be called from anywhere.
+///
+/// `@unchecked Sendable`: the mutable state is touched on `eventLoop` only (public entry points hop there).
 final class Fetcher: @unchecked Sendable {
     let eventLoop: any EventLoop
     private let cluster: ClusterClient

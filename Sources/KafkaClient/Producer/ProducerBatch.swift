@@ -157,6 +157,7 @@ final class ProducerBatch: @unchecked Sendable {
     }
 
     /// The pieces still to complete of a split batch.
+    /// `@unchecked Sendable`: `remaining` is read and written under the accumulator's lock only.
     final class SplitGroup: @unchecked Sendable {
         var remaining = 0
     }

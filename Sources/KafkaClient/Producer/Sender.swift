@@ -11,6 +11,9 @@ import Synchronization
 /// each record's outcome.
 ///
 /// All of its state lives on one event loop; `wakeup()` may be called from anywhere.
+///
+/// `@unchecked Sendable`: the mutable state is touched on `eventLoop` only (public entry points hop there; the
+/// work flag `wakeup()` sets is atomic).
 final class Sender: @unchecked Sendable {
     let eventLoop: any EventLoop
     private let cluster: ClusterClient

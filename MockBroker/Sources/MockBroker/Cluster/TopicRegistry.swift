@@ -5,6 +5,9 @@ import NIOConcurrencyHelpers
 /// The broker's topics: names, ids, configs and partition logs. Topic metadata is kept in
 /// `<data directory>/topics.json` (and each partition directory holds Kafka's `partition.metadata`), so a
 /// restarted broker finds its topics again.
+///
+/// `@unchecked Sendable`: `topics` and `namesById` are read and written under `lock` only; the other stored
+/// properties are constants, and each `PartitionLog` is thread-safe itself.
 final class TopicRegistry: @unchecked Sendable {
     struct Topic: Sendable {
         let name: String
@@ -54,8 +57,12 @@ final class TopicRegistry: @unchecked Sendable {
     private var topics: [String: Topic] = [:]
     private var namesById: [KafkaUUID: String] = [:]
 
-    init(dataDirectory: String, defaults: LogConfig, maxPartitions: Int = .max) {
+    /// Whether partitions open as leaders (a lone broker) or offline until the cluster assigns their role.
+    private let partitionsLead: Bool
+
+    init(dataDirectory: String, defaults: LogConfig, maxPartitions: Int = .max, partitionsLead: Bool = true) {
         self.dataDirectory = dataDirectory
+        self.partitionsLead = partitionsLead
         self.defaults = defaults
         self.maxPartitions = maxPartitions
     }
@@ -120,7 +127,7 @@ final class TopicRegistry: @unchecked Sendable {
         try Self.validate(name: topic)
         let directory = "\(dataDirectory)/\(topic)-\(partition)"
         let log = try PartitionLog(directory: directory, topic: topic, partition: partition, config: config,
-                                   leaderEpoch: 0, now: now)
+                                   leaderEpoch: 0, now: now, leads: partitionsLead)
         try writeSmallFile("\(directory)/partition.metadata", contents: "version: 0\ntopic_id: \(id)\n")
         return log
     }
@@ -165,19 +172,14 @@ final class TopicRegistry: @unchecked Sendable {
         }
     }
 
-    /// Creates a topic (or, with `validateOnly`, checks that it could be created).
+    /// Creates a topic (or, with `validateOnly`, checks that it could be created) with all its partitions' logs,
+    /// under `id` (a new random one when nil: the cluster gives the other brokers the first one's). Replication
+    /// (factor, assignment, leadership) is the cluster's business: ``ClusterMetadata/createTopic(name:partitions:replicationFactor:configs:validateOnly:now:)``.
     @discardableResult
-    func create(name: String, partitions: Int32, replicationFactor: Int16, configs: [String: String],
+    func create(name: String, id: KafkaUUID? = nil, partitions: Int32, configs: [String: String],
                 validateOnly: Bool = false, now: Int64) throws(TopicError) -> Topic {
         try Self.validate(name: name)
         guard partitions > 0 else { throw .invalidPartitions("Number of partitions must be larger than 0.") }
-        guard replicationFactor == 1 else {
-            throw .invalidReplicationFactor(
-                replicationFactor <= 0
-                    ? "Replication factor must be larger than 0."
-                    : "Unable to replicate the partition \(replicationFactor) time(s): The target replication factor of \(replicationFactor) cannot be reached because only 1 broker(s) are registered."
-            )
-        }
         var config = defaults
         for (key, value) in configs where !config.set(key, to: value) {
             throw .invalidConfig("Invalid value \(value) for configuration \(key).")
@@ -185,7 +187,7 @@ final class TopicRegistry: @unchecked Sendable {
         return try lock.locked { () throws(TopicError) -> Topic in
             guard topics[name] == nil else { throw .alreadyExists }
             try checkPartitionLimit(adding: Int(partitions))
-            let id = KafkaUUID.random()
+            let id = id ?? KafkaUUID.random()
             if validateOnly { return Topic(name: name, id: id, overrides: configs, config: config, partitions: []) }
             var logs: [PartitionLog] = []
             do {

@@ -22,7 +22,7 @@ extension GroupCoordinator {
             let deleted = Set(partitions).filter { refused[$0] == nil && group.offsets[$0] != nil }.sorted()
             guard !deleted.isEmpty else { return (.none, refused) }
             do throws(OffsetStore.StoreError) {
-                try self.persist(deleted.map { .offset(group: groupId, key: $0, value: nil) }, now: Self.now())
+                try self.persist(deleted.map { .offset(group: groupId, key: $0, value: nil) }, now: self.now())
             } catch {
                 self.logger.error("group \(groupId): writing offset tombstones failed: \(error)")
                 return (Self.groupWriteError(error), [:])

@@ -52,7 +52,7 @@ extension GroupCoordinator {
             group = existing
         } else if p.generationId < 0 {
             // A consumer outside group management (or an admin client): a "simple" group holding only offsets.
-            group = ClassicGroup(groupId: p.groupId, incarnation: token(), now: Self.now())
+            group = ClassicGroup(groupId: p.groupId, incarnation: token(), now: self.now())
             groups[p.groupId] = group
         } else {
             return failAll(p.version >= 9 ? .groupIdNotFound : .illegalGeneration)
@@ -63,7 +63,7 @@ extension GroupCoordinator {
             scheduleSessionExpiry(group, member)
         }
 
-        let now = Self.now()
+        let now = self.now()
         var changes: [OffsetStore.Change] = []
         var stored: [Int] = []
         for index in valid {
@@ -277,7 +277,7 @@ extension GroupCoordinator {
                 guard !self.stopped else { return .coordinatorNotAvailable }
                 guard let group = self.groups[groupId] else { return .groupIdNotFound }
                 guard group.state == .empty else { return .nonEmptyGroup }
-                let now = Self.now()
+                let now = self.now()
                 var changes = group.offsets.keys.sorted().map { OffsetStore.Change.offset(group: groupId, key: $0, value: nil) }
                 if group.storedMetadata != nil { changes.append(.group(groupId, nil)) }
                 do throws(OffsetStore.StoreError) {
@@ -339,7 +339,20 @@ extension GroupCoordinator {
     /// Appends changes to the offsets log. When the log has rolled, a compaction check follows once the caller
     /// has applied the changes in memory: the live commits and group metadata are what a rewrite keeps.
     func persist(_ changes: [OffsetStore.Change], now: Int64) throws(OffsetStore.StoreError) {
-        try store.append(changes, now: now)
+        // In a cluster each group's changes go to its own offsets partition.
+        var byStore: [ObjectIdentifier: (OffsetStore, [OffsetStore.Change])] = [:]
+        for change in changes {
+            let groupId: String
+            switch change {
+            case .offset(let group, _, _): groupId = group
+            case .group(let group, _): groupId = group
+            }
+            guard let target = store(for: groupId) else { throw .storage("this broker no longer coordinates \(groupId)") }
+            byStore[ObjectIdentifier(target), default: (target, [])].1.append(change)
+        }
+        for (target, pending) in byStore.values where target !== store { try target.append(pending, now: now) }
+        let own = byStore[ObjectIdentifier(store)]?.1 ?? []
+        try store.append(own, now: now)
         guard store.hasInactiveSegments, !compactionScheduled else { return }
         compactionScheduled = true
         eventLoop.execute {
@@ -372,7 +385,7 @@ extension GroupCoordinator {
         guard store.needsCompaction(liveCount: live.recordCount) else { return }
         let before = store.recordCount
         do throws(OffsetStore.StoreError) {
-            try store.compact(keeping: live, now: Self.now())
+            try store.compact(keeping: live, now: self.now())
             logger.debug("compacted the offsets log from \(before) to \(store.recordCount) records")
         } catch {
             // The old log stays in use; the next commit after a roll tries again.

@@ -18,10 +18,16 @@ import NIOCore
 /// group's metadata (generation, protocol, leader, members and assignments) when a generation's assignment is
 /// complete and when the group becomes Empty, as Kafka does: a restarted broker brings its groups back in that
 /// state, and their members carry on without a rebalance.
+///
+/// `@unchecked Sendable`: every mutable field is touched on `eventLoop` only (requests hop there; timers are
+/// scheduled there), or in `init`, before the coordinator is shared.
 final class GroupCoordinator: @unchecked Sendable {
     /// How long a new member's first JoinGroup may wait for its rebalance (Kafka's fixed 5 minutes): the
     /// session timeout cannot apply before the member has an id to heartbeat with.
     static let newMemberJoinTimeoutMs: Int64 = 5 * 60 * 1000
+
+    /// The internal topic a cluster keeps groups and committed offsets in.
+    static let offsetsTopic = "__consumer_offsets"
 
     let eventLoop: any EventLoop
     let configuration: MockBrokerConfiguration
@@ -29,24 +35,35 @@ final class GroupCoordinator: @unchecked Sendable {
     let logger: Logger
     let counters: BrokerCounters
     let store: OffsetStore
+    /// Timestamps come from here (the wall clock unless a test injects one).
+    let clock: CoordinatorClock
     /// What opening the offsets log found damaged on disk and cut away (read once, at startup).
     let offsetsLogRecoveries: [LogRecovery]
 
+    /// The `__consumer_offsets` partition a group belongs to in a cluster; nil for a lone broker, whose one
+    /// offsets log (``store``) holds every group.
+    let offsetsPartition: @Sendable (String) -> Int32?
+
     // Confined to `eventLoop` (set up in init, before any request can arrive).
     var groups: [String: ClassicGroup] = [:]
+    /// In a cluster: the stores of the `__consumer_offsets` partitions this broker leads, and so coordinates.
+    var partitionStores: [Int32: OffsetStore] = [:]
     private var nextToken: UInt64 = 0
     var compactionScheduled = false
     private var expiryTask: RepeatedTask?
     private(set) var stopped = false
 
     init(configuration: MockBrokerConfiguration, dataDirectory: String, topics: TopicRegistry, eventLoop: any EventLoop,
-         counters: BrokerCounters, logger: Logger) throws {
+         clock: CoordinatorClock = .wall, offsetsPartition: @escaping @Sendable (String) -> Int32? = { _ in nil },
+         counters: BrokerCounters? = nil, logger: Logger) throws {
         self.configuration = configuration
-        self.counters = counters
+        self.clock = clock
+        self.offsetsPartition = offsetsPartition
+        self.counters = counters ?? BrokerCounters(brokerId: configuration.nodeId, factory: configuration.metricsFactory)
         self.topics = topics
         self.eventLoop = eventLoop
         self.logger = logger
-        let now = Self.now()
+        let now = clock.now()
         store = try OffsetStore(dataDirectory: dataDirectory, maxMessageBytes: configuration.log.maxMessageBytes,
                                 segmentBytes: configuration.offsetsTopicSegmentBytes, now: now)
         offsetsLogRecoveries = store.recoveries
@@ -74,7 +91,7 @@ final class GroupCoordinator: @unchecked Sendable {
         }
     }
 
-    static func now() -> Int64 { RequestContext.nowMilliseconds() }
+    func now() -> Int64 { clock.now() }
 
     /// Reports how many groups and members there are (after a join completes or a member goes).
     func publishSizes() {
@@ -99,7 +116,7 @@ final class GroupCoordinator: @unchecked Sendable {
                 }
             }
             self.expiryTask = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-                let expired = self.expireOffsetsOnLoop(now: Self.now())
+                let expired = self.expireOffsetsOnLoop(now: self.now())
                 if expired > 0 { self.logger.info("offset retention expired \(expired) committed offset(s)") }
             }
         }
@@ -117,6 +134,60 @@ final class GroupCoordinator: @unchecked Sendable {
         }
         try? await done.get()
         store.close()
+    }
+
+    // MARK: - Coordinator moves (cluster)
+
+    /// The store a group's writes go to: its offsets partition's, while this broker leads it (the lone store for
+    /// a lone broker); nil when this broker does not coordinate the group.
+    func store(for groupId: String) -> OffsetStore? {
+        guard let partition = offsetsPartition(groupId) else { return store }
+        return partitionStores[partition]
+    }
+
+    /// This broker became leader of `__consumer_offsets` partition `partition`: it loads the groups and offsets
+    /// the replicated log holds, as Kafka's coordinator does on a move, and coordinates them from now on.
+    func loadPartition(_ partition: Int32, log: PartitionLog) {
+        eventLoop.execute {
+            guard !self.stopped, self.partitionStores[partition] == nil else { return }
+            let store = OffsetStore(replicated: log)
+            let contents: OffsetStore.Contents
+            do {
+                contents = try store.load()
+            } catch {
+                self.logger.error("could not load __consumer_offsets-\(partition): \(error)")
+                return
+            }
+            self.partitionStores[partition] = store
+            for (groupId, stored) in contents.groups {
+                let group = ClassicGroup(groupId: groupId, incarnation: self.token(), now: nil)
+                group.restore(stored)
+                self.groups[groupId] = group
+            }
+            for (groupId, offsets) in contents.offsets {
+                let group = self.groups[groupId] ?? ClassicGroup(groupId: groupId, incarnation: self.token(), now: nil)
+                group.offsets = offsets
+                self.groups[groupId] = group
+            }
+            for groupId in Set(contents.groups.keys).union(contents.offsets.keys) {
+                guard let group = self.groups[groupId], group.state == .stable else { continue }
+                for member in group.members where member.sessionTimer == nil { self.scheduleSessionExpiry(group, member) }
+            }
+            self.logger.info("loaded \(contents.groups.count) group(s) and the offsets of \(contents.offsets.count) from __consumer_offsets-\(partition)")
+        }
+    }
+
+    /// This broker no longer leads `__consumer_offsets` partition `partition`: its groups are dropped, and their
+    /// waiting requests answered NOT_COORDINATOR (the clients find the new coordinator).
+    func unloadPartition(_ partition: Int32) {
+        eventLoop.execute {
+            guard self.partitionStores.removeValue(forKey: partition) != nil else { return }
+            for (groupId, group) in self.groups where self.offsetsPartition(groupId) == partition {
+                self.unload(group, error: .notCoordinator)
+                self.groups[groupId] = nil
+            }
+            self.logger.info("no longer coordinating the groups of __consumer_offsets-\(partition)")
+        }
     }
 
     /// Cancels a group's timers and answers its waiting requests with `error`.
@@ -212,7 +283,7 @@ final class GroupCoordinator: @unchecked Sendable {
         if let existing = groups[p.groupId] {
             group = existing
         } else if isUnknownMember {
-            group = ClassicGroup(groupId: p.groupId, incarnation: token(), now: Self.now())
+            group = ClassicGroup(groupId: p.groupId, incarnation: token(), now: self.now())
             groups[p.groupId] = group
         } else {
             return fail(.unknownMemberId, p.memberId)
@@ -365,7 +436,7 @@ final class GroupCoordinator: @unchecked Sendable {
             if group.selectProtocol() == group.protocolName {
                 // The new member id is stored: a restart bringing back the old one would fence this instance.
                 do throws(OffsetStore.StoreError) {
-                    try persistGroup(group, group.stored(), now: Self.now())
+                    try persistGroup(group, group.stored(), now: self.now())
                 } catch {
                     // As Kafka: the old member id (and settings) come back and the join fails.
                     logger.error("group \(group.groupId): storing static member \(instanceId)'s new id failed: \(error)")
@@ -415,7 +486,7 @@ final class GroupCoordinator: @unchecked Sendable {
         group.pendingSyncMembers.removeAll()
 
         let fromEmpty = group.state == .empty
-        group.transition(to: .preparingRebalance, now: Self.now())
+        group.transition(to: .preparingRebalance, now: self.now())
         logger.debug("group \(group.groupId): preparing rebalance from generation \(group.generationId) (\(reason))")
         if fromEmpty {
             let delay = configuration.groupInitialRebalanceDelay.wholeMilliseconds
@@ -482,7 +553,7 @@ final class GroupCoordinator: @unchecked Sendable {
             scheduleJoinTimer(group, .rebalance, after: group.rebalanceTimeoutMs)
             return
         }
-        let now = Self.now()
+        let now = self.now()
         group.initNextGeneration(now: now)
         guard group.state == .completingRebalance else {
             logger.debug("group \(group.groupId) is empty at generation \(group.generationId)")
@@ -553,7 +624,7 @@ final class GroupCoordinator: @unchecked Sendable {
     /// (Re)starts a member's session timer: `timeoutMs`, else its session timeout.
     func scheduleSessionExpiry(_ group: ClassicGroup, _ member: GroupMember, timeoutMs: Int64? = nil) {
         member.sessionTimer?.cancel()
-        member.lastHeartbeat = Self.now()
+        member.lastHeartbeat = self.now()
         let token = token()
         member.sessionToken = token
         let groupId = group.groupId
@@ -629,7 +700,7 @@ final class GroupCoordinator: @unchecked Sendable {
                 for member in group.members {
                     member.assignment = assignments[member.memberId] ?? ByteBuffer()
                 }
-                let now = Self.now()
+                let now = self.now()
                 do throws(OffsetStore.StoreError) {
                     // The generation is stored before anyone learns its assignment, so a restart brings it back.
                     try persistGroup(group, group.stored(stateTimestamp: now), now: now)

@@ -8,9 +8,12 @@ struct GroupHandlers: Sendable {
 
     private var coordinator: GroupCoordinator { state.groups }
 
-    /// An error fault injected for this API and group (see ``Fault``).
+    /// An error fault injected for this API and group (see ``Fault``), or NOT_COORDINATOR when, in a cluster,
+    /// another broker leads the group's offsets partition.
     private func injected(_ api: ApiKey, _ group: String) -> KafkaErrorCode? {
-        state.faults.groupError(api: api, group: group)
+        if let code = state.faults.groupError(api: api, group: group) { return code }
+        if !state.cluster.isLoneBroker, state.coordinator(of: group) != state.nodeId { return .notCoordinator }
+        return nil
     }
 
     // MARK: - Membership
@@ -70,9 +73,13 @@ struct GroupHandlers: Sendable {
             protocolName: version >= 5 ? request.protocolName : nil,
             assignments: request.assignments.map { ($0.memberId, $0.assignment) }
         )
-        return coordinator.syncGroup(parameters).map { outcome in
-            SyncGroupResponse(errorCode: outcome.error.rawValue, protocolType: outcome.protocolType,
-                              protocolName: outcome.protocolName, assignment: outcome.assignment)
+        // The assignment is answered once the group's metadata is on the offsets partition's in-sync replicas.
+        return coordinator.syncGroup(parameters).flatMap { outcome in
+            state.groupWritesReplicated(request.groupId, eventLoop: context.eventLoop).map { replicated in
+                SyncGroupResponse(errorCode: (outcome.error == .none ? replicated : outcome.error).rawValue,
+                                  protocolType: outcome.protocolType, protocolName: outcome.protocolName,
+                                  assignment: replicated == .none ? outcome.assignment : ByteBuffer())
+            }
         }
     }
 
@@ -127,7 +134,12 @@ struct GroupHandlers: Sendable {
         let answered: EventLoopFuture<[KafkaErrorCode]> = if let code = injected(.offsetCommit, request.groupId) {
             context.eventLoop.makeSucceededFuture(Array(repeating: code, count: entries.count))
         } else {
-            coordinator.commitOffsets(parameters)
+            // A commit is acknowledged once it is on the offsets partition's in-sync replicas.
+            coordinator.commitOffsets(parameters).flatMap { errors in
+                state.groupWritesReplicated(request.groupId, eventLoop: context.eventLoop).map { replicated in
+                    replicated == .none ? errors : errors.map { $0 == .none ? replicated : $0 }
+                }
+            }
         }
         return answered.map { errors in
             var response = OffsetCommitResponse()

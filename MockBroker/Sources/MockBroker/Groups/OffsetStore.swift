@@ -46,6 +46,9 @@ final class OffsetStore {
     private let config: LogConfig
     /// Records in the log, superseded ones included (what compaction weighs against the live records).
     private(set) var recordCount = 0
+    /// A partition of a cluster's replicated `__consumer_offsets`, owned by the broker's topics: never compacted
+    /// (a rewrite would change offsets the followers share) nor closed here.
+    let replicated: Bool
 
     enum StoreError: Error, CustomStringConvertible {
         case tooLarge
@@ -72,9 +75,22 @@ final class OffsetStore {
         config.segmentBytes = segmentBytes
         config.maxMessageBytes = maxMessageBytes
         self.config = config
+        replicated = false
         try Self.finishInterruptedRewrite(of: directory)
         log = try Self.openLog(directory, config: config, now: now)
     }
+
+    /// The store of one partition of a cluster's replicated `__consumer_offsets` topic, whose leader this broker
+    /// just became.
+    init(replicated log: PartitionLog) {
+        directory = log.directory
+        self.log = log
+        config = log.currentConfig
+        replicated = true
+    }
+
+    /// The log's end offset: a write is safe once the high watermark reaches it.
+    var logEndOffset: Int64 { log.offsets.logEndOffset }
 
     /// What opening the log found damaged on disk and cut away.
     var recoveries: [LogRecovery] { log.recoveries }
@@ -153,7 +169,7 @@ final class OffsetStore {
     }
 
     /// Whether the log has segments besides the active one (only those are cleanable, as in Kafka).
-    var hasInactiveSegments: Bool { log.segmentBaseOffsets.count > 1 }
+    var hasInactiveSegments: Bool { !replicated && log.segmentBaseOffsets.count > 1 }
 
     /// Whether the log is worth compacting, holding `liveCount` live records (commits and group metadata): it has
     /// segments besides the active one, and at least half its records are superseded.
@@ -231,7 +247,7 @@ final class OffsetStore {
         while next < end {
             let slice: PartitionLog.Slice?
             do throws(PartitionLog.ReadError) {
-                (slice, _) = try log.read(from: next, maxBytes: 1 << 20, minOneBatch: true, readCommitted: false)
+                slice = try log.readLocal(from: next, maxBytes: 1 << 20)
             } catch {
                 throw StoreError.storage("reading \(directory): \(error)")
             }
@@ -268,7 +284,7 @@ final class OffsetStore {
     }
 
     func close() {
-        log.close()
+        if !replicated { log.close() }
     }
 
     /// Bytes of the log on disk (tests, inspection).

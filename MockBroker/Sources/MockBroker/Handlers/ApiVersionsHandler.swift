@@ -8,10 +8,10 @@ import NIOCore
 struct ApiVersionsHandler: Sendable {
     let state: BrokerState
 
-    func handle(_ body: ByteBuffer, context: RequestContext) -> EventLoopFuture<ResponseFrame?> {
+    func handle(_ body: ByteBuffer, context: RequestContext, router: RequestRouter) -> EventLoopFuture<ResponseFrame?> {
         var response = ApiVersionsResponse(
             errorCode: 0,
-            apiKeys: SupportedApis.all.map {
+            apiKeys: router.table.all.map {
                 .init(apiKey: $0.key.rawValue, minVersion: $0.advertised.lowerBound, maxVersion: $0.advertised.upperBound)
             }
         )

@@ -41,7 +41,10 @@ struct FetchHandler: Sendable {
             return context.eventLoop.makeSucceededFuture(FetchResponse(errorCode: code.rawValue, sessionId: sessionId))
         }
         let readCommitted = request.isolationLevel == 1
-        let evaluation = evaluate(session.targets, maxBytes: Int(request.maxBytes), readCommitted: readCommitted)
+        // A follower's fetch names its broker id (v15+ in ReplicaState).
+        let replicaId = version >= 15 ? request.replicaState.replicaId : request.replicaId
+        let evaluation = evaluate(session.targets, maxBytes: Int(request.maxBytes), readCommitted: readCommitted,
+                                  replicaId: replicaId)
         let bytes = evaluation.reduce(0) { $0 + ($1.slice?.length ?? 0) }
         let hasError = evaluation.contains { $0.error != .none }
         if bytes >= Int(request.minBytes) || request.maxWaitMs <= 0 || hasError || evaluation.isEmpty {
@@ -49,7 +52,7 @@ struct FetchHandler: Sendable {
                                                                  readCommitted: readCommitted))
         }
         let delayed = DelayedFetch(handler: self, request: request, session: session, version: version,
-                                   readCommitted: readCommitted, eventLoop: context.eventLoop,
+                                   readCommitted: readCommitted, replicaId: replicaId, eventLoop: context.eventLoop,
                                    logs: evaluation.compactMap(\.log))
         return delayed.start()
     }
@@ -61,8 +64,9 @@ struct FetchHandler: Sendable {
         return FetchTarget.Key(topic: topic, topicId: .zero, partition: partition)
     }
 
-    /// Reads every partition within the limits, without committing to send anything yet.
-    func evaluate(_ targets: [FetchTarget], maxBytes: Int, readCommitted: Bool) -> [Outcome] {
+    /// Reads every partition within the limits, without committing to send anything yet. For a follower
+    /// (`replicaId` >= 0) the read also records its progress (ISR, high watermark) and reaches the log end.
+    func evaluate(_ targets: [FetchTarget], maxBytes: Int, readCommitted: Bool, replicaId: Int32 = -1) -> [Outcome] {
         var remaining = maxBytes
         var minOneBatch = true
         return targets.map { target in
@@ -84,10 +88,20 @@ struct FetchHandler: Sendable {
                 return outcome
             }
             do throws(PartitionLog.ReadError) {
-                let (slice, offsets) = try log.read(from: target.fetchOffset, maxBytes: min(Int(target.maxBytes), remaining),
-                                                    minOneBatch: minOneBatch, readCommitted: readCommitted)
-                outcome.slice = slice
-                outcome.offsets = offsets
+                let limit = min(Int(target.maxBytes), remaining)
+                if replicaId >= 0 {
+                    let read = try log.readForFollower(replicaId: replicaId, fetchOffset: target.fetchOffset, maxBytes: limit,
+                                                       minOneBatch: minOneBatch, now: RequestContext.nowMilliseconds())
+                    if let isr = read.newIsr { state.isrChanged(log, isr: isr) }
+                    outcome.slice = read.slice
+                    outcome.offsets = read.offsets
+                } else {
+                    let (slice, offsets) = try log.read(from: target.fetchOffset, maxBytes: limit, minOneBatch: minOneBatch,
+                                                        readCommitted: readCommitted)
+                    outcome.slice = slice
+                    outcome.offsets = offsets
+                }
+                let slice = outcome.slice
                 if let slice {
                     remaining = max(0, remaining - slice.length)
                     minOneBatch = false
@@ -95,6 +109,8 @@ struct FetchHandler: Sendable {
             } catch .offsetOutOfRange {
                 outcome.error = .offsetOutOfRange
                 outcome.offsets = log.offsets
+            } catch .notLeader {
+                outcome.error = .notLeaderOrFollower
             } catch {
                 outcome.error = .kafkaStorageError
                 outcome.offsets = log.offsets
@@ -165,6 +181,7 @@ final class DelayedFetch {
     private let session: FetchSessionCache.Context
     private let version: Int16
     private let readCommitted: Bool
+    private let replicaId: Int32
     private let eventLoop: any EventLoop
     private let logs: [PartitionLog]
     private let promise: EventLoopPromise<FetchResponse?>
@@ -173,7 +190,8 @@ final class DelayedFetch {
     private var finished = false
 
     init(handler: FetchHandler, request: FetchRequest, session: FetchSessionCache.Context, version: Int16,
-         readCommitted: Bool, eventLoop: any EventLoop, logs: [PartitionLog]) {
+         readCommitted: Bool, replicaId: Int32, eventLoop: any EventLoop, logs: [PartitionLog]) {
+        self.replicaId = replicaId
         self.handler = handler
         self.request = request
         self.session = session
@@ -206,7 +224,8 @@ final class DelayedFetch {
 
     private func poke() {
         guard !finished else { return }
-        let outcomes = handler.evaluate(session.targets, maxBytes: Int(request.maxBytes), readCommitted: readCommitted)
+        let outcomes = handler.evaluate(session.targets, maxBytes: Int(request.maxBytes), readCommitted: readCommitted,
+                                        replicaId: replicaId)
         let bytes = outcomes.reduce(0) { $0 + ($1.slice?.length ?? 0) }
         if bytes >= Int(request.minBytes) || outcomes.contains(where: { $0.error != .none }) {
             finish(outcomes)
@@ -218,7 +237,8 @@ final class DelayedFetch {
         finished = true
         timeout?.cancel()
         for log in logs { log.removeWaiter(waiterId) }
-        let final = outcomes ?? handler.evaluate(session.targets, maxBytes: Int(request.maxBytes), readCommitted: readCommitted)
+        let final = outcomes ?? handler.evaluate(session.targets, maxBytes: Int(request.maxBytes), readCommitted: readCommitted,
+                                        replicaId: replicaId)
         promise.succeed(handler.respond(final, session: session, version: version, readCommitted: readCommitted))
     }
 }

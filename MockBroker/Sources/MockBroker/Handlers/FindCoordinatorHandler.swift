@@ -1,8 +1,9 @@
 import KafkaProtocol
 import NIOCore
 
-/// FindCoordinator: the single broker coordinates every group (and would every transaction). v0–3 ask for one
-/// key, v4+ for several.
+/// FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition (a lone broker
+/// coordinates every group); COORDINATOR_NOT_AVAILABLE while that partition has no leader. Transactional ids
+/// get this broker (transactions are not supported yet). v0–3 ask for one key, v4+ for several.
 struct FindCoordinatorHandler: Sendable {
     let state: BrokerState
 
@@ -17,24 +18,45 @@ struct FindCoordinatorHandler: Sendable {
                 if let code = state.faults.groupError(api: .findCoordinator, group: key) {
                     return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: code.rawValue)
                 }
-                return supported
-                    ? .init(key: key, nodeId: state.nodeId, host: state.advertisedHost, port: state.advertisedPort, errorCode: 0)
-                    : .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.invalidRequest.rawValue,
-                            errorMessage: "Unknown key type \(request.keyType)")
+                guard supported else {
+                    return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.invalidRequest.rawValue,
+                                 errorMessage: "Unknown key type \(request.keyType)")
+                }
+                guard let node = coordinator(for: key, keyType: request.keyType) else {
+                    return .init(key: key, nodeId: -1, host: "", port: -1,
+                                 errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+                }
+                return .init(key: key, nodeId: node.id, host: node.host, port: node.port, errorCode: 0)
             }
         } else if let code = state.faults.groupError(api: .findCoordinator, group: request.key) {
             response.errorCode = code.rawValue
             response.nodeId = -1
             response.port = -1
         } else if supported {
-            response.nodeId = state.nodeId
-            response.host = state.advertisedHost
-            response.port = state.advertisedPort
+            if let node = coordinator(for: request.key, keyType: request.keyType) {
+                response.nodeId = node.id
+                response.host = node.host
+                response.port = node.port
+            } else {
+                response.errorCode = KafkaErrorCode.coordinatorNotAvailable.rawValue
+                response.nodeId = -1
+                response.port = -1
+            }
         } else {
             response.errorCode = KafkaErrorCode.invalidRequest.rawValue
             response.nodeId = -1
             response.port = -1
         }
         return context.eventLoop.makeSucceededFuture(response)
+    }
+
+    /// The coordinating broker's id and address; nil when there is none now.
+    private func coordinator(for key: String, keyType: Int8) -> (id: Int32, host: String, port: Int32)? {
+        if state.cluster.isLoneBroker || keyType != Self.groupKey {
+            return (state.nodeId, state.advertisedHost, state.advertisedPort)
+        }
+        let id = state.coordinator(of: key)
+        guard id >= 0, let broker = state.cluster.broker(id), broker.registered, !broker.isolated else { return nil }
+        return (id, broker.host, broker.port)
     }
 }

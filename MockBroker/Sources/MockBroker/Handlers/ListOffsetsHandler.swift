@@ -33,6 +33,10 @@ struct ListOffsetsHandler: Sendable {
             result.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
             return result
         }
+        guard log.isLeader else {
+            result.errorCode = KafkaErrorCode.notLeaderOrFollower.rawValue
+            return result
+        }
         let epoch = log.currentLeaderEpoch
         if partition.currentLeaderEpoch >= 0 && partition.currentLeaderEpoch != epoch {
             result.errorCode = (partition.currentLeaderEpoch > epoch ? KafkaErrorCode.unknownLeaderEpoch : .fencedLeaderEpoch).rawValue

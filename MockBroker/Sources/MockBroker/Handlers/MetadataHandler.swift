@@ -1,7 +1,7 @@
 import KafkaProtocol
 import NIOCore
 
-/// Metadata: the broker itself as the only node and leader of every partition, and the requested topics
+/// Metadata: the cluster's live brokers and controller, each partition's leader, epoch, replicas and ISR, and the requested topics
 /// (all of them when the request says so). Unknown topics are created when auto-creation is on and the request
 /// allows it.
 struct MetadataHandler: Sendable {
@@ -10,9 +10,9 @@ struct MetadataHandler: Sendable {
     func handle(_ request: MetadataRequest, context: RequestContext) -> EventLoopFuture<MetadataResponse?> {
         let version = context.apiVersion
         var response = MetadataResponse(
-            brokers: [.init(nodeId: state.nodeId, host: state.advertisedHost, port: state.advertisedPort, rack: nil)],
+            brokers: state.cluster.liveBrokers.map { .init(nodeId: $0.id, host: $0.host, port: $0.port, rack: nil) },
             clusterId: state.configuration.clusterId,
-            controllerId: state.nodeId
+            controllerId: state.cluster.controllerId
         )
         // v0 has no null: an empty list there means every topic.
         let requested = version == 0 && request.topics?.isEmpty == true ? nil : request.topics
@@ -36,8 +36,8 @@ struct MetadataHandler: Sendable {
                 return .init(errorCode: KafkaErrorCode.unknownTopicOrPartition.rawValue, name: name)
             }
             do throws(TopicRegistry.TopicError) {
-                let created = try state.topics.create(name: name, partitions: state.configuration.defaultPartitions,
-                                                      replicationFactor: 1, configs: [:], now: context.now)
+                let created = try state.cluster.createTopic(name: name, partitions: state.configuration.defaultPartitions,
+                                                            replicationFactor: -1, configs: [:], now: context.now)
                 context.logger.info("auto-created topic \(name) with \(created.partitions.count) partition(s)")
                 return describe(created, request: request)
             } catch .alreadyExists {
@@ -53,10 +53,19 @@ struct MetadataHandler: Sendable {
     }
 
     private func describe(_ topic: TopicRegistry.Topic, request: MetadataRequest) -> MetadataResponse.MetadataResponseTopic {
-        var result = MetadataResponse.MetadataResponseTopic(errorCode: 0, name: topic.name, topicId: topic.id, isInternal: false)
+        var result = MetadataResponse.MetadataResponseTopic(errorCode: 0, name: topic.name, topicId: topic.id,
+                                                            isInternal: topic.name == GroupCoordinator.offsetsTopic)
+        let records = state.cluster.partitions(of: topic.name) ?? []
+        let live = Set(state.cluster.liveBrokers.map(\.id))
         result.partitions = topic.partitions.map { log in
-            .init(errorCode: 0, partitionIndex: log.partition, leaderId: state.nodeId, leaderEpoch: log.currentLeaderEpoch,
-                  replicaNodes: [state.nodeId], isrNodes: [state.nodeId], offlineReplicas: [])
+            guard Int(log.partition) < records.count else {
+                return .init(errorCode: KafkaErrorCode.leaderNotAvailable.rawValue, partitionIndex: log.partition, leaderId: -1)
+            }
+            let record = records[Int(log.partition)]
+            return .init(errorCode: record.leader >= 0 ? 0 : KafkaErrorCode.leaderNotAvailable.rawValue,
+                         partitionIndex: log.partition, leaderId: record.leader, leaderEpoch: record.leaderEpoch,
+                         replicaNodes: record.replicas, isrNodes: record.isr,
+                         offlineReplicas: record.replicas.filter { !live.contains($0) })
         }
         if request.includeTopicAuthorizedOperations {
             result.topicAuthorizedOperations = AuthorizedOperations.topic

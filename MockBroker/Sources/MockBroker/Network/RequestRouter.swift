@@ -23,7 +23,12 @@ struct RequestRouter: Sendable {
     }
 
     let state: BrokerState
-    let handlers: RequestHandlers
+    let table: ApiTable
+
+    init(state: BrokerState) {
+        self.state = state
+        table = ApiTable(state: state)
+    }
 
     func route(_ frame: ByteBuffer, eventLoop: any EventLoop, remoteAddress: SocketAddress?, logger: Logger) -> EventLoopFuture<ResponseFrame?> {
         var body = frame
@@ -37,47 +42,23 @@ struct RequestRouter: Sendable {
         logger[metadataKey: "correlation"] = "\(header.correlationId)"
         let context = RequestContext(header: header, eventLoop: eventLoop, remoteAddress: remoteAddress, logger: logger)
         let api = ApiKey(rawValue: header.requestApiKey)
-        // APIs it does not serve count under one name: a peer sending random keys must not grow the counters.
-        state.counters.request(SupportedApis.all.contains { $0.key == api } ? api.name : "unsupported", bytes: frame.readableBytes + 4)
-        switch api {
-        case .apiVersions: return handlers.apiVersions.handle(body, context: context)
-        case .metadata: return dispatch(body, context, handlers.metadata.handle)
-        case .produce: return dispatch(body, context, handlers.produce.handle)
-        case .fetch: return dispatch(body, context, handlers.fetch.handle)
-        case .listOffsets: return dispatch(body, context, handlers.listOffsets.handle)
-        case .createTopics: return dispatch(body, context, handlers.topicAdmin.createTopics)
-        case .deleteTopics: return dispatch(body, context, handlers.topicAdmin.deleteTopics)
-        case .createPartitions: return dispatch(body, context, handlers.topicAdmin.createPartitions)
-        case .describeConfigs: return dispatch(body, context, handlers.describeConfigs.handle)
-        case .deleteRecords: return dispatch(body, context, handlers.deleteRecords.handle)
-        case .initProducerId: return dispatch(body, context, handlers.initProducerId.handle)
-        case .offsetForLeaderEpoch: return dispatch(body, context, handlers.offsetForLeaderEpoch.handle)
-        case .findCoordinator: return dispatch(body, context, handlers.findCoordinator.handle)
-        case .joinGroup: return dispatch(body, context, handlers.groups.joinGroup)
-        case .syncGroup: return dispatch(body, context, handlers.groups.syncGroup)
-        case .heartbeat: return dispatch(body, context, handlers.groups.heartbeat)
-        case .leaveGroup: return dispatch(body, context, handlers.groups.leaveGroup)
-        case .offsetCommit: return dispatch(body, context, handlers.groups.offsetCommit)
-        case .offsetFetch: return dispatch(body, context, handlers.groups.offsetFetch)
-        case .describeGroups: return dispatch(body, context, handlers.groups.describeGroups)
-        case .listGroups: return dispatch(body, context, handlers.groups.listGroups)
-        case .deleteGroups: return dispatch(body, context, handlers.groups.deleteGroups)
-        case .offsetDelete: return dispatch(body, context, OffsetDeleteHandler(state: state).handle)
-        case .incrementalAlterConfigs: return dispatch(body, context, IncrementalAlterConfigsHandler(state: state).handle)
-        case .describeCluster: return dispatch(body, context, DescribeClusterHandler(state: state).handle)
-        case .electLeaders: return dispatch(body, context, ElectLeadersHandler(state: state).handle)
-        default:
+        guard let entry = table.entry(api) else {
+            // APIs it does not serve count under one name: a peer sending random keys must not grow the counters.
+            state.counters.request("unsupported", bytes: frame.readableBytes + 4)
             return eventLoop.makeFailedFuture(RouterError.unsupported(api: api, version: header.requestApiVersion))
         }
+        state.counters.request(api.name, bytes: frame.readableBytes + 4)
+        return entry.route(body, context, self)
     }
 
-    private func dispatch<Request: KafkaRequest>(
+    /// Decodes the body as `Request`, applies request-wide faults, calls the handler and encodes its answer.
+    func dispatch<Request: KafkaRequest>(
         _ body: ByteBuffer,
         _ context: RequestContext,
         _ handle: (Request, RequestContext) -> EventLoopFuture<Request.Response?>
     ) -> EventLoopFuture<ResponseFrame?> {
         let version = context.apiVersion
-        guard SupportedApis.accepts(Request.apiKey, version: version) else {
+        guard Request.versions.contains(version) else {
             return context.eventLoop.makeFailedFuture(RouterError.unsupported(api: Request.apiKey, version: version))
         }
         var body = body
@@ -115,37 +96,6 @@ func encode<Response: KafkaResponse>(_ response: Response, version: Int16, corre
     writer.rejectsFieldsMissingFromVersion = false
     try KafkaFrame.writeResponse(response, version: version, correlationId: correlationId, into: &writer)
     return ResponseFrame(chunks: writer.finish())
-}
-
-/// One handler per API (or group of related APIs).
-struct RequestHandlers: Sendable {
-    let apiVersions: ApiVersionsHandler
-    let metadata: MetadataHandler
-    let produce: ProduceHandler
-    let fetch: FetchHandler
-    let listOffsets: ListOffsetsHandler
-    let topicAdmin: TopicAdminHandler
-    let describeConfigs: DescribeConfigsHandler
-    let deleteRecords: DeleteRecordsHandler
-    let initProducerId: InitProducerIdHandler
-    let offsetForLeaderEpoch: OffsetForLeaderEpochHandler
-    let findCoordinator: FindCoordinatorHandler
-    let groups: GroupHandlers
-
-    init(state: BrokerState) {
-        apiVersions = ApiVersionsHandler(state: state)
-        metadata = MetadataHandler(state: state)
-        produce = ProduceHandler(state: state)
-        fetch = FetchHandler(state: state)
-        listOffsets = ListOffsetsHandler(state: state)
-        topicAdmin = TopicAdminHandler(state: state)
-        describeConfigs = DescribeConfigsHandler(state: state)
-        deleteRecords = DeleteRecordsHandler(state: state)
-        initProducerId = InitProducerIdHandler(state: state)
-        offsetForLeaderEpoch = OffsetForLeaderEpochHandler(state: state)
-        findCoordinator = FindCoordinatorHandler(state: state)
-        groups = GroupHandlers(state: state)
-    }
 }
 
 /// The partitions a request touches, for matching faults that name a topic (Fetch v13+ names topics by id).

@@ -5,6 +5,8 @@ import NIOCore
 /// ``RecordBatchLayout/headerSize`` bytes without touching the records.
 struct BatchHeader: Sendable, Hashable {
     var baseOffset: Int64
+    /// The epoch of the leader that appended the batch.
+    var partitionLeaderEpoch: Int32
     /// Bytes of the whole batch, header included.
     var size: Int
     var magic: Int8
@@ -27,6 +29,7 @@ struct BatchHeader: Sendable, Hashable {
               length >= RecordBatchLayout.headerSize - RecordBatchLayout.logOverhead
         else { return nil }
         baseOffset = bytes.getInteger(at: index + RecordBatchLayout.baseOffset)!
+        partitionLeaderEpoch = bytes.getInteger(at: index + RecordBatchLayout.partitionLeaderEpoch)!
         size = Int(length) + RecordBatchLayout.logOverhead
         magic = bytes.getInteger(at: index + RecordBatchLayout.magic)!
         attributes = RecordBatchAttributes(rawValue: bytes.getInteger(at: index + RecordBatchLayout.attributes)!)
@@ -40,6 +43,7 @@ struct BatchHeader: Sendable, Hashable {
 
     init(_ batch: RecordBatch) {
         baseOffset = batch.baseOffset
+        partitionLeaderEpoch = batch.partitionLeaderEpoch
         size = batch.sizeInBytes
         magic = batch.magic
         lastOffsetDelta = batch.lastOffsetDelta

@@ -23,6 +23,12 @@ public struct LogConfig: Sendable, Hashable {
     public var timestampType: TimestampKind = .createTime
     /// `cleanup.policy`. Only `delete` is enforced; `compact` is accepted and reported but not compacted.
     public var cleanupPolicy: String = "delete"
+    /// `min.insync.replicas`: an acks=all produce needs this many in-sync replicas (NOT_ENOUGH_REPLICAS before
+    /// the append, NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while it waited). Default 1.
+    public var minInsyncReplicas: Int = 1
+    /// `unclean.leader.election.enable`: a partition whose in-sync replicas are all gone may elect an out-of-sync
+    /// replica. Default false.
+    public var uncleanLeaderElection = false
 
     public enum TimestampKind: String, Sendable, Hashable {
         case createTime = "CreateTime"
@@ -40,11 +46,13 @@ public struct LogConfig: Sendable, Hashable {
             ("index.interval.bytes", String(indexIntervalBytes)),
             ("max.message.bytes", String(maxMessageBytes)),
             ("message.timestamp.type", timestampType.rawValue),
+            ("min.insync.replicas", String(minInsyncReplicas)),
             ("retention.bytes", String(retentionBytes)),
             ("retention.ms", String(retentionMs)),
             ("segment.bytes", String(segmentBytes)),
             ("segment.index.bytes", String(maxIndexBytes)),
             ("segment.ms", String(segmentMs)),
+            ("unclean.leader.election.enable", String(uncleanLeaderElection)),
         ]
     }
 
@@ -66,6 +74,10 @@ public struct LogConfig: Sendable, Hashable {
         case "segment.bytes": return parse(value, min: 14).map { segmentBytes = Int($0) } != nil
         case "segment.index.bytes": return parse(value, min: 4).map { maxIndexBytes = Int($0) } != nil
         case "segment.ms": return parse(value, min: 1).map { segmentMs = $0 } != nil
+        case "min.insync.replicas": return parse(value, min: 1).map { minInsyncReplicas = Int($0) } != nil
+        case "unclean.leader.election.enable":
+            guard let flag = Bool(value) else { return false }
+            uncleanLeaderElection = flag
         default:
             // Settings Kafka has that the mock does not act on are accepted so that clients that set them work.
             return Self.acceptedButIgnored.contains(name)
@@ -74,7 +86,7 @@ public struct LogConfig: Sendable, Hashable {
     }
 
     static let acceptedButIgnored: Set<String> = [
-        "compression.type", "min.insync.replicas", "unclean.leader.election.enable", "message.downconversion.enable",
+        "compression.type", "message.downconversion.enable",
         "min.cleanable.dirty.ratio", "delete.retention.ms", "file.delete.delay.ms", "preallocate",
         "message.timestamp.difference.max.ms", "message.timestamp.before.max.ms", "message.timestamp.after.max.ms",
         "min.compaction.lag.ms", "max.compaction.lag.ms", "segment.jitter.ms", "local.retention.ms",

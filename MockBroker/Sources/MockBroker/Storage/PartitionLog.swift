@@ -22,13 +22,23 @@ final class PartitionLog: @unchecked Sendable {
     private var config: LogConfig
     private var logStartOffset: Int64
     private var logEndOffset: Int64
+    /// The partition's leader epoch as this replica knows it (the leader stamps its batches with it).
     private var leaderEpoch: Int32
+    /// Offsets below it are on every in-sync replica: what consumers may read.
+    private var highWatermark: Int64
+    private var epochCache: LeaderEpochCache
+    /// Leader, follower, or neither; with the leader's view of its followers.
+    private var role: ReplicaRole
     private var producers = ProducerStateTable()
     private var unflushedRecords: Int64 = 0
     private var lastFlushTime: Int64
     private var closed = false
 
     private let waiters = NIOLockedValueBox<[UInt64: @Sendable () -> Void]>([:])
+    /// acks=all produce requests waiting for the high watermark (leader only).
+    private var ackWaiters: [AckWaiter] = []
+    /// A follower in a new epoch must check for divergence (OffsetForLeaderEpoch) before fetching.
+    private var truncationPending = false
 
     /// What opening the log found damaged on disk and cut away (empty when it was intact).
     let recoveries: [LogRecovery]
@@ -41,7 +51,12 @@ final class PartitionLog: @unchecked Sendable {
     /// (framing, offsets, CRC): the log ends at the first one that is not whole and valid, whose segment is cut
     /// there while later segments are deleted (``LogRecovery``, listed in ``recoveries``). The last segment's
     /// indexes are rebuilt; earlier segments keep theirs when those are sane and get them rebuilt otherwise.
-    init(directory: String, topic: String, partition: Int32, config: LogConfig, leaderEpoch: Int32, now: Int64) throws {
+    ///
+    /// A lone broker's logs (and its offsets log) start as leaders with no followers; a cluster member's start
+    /// `offline` (`leads` false) until the cluster tells them their role.
+    init(directory: String, topic: String, partition: Int32, config: LogConfig, leaderEpoch: Int32, now: Int64,
+         leads: Bool = true) throws {
+        role = leads ? .leader(LeaderState.soleReplica) : .offline
         self.topic = topic
         self.partition = partition
         self.directory = directory
@@ -83,6 +98,10 @@ final class PartitionLog: @unchecked Sendable {
         segments = opened
         logStartOffset = max(checkpointed, opened[0].baseOffset)
         logEndOffset = max(opened[opened.count - 1].nextOffset, logStartOffset)
+        highWatermark = logEndOffset
+        epochCache = LeaderEpochCache(directory: directory)
+        epochCache.truncate(from: logEndOffset)
+        if let latest = epochCache.latestEpoch, latest > leaderEpoch { self.leaderEpoch = latest }
         try rebuildProducerState()
     }
 
@@ -137,7 +156,7 @@ final class PartitionLog: @unchecked Sendable {
 
     struct Offsets: Sendable, Hashable {
         var logStartOffset: Int64
-        /// With a single replica the high watermark is the log end offset.
+        /// The smallest log end offset among the in-sync replicas (with a single replica, the log end offset).
         var highWatermark: Int64
         /// No transactions are open in the mock, so the last stable offset is the high watermark.
         var lastStableOffset: Int64
@@ -149,7 +168,7 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     private var currentOffsets: Offsets {
-        Offsets(logStartOffset: logStartOffset, highWatermark: logEndOffset, lastStableOffset: logEndOffset,
+        Offsets(logStartOffset: logStartOffset, highWatermark: highWatermark, lastStableOffset: highWatermark,
                 logEndOffset: logEndOffset)
     }
 
@@ -161,6 +180,287 @@ final class PartitionLog: @unchecked Sendable {
         lock.withLock { config = newConfig }
     }
 
+    // MARK: - Leadership
+
+    /// What the replica is doing now.
+    var currentRole: ReplicaRole { lock.withLock { role } }
+
+    /// True while this replica leads the partition.
+    var isLeader: Bool { lock.withLock { if case .leader = role { true } else { false } } }
+
+    /// Takes (or keeps) leadership in `epoch`: a new epoch starts at the log end offset in the epoch cache, and
+    /// the followers start as caught up now (the ISR members) or unknown. In the same epoch, the ISR is replaced
+    /// (the controller removed a broker that went away).
+    func becomeLeader(epoch: Int32, replicas: [Int32], isr: [Int32], localId: Int32, now: Int64) {
+        let woken: [AckWaiter] = lock.withLock {
+            var state: LeaderState
+            if case .leader(let current) = role, epoch == leaderEpoch, current.localId == localId {
+                state = current
+                state.replicas = replicas
+                state.isr = isr
+            } else {
+                state = LeaderState(localId: localId, replicas: replicas, isr: isr, followers: [:])
+            }
+            for replica in replicas where replica != localId && state.followers[replica] == nil {
+                state.followers[replica] = LeaderState.Follower(lastCaughtUpTime: isr.contains(replica) ? now : -1)
+            }
+            for replica in state.followers.keys where !replicas.contains(replica) { state.followers[replica] = nil }
+            if epoch > leaderEpoch || epochCache.latestEpoch == nil {
+                leaderEpoch = max(epoch, leaderEpoch)
+                epochCache.assign(epoch: leaderEpoch, startOffset: logEndOffset)
+            }
+            role = .leader(state)
+            return advanceHighWatermark()
+        }
+        complete(woken)
+    }
+
+    /// Follows `leaderId` in `epoch` (fetching is the replica fetcher's business; a new leader or epoch first
+    /// has it find, by OffsetForLeaderEpoch, where this log and the leader's diverge). Produce requests waiting
+    /// for their acks get NOT_LEADER_OR_FOLLOWER.
+    func becomeFollower(epoch: Int32, leaderId: Int32) {
+        let failed: [AckWaiter] = lock.withLock {
+            if case .follower(let current) = role, current == leaderId, epoch == leaderEpoch {
+                return []
+            }
+            leaderEpoch = max(epoch, leaderEpoch)
+            role = .follower(leaderId: leaderId)
+            truncationPending = true
+            defer { ackWaiters.removeAll() }
+            return ackWaiters
+        }
+        for waiter in failed { waiter.done(.notLeaderOrFollower) }
+        notifyWaiters()
+    }
+
+    /// Neither leads nor follows (not a replica, or no leader).
+    func becomeOffline(epoch: Int32) {
+        let failed: [AckWaiter] = lock.withLock {
+            leaderEpoch = max(epoch, leaderEpoch)
+            role = .offline
+            defer { ackWaiters.removeAll() }
+            return ackWaiters
+        }
+        for waiter in failed { waiter.done(.notLeaderOrFollower) }
+        notifyWaiters()
+    }
+
+    // MARK: - Replication (leader side)
+
+    /// A produce request waiting for the in-sync replicas (acks=all): done once the high watermark passes
+    /// `lastOffset`, with NONE, or NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR is then below
+    /// `min.insync.replicas`; NOT_LEADER_OR_FOLLOWER when the leadership goes first.
+    struct AckWaiter: Sendable {
+        let lastOffset: Int64
+        let done: @Sendable (KafkaErrorCode) -> Void
+    }
+
+    /// Calls `done` once the high watermark passes `lastOffset` (at once, on this thread, if it already has).
+    func whenReplicated(through lastOffset: Int64, _ done: @escaping @Sendable (KafkaErrorCode) -> Void) {
+        let immediate: KafkaErrorCode? = lock.withLock {
+            guard case .leader(let leader) = role else { return .notLeaderOrFollower }
+            if highWatermark > lastOffset {
+                return max(leader.isr.count, 1) < config.minInsyncReplicas ? .notEnoughReplicasAfterAppend : KafkaErrorCode.none
+            }
+            ackWaiters.append(AckWaiter(lastOffset: lastOffset, done: done))
+            return nil
+        }
+        if let immediate { done(immediate) }
+    }
+
+    /// The high watermark: the smallest log end offset among the in-sync replicas (a follower not heard from yet
+    /// holds it where it is). It never moves back on a leader. Returns the waiters it satisfied, to be completed
+    /// outside the lock. Call with the lock held.
+    private func advanceHighWatermark() -> [AckWaiter] {
+        guard case .leader(let leader) = role else { return [] }
+        var candidate = logEndOffset
+        for replica in leader.isr where replica != leader.localId {
+            let end = leader.followers[replica]?.logEndOffset ?? -1
+            candidate = min(candidate, end < 0 ? highWatermark : end)
+        }
+        guard candidate > highWatermark else { return [] }
+        highWatermark = candidate
+        let ready = ackWaiters.filter { $0.lastOffset < candidate }
+        if !ready.isEmpty { ackWaiters.removeAll { $0.lastOffset < candidate } }
+        return ready
+    }
+
+    /// Completes satisfied waiters (outside the lock) and wakes long-polling fetches.
+    private func complete(_ woken: [AckWaiter]) {
+        guard !woken.isEmpty else { return }
+        let code: KafkaErrorCode = lock.withLock {
+            guard case .leader(let leader) = role else { return .notLeaderOrFollower }
+            return max(leader.isr.count, 1) < config.minInsyncReplicas ? .notEnoughReplicasAfterAppend : .none
+        }
+        for waiter in woken { waiter.done(code) }
+        notifyWaiters()
+    }
+
+    /// A follower's fetch (replica id `replicaId`, from its log end offset `fetchOffset`): records its progress,
+    /// adds it to the ISR once it has caught up to the high watermark, moves the high watermark, and finds the
+    /// bytes to send up to the log end offset. Returns the new ISR when it changed.
+    func readForFollower(replicaId: Int32, fetchOffset: Int64, maxBytes: Int, minOneBatch: Bool, now: Int64)
+        throws(ReadError) -> (slice: Slice?, offsets: Offsets, newIsr: [Int32]?)
+    {
+        var woken: [AckWaiter] = []
+        let result = try lock.locked { () throws(ReadError) -> (Slice?, Offsets, [Int32]?) in
+            guard !closed else { throw .storage("\(topic)-\(partition) is closed") }
+            guard case .leader(var leader) = role, leader.replicas.contains(replicaId) else { throw .notLeader }
+            guard fetchOffset >= logStartOffset, fetchOffset <= logEndOffset else { throw .offsetOutOfRange }
+            var follower = leader.followers[replicaId] ?? LeaderState.Follower(lastCaughtUpTime: -1)
+            if fetchOffset >= logEndOffset {
+                follower.lastCaughtUpTime = now
+            } else if follower.lastFetchTime >= 0, fetchOffset >= follower.leaderEndOffsetAtLastFetch {
+                follower.lastCaughtUpTime = max(follower.lastCaughtUpTime, follower.lastFetchTime)
+            }
+            follower.logEndOffset = fetchOffset
+            follower.lastFetchTime = now
+            follower.leaderEndOffsetAtLastFetch = logEndOffset
+            leader.followers[replicaId] = follower
+            var newIsr: [Int32]?
+            if !leader.isr.contains(replicaId), fetchOffset >= highWatermark,
+               fetchOffset >= (epochCache.entries.last { $0.epoch == leaderEpoch }?.startOffset ?? 0) {
+                leader.isr = leader.replicas.filter { leader.isr.contains($0) || $0 == replicaId }
+                newIsr = leader.isr
+            }
+            role = .leader(leader)
+            woken = advanceHighWatermark()
+            let offsets = currentOffsets
+            guard fetchOffset < logEndOffset, maxBytes > 0 || minOneBatch else { return (nil, offsets, newIsr) }
+            return (try slice(from: fetchOffset, maxBytes: maxBytes, minOneBatch: minOneBatch, limit: logEndOffset),
+                    offsets, newIsr)
+        }
+        complete(woken)
+        return (result.0, result.1, result.2)
+    }
+
+    /// Drops from the ISR the followers that have not caught up for `lagMax` milliseconds
+    /// (`replica.lag.time.max.ms`); returns the new ISR when it changed.
+    func shrinkIsr(now: Int64, lagMax: Int64) -> [Int32]? {
+        var woken: [AckWaiter] = []
+        let changed: [Int32]? = lock.withLock {
+            guard case .leader(var leader) = role else { return nil }
+            let lagging = leader.isr.filter { replica in
+                guard replica != leader.localId, let follower = leader.followers[replica] else { return false }
+                return now - follower.lastCaughtUpTime > lagMax
+            }
+            guard !lagging.isEmpty else { return nil }
+            leader.isr.removeAll { lagging.contains($0) }
+            role = .leader(leader)
+            woken = advanceHighWatermark()
+            return leader.isr
+        }
+        complete(woken)
+        return changed
+    }
+
+    // MARK: - Replication (follower side)
+
+    /// Appends batches fetched from the leader exactly as they are (offsets, leader epochs and all), so the
+    /// follower's segments hold the leader's bytes; records their producers and epochs; and takes the leader's
+    /// high watermark (as far as this log reaches) and log start offset. Batches already here are skipped; a gap
+    /// or a partial batch ends the append. Returns the number of batches written.
+    @discardableResult
+    func appendAsFollower(_ records: ByteBuffer, leaderHighWatermark: Int64, leaderLogStartOffset: Int64, now: Int64)
+        throws(AppendError) -> Int
+    {
+        var written = 0
+        try lock.locked { () throws(AppendError) in
+            guard !closed else { throw .closed }
+            guard case .follower = role else { throw .notLeader }
+            var position = records.readerIndex
+            let end = records.writerIndex
+            do {
+                while let header = BatchHeader(records, at: position), position + header.size <= end {
+                    defer { position += header.size }
+                    if header.lastOffset < logEndOffset { continue }
+                    guard header.baseOffset == logEndOffset else { break }
+                    try rollIfNeeded(incomingSize: header.size, lastOffsetDelta: header.lastOffsetDelta, now: now)
+                    try segments[segments.count - 1].append(header, parts: [records.getSlice(at: position, length: header.size)!],
+                                                            now: now)
+                    if header.producerId >= 0, header.baseSequence >= 0 {
+                        producers.record(producerId: header.producerId, epoch: header.producerEpoch, batch: .init(
+                            firstSequence: header.baseSequence, lastSequence: header.baseSequence &+ header.lastOffsetDelta,
+                            firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestamp: header.maxTimestamp))
+                    }
+                    if header.partitionLeaderEpoch > (epochCache.latestEpoch ?? -1) {
+                        epochCache.assign(epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset)
+                    }
+                    logEndOffset = header.nextOffset
+                    written += 1
+                    try flushIfDue(adding: Int64(header.recordCount), now: now)
+                }
+            } catch let error as StorageError {
+                throw .storage(error.description)
+            } catch {
+                throw .storage("\(error)")
+            }
+            highWatermark = max(highWatermark, min(leaderHighWatermark, logEndOffset))
+            if leaderLogStartOffset > logStartOffset, leaderLogStartOffset <= logEndOffset {
+                logStartOffset = leaderLogStartOffset
+                epochCache.truncate(before: logStartOffset)
+                removeSegmentsBelowStart()
+                writeLogStartOffset()
+            }
+        }
+        if written > 0 { notifyWaiters() }
+        return written
+    }
+
+    /// What a replica fetcher needs of a partition this broker follows: nil unless it follows `leaderId`.
+    struct FollowerFetchState: Sendable {
+        var leaderEpoch: Int32
+        var logEndOffset: Int64
+        var latestEpoch: Int32
+        var needsTruncation: Bool
+    }
+
+    func followerFetchState(leaderId: Int32) -> FollowerFetchState? {
+        lock.withLock {
+            guard !closed, case .follower(let leader) = role, leader == leaderId else { return nil }
+            return FollowerFetchState(leaderEpoch: leaderEpoch, logEndOffset: logEndOffset,
+                                      latestEpoch: epochCache.latestEpoch ?? -1, needsTruncation: truncationPending)
+        }
+    }
+
+    /// The divergence check for `epoch` is done (or must be done again, with `pending`).
+    func setTruncationPending(_ pending: Bool, epoch: Int32) {
+        lock.withLock { if epoch == leaderEpoch { truncationPending = pending } }
+    }
+
+    /// The latest leader epoch in this log's epoch cache (-1 when none).
+    var latestEpoch: Int32 { lock.withLock { epochCache.latestEpoch ?? -1 } }
+
+    /// Cuts the log at `offset` (a batch boundary; a batch that straddles it goes too): what a returning replica
+    /// does when the leader's log diverged from it. Rebuilds the indexes of the cut segment, the producer state
+    /// and the epoch cache. A cut at or below the log start empties the log, which then starts at `offset`.
+    func truncate(to offset: Int64) throws {
+        try lock.withLock {
+            guard offset < logEndOffset else { return }
+            if offset <= logStartOffset {
+                for segment in segments { segment.delete() }
+                segments = [try LogSegment(directory: directory, baseOffset: offset, config: config, create: true)]
+                logStartOffset = offset
+                writeLogStartOffset()
+            } else {
+                while segments.count > 1, segments[segments.count - 1].baseOffset >= offset {
+                    segments.removeLast().delete()
+                }
+                let segment = segments[segments.count - 1]
+                if let cut = try segment.locate(offset) {
+                    try segment.log.truncate(to: cut.position)
+                    try segment.recover(maxBatchBytes: Int.max / 4)
+                }
+            }
+            logEndOffset = max(segments[segments.count - 1].nextOffset, logStartOffset)
+            highWatermark = min(highWatermark, logEndOffset)
+            epochCache.truncate(from: logEndOffset)
+            producers = ProducerStateTable()
+            try rebuildProducerState()
+        }
+        notifyWaiters()
+    }
+
     // MARK: - Appending
 
     enum AppendError: Error, Equatable {
@@ -169,9 +469,13 @@ final class PartitionLog: @unchecked Sendable {
         case invalidProducerEpoch
         case storage(String)
         case closed
+        case notLeader
+        case notEnoughReplicas
 
         var code: KafkaErrorCode {
             switch self {
+            case .notLeader: .notLeaderOrFollower
+            case .notEnoughReplicas: .notEnoughReplicas
             case .messageTooLarge: .messageTooLarge
             case .outOfOrderSequence: .outOfOrderSequenceNumber
             case .invalidProducerEpoch: .invalidProducerEpoch
@@ -188,12 +492,19 @@ final class PartitionLog: @unchecked Sendable {
         var logStartOffset: Int64
         /// True when the batch was a retry of one already written.
         var duplicate: Bool
+        /// The batch's last offset, and the high watermark right after the append: acks=all waits while the
+        /// high watermark is not past the last offset.
+        var lastOffset: Int64 = -1
+        var highWatermark: Int64 = -1
     }
 
-    /// Appends one validated batch, assigning it the next offsets.
-    func append(_ batch: RecordBatch, now: Int64) throws(AppendError) -> AppendResult {
+    /// Appends one validated batch, assigning it the next offsets. Only a leader appends; with `requiredAcks` -1
+    /// (acks=all) it first checks that the ISR has `min.insync.replicas` members.
+    func append(_ batch: RecordBatch, now: Int64, requiredAcks: Int16 = 1) throws(AppendError) -> AppendResult {
         let result: AppendResult = try lock.locked { () throws(AppendError) -> AppendResult in
             guard !closed else { throw .closed }
+            guard case .leader(let leader) = role else { throw .notLeader }
+            if requiredAcks == -1, max(leader.isr.count, 1) < config.minInsyncReplicas { throw .notEnoughReplicas }
             guard batch.sizeInBytes <= config.maxMessageBytes else { throw .messageTooLarge }
             let idempotent = batch.producerId >= 0 && batch.baseSequence >= 0
             if idempotent {
@@ -203,13 +514,14 @@ final class PartitionLog: @unchecked Sendable {
                 case .append: break
                 case .duplicate(let firstOffset):
                     return AppendResult(baseOffset: firstOffset, logAppendTime: -1, logStartOffset: logStartOffset,
-                                        duplicate: true)
+                                        duplicate: true, lastOffset: firstOffset + Int64(batch.lastOffsetDelta),
+                                        highWatermark: highWatermark)
                 case .invalidEpoch: throw .invalidProducerEpoch
                 case .outOfOrder: throw .outOfOrderSequence
                 }
             }
             do {
-                try rollIfNeeded(incoming: batch, now: now)
+                try rollIfNeeded(incomingSize: batch.sizeInBytes, lastOffsetDelta: batch.lastOffsetDelta, now: now)
                 let baseOffset = logEndOffset
                 let logAppendTime = config.timestampType == .logAppendTime ? now : -1
                 let parts = Self.storedParts(of: batch, baseOffset: baseOffset, leaderEpoch: leaderEpoch,
@@ -218,7 +530,11 @@ final class PartitionLog: @unchecked Sendable {
                 header.baseOffset = baseOffset
                 if logAppendTime >= 0 { header.maxTimestamp = logAppendTime }
                 try segments[segments.count - 1].append(header, parts: parts, now: now)
+                if epochCache.latestEpoch.map({ $0 < leaderEpoch }) ?? true {
+                    epochCache.assign(epoch: leaderEpoch, startOffset: baseOffset)
+                }
                 logEndOffset = header.nextOffset
+                if leader.isSoleInSyncReplica { highWatermark = logEndOffset }
                 if idempotent {
                     producers.record(producerId: batch.producerId, epoch: batch.producerEpoch, batch: .init(
                         firstSequence: batch.baseSequence, lastSequence: batch.baseSequence &+ batch.lastOffsetDelta,
@@ -227,7 +543,7 @@ final class PartitionLog: @unchecked Sendable {
                 }
                 try flushIfDue(adding: Int64(batch.recordCount), now: now)
                 return AppendResult(baseOffset: baseOffset, logAppendTime: logAppendTime, logStartOffset: logStartOffset,
-                                    duplicate: false)
+                                    duplicate: false, lastOffset: header.lastOffset, highWatermark: highWatermark)
             } catch let error as StorageError {
                 throw .storage(error.description)
             } catch {
@@ -266,12 +582,12 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     /// Kafka's roll rules: size, age, a full index, or relative offsets that would not fit the index.
-    private func rollIfNeeded(incoming batch: RecordBatch, now: Int64) throws {
+    private func rollIfNeeded(incomingSize: Int, lastOffsetDelta: Int32, now: Int64) throws {
         let active = segments[segments.count - 1]
         guard !active.isEmpty else { return }
-        let tooBig = active.size + batch.sizeInBytes > config.segmentBytes
+        let tooBig = active.size + incomingSize > config.segmentBytes
         let tooOld = active.firstAppendTime.map { now - $0 >= config.segmentMs } ?? false
-        let offsetsOverflow = logEndOffset + Int64(batch.lastOffsetDelta) - active.baseOffset > Int64(Int32.max)
+        let offsetsOverflow = logEndOffset + Int64(lastOffsetDelta) - active.baseOffset > Int64(Int32.max)
         guard tooBig || tooOld || active.indexIsFull || offsetsOverflow else { return }
         try active.flush()
         segments.append(try LogSegment(directory: directory, baseOffset: logEndOffset, config: config, create: true))
@@ -304,35 +620,54 @@ final class PartitionLog: @unchecked Sendable {
 
     enum ReadError: Error, Equatable {
         case offsetOutOfRange
+        case notLeader
         case storage(String)
     }
 
-    /// Finds the bytes to send for a fetch at `offset`, up to `maxBytes` (the first batch whole with
+    /// Finds the bytes to send for a consumer's fetch at `offset`, up to `maxBytes` (the first batch whole with
     /// `minOneBatch`), below the high watermark or, for read_committed, the last stable offset. Nil: nothing yet.
+    /// Only the leader serves consumers.
     func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, readCommitted: Bool) throws(ReadError) -> (Slice?, Offsets) {
         try lock.locked { () throws(ReadError) -> (Slice?, Offsets) in
             // A fetch still waiting when the broker stops is answered after its logs are closed: their indexes
             // are unmapped then.
             guard !closed else { throw .storage("\(topic)-\(partition) is closed") }
+            guard case .leader = role else { throw .notLeader }
             let offsets = currentOffsets
             guard offset >= logStartOffset, offset <= logEndOffset else { throw .offsetOutOfRange }
             let limit = readCommitted ? offsets.lastStableOffset : offsets.highWatermark
             guard offset < limit, maxBytes > 0 || minOneBatch else { return (nil, offsets) }
-            var index = segmentIndex(containing: offset)
-            while index < segments.count {
-                let segment = segments[index]
-                do {
-                    if offset < segment.nextOffset,
-                       let (position, length) = try segment.slice(from: offset, maxBytes: maxBytes, maxOffset: limit,
-                                                                  minOneBatch: minOneBatch) {
-                        return (Slice(segment: segment, position: position, length: length), offsets)
-                    }
-                } catch {
-                    throw .storage("\(error)")
+            return (try slice(from: offset, maxBytes: maxBytes, minOneBatch: minOneBatch, limit: limit), offsets)
+        }
+    }
+
+    /// Reads the whole log from `offset` below `limit` regardless of role (the coordinator loading its groups, a
+    /// replica's own inspection). Call with the lock held.
+    private func slice(from offset: Int64, maxBytes: Int, minOneBatch: Bool, limit: Int64) throws(ReadError) -> Slice? {
+        var index = segmentIndex(containing: offset)
+        while index < segments.count {
+            let segment = segments[index]
+            do {
+                if offset < segment.nextOffset,
+                   let (position, length) = try segment.slice(from: offset, maxBytes: maxBytes, maxOffset: limit,
+                                                              minOneBatch: minOneBatch) {
+                    return Slice(segment: segment, position: position, length: length)
                 }
-                index += 1
+            } catch {
+                throw .storage("\(error)")
             }
-            return (nil, offsets)
+            index += 1
+        }
+        return nil
+    }
+
+    /// Reads committed bytes (below the high watermark) from `offset` whatever the replica's role: how a group
+    /// coordinator that just became leader replays its offsets partition.
+    func readLocal(from offset: Int64, maxBytes: Int) throws(ReadError) -> Slice? {
+        try lock.locked { () throws(ReadError) -> Slice? in
+            guard !closed else { throw .storage("\(topic)-\(partition) is closed") }
+            guard offset >= logStartOffset, offset < logEndOffset else { return nil }
+            return try slice(from: offset, maxBytes: maxBytes, minOneBatch: true, limit: logEndOffset)
         }
     }
 
@@ -385,13 +720,21 @@ final class PartitionLog: @unchecked Sendable {
         }
     }
 
-    /// The end offset of `epoch` (OffsetForLeaderEpoch): the mock has one epoch per partition lifetime.
+    /// The end offset of `epoch` (OffsetForLeaderEpoch), from the leader-epoch cache: the largest epoch at most
+    /// `epoch` and where the next one began. A log that has never been written in an epoch answers with the
+    /// current epoch and its log end offset while `epoch` is not newer; nil means undefined.
     func endOffset(forEpoch epoch: Int32) -> (epoch: Int32, endOffset: Int64)? {
         lock.withLock {
-            guard epoch <= leaderEpoch else { return nil }
-            return (leaderEpoch, logEndOffset)
+            if epochCache.latestEpoch.map({ $0 < leaderEpoch }) ?? true, epoch >= leaderEpoch {
+                // The current epoch has no batch yet: it ends (so far) at the log end.
+                return epoch == leaderEpoch ? (leaderEpoch, logEndOffset) : nil
+            }
+            return epochCache.endOffset(for: epoch, logEndOffset: logEndOffset)
         }
     }
+
+    /// The leader epochs and their start offsets, oldest first (the leader-epoch checkpoint).
+    var leaderEpochs: [LeaderEpochCache.Entry] { lock.withLock { epochCache.entries } }
 
     // MARK: - Deleting
 
@@ -399,10 +742,11 @@ final class PartitionLog: @unchecked Sendable {
     /// lie wholly below it. Returns the new low watermark.
     func deleteRecords(before offset: Int64) throws(ReadError) -> Int64 {
         try lock.locked { () throws(ReadError) -> Int64 in
-            let target = offset == -1 ? logEndOffset : offset
-            guard target >= 0, target <= logEndOffset else { throw .offsetOutOfRange }
+            let target = offset == -1 ? highWatermark : offset
+            guard target >= 0, target <= highWatermark else { throw .offsetOutOfRange }
             if target > logStartOffset {
                 logStartOffset = target
+                epochCache.truncate(before: target)
                 removeSegmentsBelowStart()
                 writeLogStartOffset()
             }
@@ -432,6 +776,7 @@ final class PartitionLog: @unchecked Sendable {
             }
             if deleted > 0, segments[0].baseOffset > logStartOffset {
                 logStartOffset = segments[0].baseOffset
+                epochCache.truncate(before: logStartOffset)
                 producers.removeBatches(before: logStartOffset)
                 writeLogStartOffset()
             }
@@ -502,6 +847,7 @@ final class PartitionLog: @unchecked Sendable {
             for segment in segments { segment.delete() }
             segments.removeAll()
             unlink("\(directory)/\(Self.logStartFile)")
+            unlink("\(directory)/\(LeaderEpochCache.fileName)")
             unlink("\(directory)/partition.metadata")
             rmdir(directory)
         }
