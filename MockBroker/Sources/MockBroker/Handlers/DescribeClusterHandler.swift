@@ -1,7 +1,7 @@
 import KafkaProtocol
 import NIOCore
 
-/// DescribeCluster (KIP-700): the cluster id, the controller and the brokers, as Metadata reports them. Asked for
+/// DescribeCluster (KIP-700): the cluster id, the controller and the live brokers, as Metadata reports them. Asked for
 /// controller endpoints (v1 `EndpointType` 2), a broker answers MISMATCHED_ENDPOINT_TYPE, as Kafka's do.
 struct DescribeClusterHandler: Sendable {
     let state: BrokerState
@@ -17,8 +17,8 @@ struct DescribeClusterHandler: Sendable {
             response.errorMessage = "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type \(request.endpointType == 2 ? "CONTROLLER" : "UNKNOWN")"
             return context.eventLoop.makeSucceededFuture(response)
         }
-        response.controllerId = state.nodeId
-        response.brokers = [.init(brokerId: state.nodeId, host: state.advertisedHost, port: state.advertisedPort, rack: nil)]
+        response.controllerId = state.cluster.controllerId
+        response.brokers = state.cluster.liveBrokers.map { .init(brokerId: $0.id, host: $0.host, port: $0.port, rack: nil) }
         if request.includeClusterAuthorizedOperations {
             response.clusterAuthorizedOperations = Self.clusterAuthorizedOperations
         }

@@ -1,9 +1,9 @@
 import KafkaProtocol
 import NIOCore
 
-/// IncrementalAlterConfigs for topics: set, delete, append and subtract, applied to the topic's logs and kept in
-/// `topics.json` (so DescribeConfigs shows them, and a restarted broker has them). Broker configs are static here:
-/// altering one is refused.
+/// IncrementalAlterConfigs for topics: set, delete, append and subtract, applied to the topic's logs on every broker
+/// of the cluster and kept in `topics.json` (so DescribeConfigs shows them, and a restarted broker has them).
+/// Broker configs are static here: altering one is refused.
 struct IncrementalAlterConfigsHandler: Sendable {
     let state: BrokerState
 
@@ -22,7 +22,7 @@ struct IncrementalAlterConfigsHandler: Sendable {
                     return result
                 }
                 do throws(TopicRegistry.TopicError) {
-                    try state.topics.alterConfigs(name: resource.resourceName, changes: changes, validateOnly: request.validateOnly)
+                    try state.cluster.alterTopicConfigs(name: resource.resourceName, changes: changes, validateOnly: request.validateOnly)
                     if !request.validateOnly {
                         context.logger.info("altered configs of topic \(resource.resourceName): \(resource.configs.map(\.name).joined(separator: ", "))")
                     }
