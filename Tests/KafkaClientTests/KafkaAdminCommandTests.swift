@@ -13,7 +13,12 @@ func kafkaAdmin(_ arguments: [String]) async throws -> ProcessOutput {
 /// Runs `kafka-admin --bootstrap-server <broker> arguments --json`, requires success and parses stdout as one JSON
 /// document.
 func kafkaAdminJSON(_ broker: MockBroker, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
-    let output = try await kafkaAdmin(["--bootstrap-server", broker.bootstrapServers] + arguments + ["--json"])
+    try await kafkaAdminJSON(broker.bootstrapServers, arguments, sourceLocation: sourceLocation)
+}
+
+/// ``kafkaAdminJSON(_:_:sourceLocation:)`` for any bootstrap servers (a cluster's).
+func kafkaAdminJSON(_ bootstrapServers: String, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
+    let output = try await kafkaAdmin(["--bootstrap-server", bootstrapServers] + arguments + ["--json"])
     try #require(output.succeeded, "\(output.summary)", sourceLocation: sourceLocation)
     let parsed = try JSONSerialization.jsonObject(with: output.stdout)
     return try #require(parsed as? [String: Any], "not a JSON object: \(output.stdoutText)", sourceLocation: sourceLocation)
@@ -229,6 +234,31 @@ struct KafkaAdminKcatTests {
             let listed = try await kafkaAdminJSON(broker, ["topics", "list"])
             #expect((listed["topics"] as? [[String: Any]])?.map { "\($0["name"] ?? "?") \($0["partitions"] ?? "?")" }
                     == everything.topics.sorted { $0.topic < $1.topic }.map { "\($0.topic) \($0.partitions.count)" })
+        }
+    }
+
+    @Test("on a three-broker MockCluster with replication factor 3: topics describe --json and cluster describe --json agree with kcat -L -J")
+    func clusterMetadataAgrees() async throws {
+        let kcat = try Kcat()
+        try await withThreeBrokerCluster { cluster in
+            _ = try await kafkaAdminJSON(cluster.bootstrapServers, ["topics", "create", "spread", "--partitions", "4", "--replication-factor", "3"])
+            let output = try await kcat.run(["-L", "-J", "-b", cluster.bootstrapServers, "-t", "spread"])
+            try #require(output.succeeded, "\(output.summary)")
+            let librdkafka = try JSONDecoder().decode(KcatFullMetadata.self, from: output.stdout)
+            let theirs = try #require(librdkafka.topics.first { $0.topic == "spread" })
+            let ours = try await kafkaAdminJSON(cluster.bootstrapServers, ["topics", "describe", "spread"])
+            let partitions = try #require(ours["partitions"] as? [[String: Any]])
+            let ourRows = partitions.map { "\($0["partition"] ?? "?") leader \($0["leader"] ?? "?") replicas \(($0["replicas"] as? [Int]).orNil) isr \(($0["isr"] as? [Int]).orNil)" }
+            #expect(ourRows == theirs.partitions.sorted { $0.partition < $1.partition }.map {
+                "\($0.partition) leader \($0.leader) replicas \($0.replicas.map(\.id)) isr \($0.isrs.map(\.id))"
+            })
+            #expect(partitions.allSatisfy { ($0["replicas"] as? [Int])?.count == 3 })
+            // Leaders spread over the brokers, as Kafka's assignment spreads them.
+            #expect(Set(partitions.compactMap { $0["leader"] as? Int }).count == 3)
+            let described = try await kafkaAdminJSON(cluster.bootstrapServers, ["cluster", "describe"])
+            #expect(described["controller"] as? Int == librdkafka.controllerid)
+            #expect((described["brokers"] as? [[String: Any]])?.map { "\($0["id"] ?? "?") \($0["host"] ?? "?"):\($0["port"] ?? "?")" }
+                    == librdkafka.brokers.sorted { $0.id < $1.id }.map { "\($0.id) \($0.name)" })
         }
     }
 }
