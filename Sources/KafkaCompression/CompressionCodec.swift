@@ -1,7 +1,7 @@
 /// A compression codec as Kafka names it in the low three bits of a record batch's attributes.
 ///
 /// The raw value is the attributes value itself, so `CompressionCodec(rawValue: Int8(attributes & 0x07))`
-/// (or ``init(attributes:)``) decodes it and ``rawValue`` encodes it.
+/// (or ``init(attributes:)``) decodes it and `rawValue` encodes it.
 public enum CompressionCodec: Int8, Sendable, CaseIterable, CustomStringConvertible {
     /// Records are stored as they are.
     case none = 0

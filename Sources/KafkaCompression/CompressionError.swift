@@ -52,6 +52,7 @@ public struct CompressionError: Error, Sendable, Hashable, CustomStringConvertib
         CompressionError(codec: codec, reason: .libraryFailure(message: message, code: code))
     }
 
+    /// The codec and what went wrong, in one line.
     public var description: String {
         switch reason {
         case .corruptInput(let detail):

@@ -2,26 +2,40 @@ import KafkaProtocol
 
 /// What the client knows about the cluster: brokers, and each topic's partitions and their leaders.
 public struct ClusterMetadata: Sendable {
+    /// One partition of a topic, as the last Metadata response described it.
     public struct Partition: Sendable, Hashable {
+        /// The partition's index in its topic.
         public var id: Int32
-        /// -1 while the partition has no leader.
+        /// The broker id of the leader; -1 while the partition has no leader.
         public var leader: Int32
+        /// The leader's epoch, which rises with every leader change (-1 when the broker did not say).
         public var leaderEpoch: Int32
+        /// The partition's error in the Metadata response (`.none` when it is fine).
         public var error: KafkaErrorCode
     }
 
+    /// A topic, as the last Metadata response described it.
     public struct Topic: Sendable {
+        /// The topic's name.
         public var name: String
+        /// The topic's id (all zeros from brokers older than Kafka 2.8).
         public var id: KafkaUUID
+        /// The topic's error in the Metadata response (`.unknownTopicOrPartition` for a topic that does not exist).
         public var error: KafkaErrorCode
+        /// The partitions, in index order.
         public var partitions: [Partition]
     }
 
+    /// The cluster's id, when the broker reports one.
     public var clusterId: String?
+    /// The broker id of the controller; -1 when unknown.
     public var controllerId: Int32
+    /// The brokers, by broker id.
     public var brokers: [Int32: BrokerAddress]
+    /// The topics asked about, by name.
     public var topics: [String: Topic]
 
+    /// Empty metadata: no brokers and no topics.
     public init() {
         clusterId = nil
         controllerId = -1

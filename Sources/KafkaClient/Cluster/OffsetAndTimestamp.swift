@@ -1,5 +1,5 @@
 /// An offset with the timestamp of the record at it (Java's `OffsetAndTimestamp`): the answer of
-/// ``KafkaConsumer/offsetsForTimes(_:)``.
+/// ``KafkaConsumer/offsetsForTimes(_:timeout:)``.
 public struct OffsetAndTimestamp: Sendable, Hashable {
     /// The offset of the first record whose timestamp is at least the time asked about.
     public var offset: Int64

@@ -39,7 +39,7 @@ public struct PartitionInfo: Sendable, Hashable, CustomStringConvertible {
     /// The partition as a ``TopicPartition``.
     public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
 
-    /// `orders-0 (leader 1, replicas [1, 2], isr [1])`.
+    /// The partition with its leader, replicas and in-sync replicas, in one line.
     public var description: String {
         "\(topic)-\(partition) (leader \(leader.map(String.init) ?? "none"), replicas \(replicas), isr \(inSyncReplicas))"
     }

@@ -4,9 +4,12 @@ import NIOCore
 
 /// A broker address, as given in `bootstrap.servers` or learned from Metadata.
 public struct BrokerAddress: Sendable, Hashable, CustomStringConvertible {
+    /// A host name or an IP address (IPv6 without brackets).
     public var host: String
+    /// The TCP port.
     public var port: Int
 
+    /// An address from its parts.
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
@@ -24,6 +27,7 @@ public struct BrokerAddress: Sendable, Hashable, CustomStringConvertible {
         self.init(host: String(host), port: port)
     }
 
+    /// `host:port`, with an IPv6 host in brackets.
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
@@ -61,6 +65,7 @@ public struct ClientConfiguration: Sendable {
     /// configuration with the first of them named.
     var unparsableBootstrapServers: [String] = []
 
+    /// Settings for these bootstrap brokers, every other setting at its default.
     public init(bootstrapServers: [BrokerAddress]) {
         self.bootstrapServers = bootstrapServers
     }

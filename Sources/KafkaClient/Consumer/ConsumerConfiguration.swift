@@ -60,8 +60,9 @@ public struct ConsumerConfiguration: Sendable {
     public var assignors: [any ConsumerPartitionAssignor] = [CooperativeStickyAssignor()]
     /// `max.poll.records`: the most records one ``KafkaConsumer/poll(timeout:)`` returns. Default 500.
     public var maxPollRecords = 500
-    /// `default.api.timeout.ms`: how long lookups without a timeout of their own (``KafkaConsumer/partitionsFor(_:)``,
-    /// ``KafkaConsumer/endOffsets(_:)``, ``KafkaConsumer/committed(_:)`` and the like) keep retrying. Default 60 s.
+    /// `default.api.timeout.ms`: how long lookups without a timeout of their own
+    /// (``KafkaConsumer/partitionsFor(_:timeout:)``, ``KafkaConsumer/endOffsets(_:timeout:)``,
+    /// ``KafkaConsumer/committed(_:)`` and the like) keep retrying. Default 60 s.
     public var defaultApiTimeout: Duration = .seconds(60)
 
     public init(bootstrapServers: String, groupId: String? = nil) {

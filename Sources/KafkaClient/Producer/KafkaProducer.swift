@@ -321,7 +321,7 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Sends what is queued (within `delivery.timeout.ms`), then closes connections. Records queued afterwards
-    /// fail with ``KafkaProducerError/producerClosed``. The delivery-report sequence (``events``) ends here, after
+    /// fail with ``KafkaProducerError/producerClosed``. The delivery reports (``ProducerEvents``) end here, after
     /// the last report.
     public func shutdown() async {
         await close(within: nil)

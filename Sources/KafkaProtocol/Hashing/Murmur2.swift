@@ -1,6 +1,7 @@
 /// The 32-bit murmur2 hash exactly as the Java client's `Utils.murmur2` computes it (seed 0x9747b28c), so that a
 /// keyed record lands on the partition the Java client and librdkafka's `murmur2_random` partitioner choose.
 public enum Murmur2 {
+    /// The hash of `bytes`.
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         let m: UInt32 = 0x5BD1_E995
         let r: UInt32 = 24
@@ -35,6 +36,7 @@ public enum Murmur2 {
         return Int32(bitPattern: h)
     }
 
+    /// The hash of `bytes`.
     public static func hash(_ bytes: some Collection<UInt8>) -> Int32 {
         if let hash = bytes.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0)) }) { return hash }
         return Array(bytes).withUnsafeBytes { hash($0) }

@@ -3,26 +3,35 @@ import NIOCore
 /// One record read from a batch. Key, value and header values are slices of the batch's (decompressed) bytes:
 /// reading a record copies nothing.
 public struct Record: Sendable, Hashable {
+    /// The record's offset in its partition.
     public var offset: Int64
+    /// Milliseconds since the epoch.
     public var timestamp: Int64
+    /// The key; nil for a null key.
     public var key: ByteBuffer?
+    /// The value; nil for a null value (a tombstone).
     public var value: ByteBuffer?
     /// The encoded header section, parsed on demand by ``headers``.
     public var rawHeaders: RecordHeaders
 
+    /// The headers, decoded into an array.
     public var headers: [RecordHeader] { Array(rawHeaders) }
 }
 
 /// A record header: a string key and optional bytes.
 public struct RecordHeader: Sendable, Hashable {
+    /// The header's name; a record may repeat it.
     public var key: String
+    /// The header's bytes; nil for a null value.
     public var value: ByteBuffer?
 
+    /// A header with these bytes (nil: a null value).
     public init(key: String, value: ByteBuffer?) {
         self.key = key
         self.value = value
     }
 
+    /// A header whose value is the string's UTF-8 bytes.
     public init(key: String, value: String) {
         self.init(key: key, value: ByteBuffer(string: value))
     }
@@ -64,10 +73,12 @@ public struct RecordHeaders: Sequence, Sendable, Hashable {
         compactMap { $0.key == key ? .some($0.value) : nil }
     }
 
+    /// Decodes the headers one at a time.
     public struct Iterator: IteratorProtocol {
         var remaining: Int
         var buffer: ByteBuffer?
 
+        /// The next header; nil after the last.
         public mutating func next() -> RecordHeader? {
             guard remaining > 0, buffer != nil else { return nil }
             remaining -= 1
@@ -77,6 +88,7 @@ public struct RecordHeaders: Sequence, Sendable, Hashable {
         }
     }
 
+    /// An iterator over the headers, in the order they were written.
     public func makeIterator() -> Iterator {
         Iterator(remaining: count, buffer: encoded)
     }

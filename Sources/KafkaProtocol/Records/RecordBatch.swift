@@ -9,15 +9,25 @@ public struct RecordBatch: Sendable, Hashable {
     /// The whole batch, header included.
     public let bytes: ByteBuffer
 
+    /// The offset of the batch's first record (the broker sets it on append).
     public let baseOffset: Int64
+    /// The leader epoch of the broker that appended the batch (-1 from a producer).
     public let partitionLeaderEpoch: Int32
+    /// The stored CRC-32C of everything from `attributes` to the end.
     public let crc: UInt32
+    /// Codec, timestamp type, transactional and control flags.
     public let attributes: RecordBatchAttributes
+    /// The offset of the last record, relative to ``baseOffset``.
     public let lastOffsetDelta: Int32
+    /// The timestamp the records' timestamp deltas are relative to (milliseconds since the epoch).
     public let baseTimestamp: Int64
+    /// The largest record timestamp (the append time on `LogAppendTime` topics).
     public let maxTimestamp: Int64
+    /// The idempotent or transactional producer's id; -1 for other producers.
     public let producerId: Int64
+    /// The producer's epoch; -1 for other producers.
     public let producerEpoch: Int16
+    /// The sequence number of the first record, per producer and partition; -1 for other producers.
     public let baseSequence: Int32
     /// Records the header claims; iteration checks the records section agrees.
     public let recordCount: Int32
@@ -56,14 +66,21 @@ public struct RecordBatch: Sendable, Hashable {
         guard attributes.compression != nil else { throw .unknownCompression(attributes.rawValue) }
     }
 
+    /// The format version: always 2.
     public var magic: Int8 { RecordBatchLayout.currentMagic }
+    /// The codec the records section is compressed with.
     public var compression: CompressionCodec { attributes.compression ?? .none }
+    /// Whether this is a control batch (a transaction marker), which consumers do not hand out.
     public var isControl: Bool { attributes.isControl }
+    /// Whether a transactional producer wrote the batch.
     public var isTransactional: Bool { attributes.isTransactional }
+    /// Whether the timestamps are the producer's or the broker's append time.
     public var timestampType: TimestampType { attributes.timestampType }
+    /// The offset of the batch's last record.
     public var lastOffset: Int64 { baseOffset &+ Int64(lastOffsetDelta) }
     /// The offset after this batch's last record.
     public var nextOffset: Int64 { lastOffset &+ 1 }
+    /// The batch's size, header included.
     public var sizeInBytes: Int { bytes.readableBytes }
 
     /// The CRC-32C of everything from `attributes` to the end.
@@ -71,6 +88,7 @@ public struct RecordBatch: Sendable, Hashable {
         bytes.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchLayout.attributes...])) }
     }
 
+    /// Throws ``RecordBatchError/checksumMismatch(stored:computed:)`` when the stored CRC does not match the bytes.
     public func verifyChecksum() throws(RecordBatchError) {
         let computed = computedChecksum
         guard computed == crc else { throw .checksumMismatch(stored: crc, computed: computed) }
@@ -126,9 +144,12 @@ public struct RecordBatch: Sendable, Hashable {
 
 /// The marker a control batch carries (transaction end).
 public enum ControlRecordType: Sendable, Hashable {
+    /// The transaction was aborted, or committed.
     case abort, commit
+    /// A marker type this package does not know.
     case unknown(Int16)
 
+    /// The marker type with Kafka's number for it.
     public init(rawValue: Int16) {
         switch rawValue {
         case 0: self = .abort
@@ -142,6 +163,7 @@ public enum ControlRecordType: Sendable, Hashable {
 public struct RecordIterator {
     /// What ``check()`` found.
     public enum CheckResult: Sendable {
+        /// Every record is well formed, with offset deltas 0, 1, 2, …
         case valid
         /// The record's offset delta is not its index in the batch (a broker refuses this as INVALID_RECORD).
         case offsetDeltaMismatch(recordIndex: Int32, offsetDelta: Int32)
@@ -199,7 +221,7 @@ public struct RecordIterator {
     }
 
     /// The next record, nil after the last; throws when the section disagrees with the header or a length is bad.
-    /// Reads in place: the framing in one pass over the bytes (``RecordFraming``), then the key, value and (when
+    /// Reads in place: the framing in one pass over the bytes (`RecordFraming`), then the key, value and (when
     /// present) header slices, which are the only references taken.
     public mutating func next() throws(RecordBatchError) -> Record? {
         guard remaining > 0 else {
@@ -240,6 +262,7 @@ public struct RecordIterator {
 public struct RecordBatchReader {
     private var buffer: ByteBuffer
 
+    /// A reader over the batches in `buffer` (a Fetch partition's or a Produce request's records).
     public init(_ buffer: ByteBuffer) {
         self.buffer = buffer
     }
@@ -267,6 +290,8 @@ public struct RecordBatchReader {
         return count
     }
 
+    /// The next whole batch; nil at the end or at a truncated last batch. Throws for a batch of an older format or
+    /// a corrupt header.
     public mutating func next() throws(RecordBatchError) -> RecordBatch? {
         guard buffer.readableBytes >= RecordBatchLayout.logOverhead else { return nil }
         let length: Int32 = buffer.getInteger(at: buffer.readerIndex + RecordBatchLayout.batchLength)!

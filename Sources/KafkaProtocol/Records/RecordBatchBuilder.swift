@@ -6,23 +6,36 @@ import NIOCore
 /// fills in the header: length, CRC-32C, counts, timestamps and producer state.
 public struct RecordBatchBuilder {
     private var buffer: ByteBuffer
+    /// Records appended so far.
     public private(set) var recordCount: Int32 = 0
     /// The first record's timestamp; the others are stored as deltas from it.
     public private(set) var baseTimestamp: Int64 = -1
+    /// The largest timestamp appended so far; -1 before the first record.
     public private(set) var maxTimestamp: Int64 = -1
 
+    /// The offset written as the batch's base offset (a broker rewrites it on append).
     public var baseOffset: Int64 = 0
+    /// The leader epoch written in the header (-1 from a producer).
     public var partitionLeaderEpoch: Int32 = -1
     /// Idempotent producers set these (`-1` when not idempotent).
     public var producerId: Int64 = -1
+    /// An idempotent producer's epoch; -1 otherwise.
     public var producerEpoch: Int16 = -1
+    /// The sequence number of the first record; -1 for a producer that is not idempotent.
     public var baseSequence: Int32 = -1
+    /// Marks the batch as written by a transactional producer.
     public var isTransactional = false
+    /// Marks the batch as a control batch (a transaction marker).
     public var isControl = false
+    /// Whether the timestamps are the producer's (`createTime`) or to be set by the broker.
     public var timestampType: TimestampType = .createTime
 
-    /// - Parameter capacity: Bytes to reserve up front; a producer passes its `batch.size` so that the buffer
-    ///   does not grow while records are appended.
+    /// Starts an empty batch.
+    ///
+    /// - Parameters:
+    ///   - allocator: Allocates the batch's buffer.
+    ///   - capacity: Bytes to reserve up front; a producer passes its `batch.size` so that the buffer does not grow
+    ///     while records are appended.
     public init(allocator: ByteBufferAllocator = ByteBufferAllocator(), capacity: Int = 16 * 1024) {
         buffer = allocator.buffer(capacity: max(capacity, RecordBatchLayout.headerSize))
         buffer.writeRepeatingByte(0, count: RecordBatchLayout.headerSize)

@@ -13,6 +13,7 @@ public enum RecordBatchError: Error, Hashable, Sendable, CustomStringConvertible
     /// Compressing or decompressing the records failed (including an over-large decompressed size).
     case compression(CompressionError)
 
+    /// A sentence saying what was wrong.
     public var description: String {
         switch self {
         case .unsupportedMessageFormat(let magic):

@@ -17,6 +17,7 @@ extension ByteBuffer {
         writeInteger(value.low)
     }
 
+    /// Writes an unsigned varint (7 bits a byte, low bits first).
     @inlinable
     public mutating func writeKafkaUnsignedVarint(_ value: UInt32) {
         var remaining = value
@@ -27,6 +28,7 @@ extension ByteBuffer {
         writeInteger(UInt8(remaining))
     }
 
+    /// Writes an unsigned 64-bit varint.
     @inlinable
     public mutating func writeKafkaUnsignedVarlong(_ value: UInt64) {
         var remaining = value
@@ -37,11 +39,13 @@ extension ByteBuffer {
         writeInteger(UInt8(remaining))
     }
 
+    /// Writes a zigzag-encoded signed varint, as record fields use.
     @inlinable
     public mutating func writeKafkaVarint(_ value: Int32) {
         writeKafkaUnsignedVarint(UInt32(bitPattern: (value << 1) ^ (value >> 31)))
     }
 
+    /// Writes a zigzag-encoded signed 64-bit varint.
     @inlinable
     public mutating func writeKafkaVarlong(_ value: Int64) {
         writeKafkaUnsignedVarlong(UInt64(bitPattern: (value << 1) ^ (value >> 63)))

@@ -32,6 +32,7 @@ extension KafkaMessage {
     /// The type's name, for errors and logs.
     public static var messageName: String { String(describing: Self.self) }
 
+    /// Whether `version` uses the flexible encoding (compact strings and arrays, tagged fields).
     public static func isFlexible(_ version: Int16) -> Bool {
         firstFlexibleVersion.map { version >= $0 } ?? false
     }

@@ -1,8 +1,11 @@
 /// Kafka's 128-bit UUID (topic ids, directory ids). Printed as Kafka prints it: URL-safe base64 without padding.
 public struct KafkaUUID: Sendable, Hashable, CustomStringConvertible {
+    /// The most significant 64 bits.
     public var high: UInt64
+    /// The least significant 64 bits.
     public var low: UInt64
 
+    /// An id from its two halves.
     public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
@@ -17,6 +20,7 @@ public struct KafkaUUID: Sendable, Hashable, CustomStringConvertible {
         return random(using: &generator)
     }
 
+    /// A random version-4 id from `generator`, never ``zero``.
     public static func random<G: RandomNumberGenerator>(using generator: inout G) -> KafkaUUID {
         let high = (generator.next() as UInt64) & ~0xF000 | 0x4000 // version 4
         let low = (generator.next() as UInt64) & ~(0xC << 60) | (0x8 << 60) // IETF variant
@@ -29,6 +33,7 @@ public struct KafkaUUID: Sendable, Hashable, CustomStringConvertible {
             + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
     }
 
+    /// URL-safe base64 without padding, as Kafka prints ids.
     public var description: String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
         let bytes = self.bytes

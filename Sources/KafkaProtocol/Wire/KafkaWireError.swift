@@ -21,6 +21,7 @@ public enum KafkaWireError: Error, Hashable, Sendable, CustomStringConvertible {
     /// own writer refuses anything else), so such a section could not be written back as it was read.
     case taggedFieldOutOfOrder(tag: UInt32, previous: UInt32)
 
+    /// A sentence saying what was wrong.
     public var description: String {
         switch self {
         case let .truncated(needed, available):

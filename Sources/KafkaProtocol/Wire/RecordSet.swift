@@ -5,11 +5,15 @@ import NIOCore
 /// In memory it is a `ByteBuffer` (a slice of the received frame when decoded, so nothing is copied); a broker
 /// serving a fetch can instead point at a region of a log segment, which is then sent with `sendfile`.
 public struct RecordSet: Sendable, Hashable {
+    /// Where the batches' bytes are.
     public enum Storage: Sendable {
+        /// In memory.
         case memory(ByteBuffer)
+        /// In a region of a file, sent with `sendfile`.
         case file(FileRegion)
     }
 
+    /// The bytes.
     public var storage: Storage
 
     /// Batches held in memory; empty by default.
@@ -22,6 +26,7 @@ public struct RecordSet: Sendable, Hashable {
         storage = .file(fileRegion)
     }
 
+    /// The payload's size in bytes.
     public var byteCount: Int {
         switch storage {
         case .memory(let buffer): buffer.readableBytes
@@ -35,6 +40,7 @@ public struct RecordSet: Sendable, Hashable {
         return nil
     }
 
+    /// Equal bytes in memory, or the same region of the same file.
     public static func == (lhs: RecordSet, rhs: RecordSet) -> Bool {
         switch (lhs.storage, rhs.storage) {
         case let (.memory(a), .memory(b)):
@@ -46,6 +52,7 @@ public struct RecordSet: Sendable, Hashable {
         }
     }
 
+    /// Hashes what `==` compares.
     public func hash(into hasher: inout Hasher) {
         switch storage {
         case .memory(let buffer):

@@ -8,10 +8,12 @@ import NIOCore
 public struct WireWriter {
     /// A piece of the encoded output, in order.
     public enum Chunk: Sendable {
+        /// Bytes in memory.
         case buffer(ByteBuffer)
         /// Bytes that stay in a file until they are sent (`sendfile`).
         case fileRegion(FileRegion)
 
+        /// The chunk's size in bytes.
         public var byteCount: Int {
             switch self {
             case .buffer(let buffer): buffer.readableBytes
@@ -22,6 +24,7 @@ public struct WireWriter {
 
     /// The chunk being written.
     public var buffer: ByteBuffer
+    /// Allocates the chunks' buffers.
     public let allocator: ByteBufferAllocator
     /// In-memory records payloads smaller than this are copied; larger ones become their own chunk.
     public var spliceThreshold: Int
@@ -32,6 +35,7 @@ public struct WireWriter {
     private var sealed: [Chunk] = []
     private var sealedBytes = 0
 
+    /// An empty writer whose first chunk reserves `capacity` bytes.
     public init(allocator: ByteBufferAllocator = ByteBufferAllocator(), capacity: Int = 256, spliceThreshold: Int = 4096) {
         self.allocator = allocator
         self.buffer = allocator.buffer(capacity: capacity)
