@@ -3,7 +3,7 @@ import NIOCore
 
 /// Consumer groups: list, describe, delete; their committed offsets (list, alter, reset, delete) and lag.
 extension KafkaAdmin {
-    /// Every group of the cluster (each broker lists the groups it coordinates), by id.
+    /// Every group of the cluster (each broker lists the groups it coordinates), by id, each once.
     public func listGroups() async throws(KafkaAdminError) -> [GroupListing] {
         var listed: [Int32: [GroupListing]] = [:]
         return try await retrying("ListGroups") { deadline in
@@ -18,7 +18,10 @@ extension KafkaAdmin {
                                  type: $0.groupType, coordinator: node)
                 }
             }
-            return listed.values.flatMap { $0 }.sorted { $0.groupId < $1.groupId }
+            // A group whose coordinator moved may be listed by its old and its new coordinator for a moment: once.
+            var seen: Set<String> = []
+            return listed.sorted { $0.key < $1.key }.flatMap(\.value).filter { seen.insert($0.groupId).inserted }
+                .sorted { $0.groupId < $1.groupId }
         }
     }
 
