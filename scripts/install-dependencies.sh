@@ -39,8 +39,8 @@ if ! python3 -c 'import kafka, lz4.frame, snappy, zstandard' >/dev/null 2>&1; th
     pip_install "${python_packages[@]}"
 fi
 
-# confluent-kafka (librdkafka's Python binding, librdkafka bundled in its wheel): its admin client is what
-# kafka-admin's view of a broker is compared with.
+# confluent-kafka: a second librdkafka (newer than kcat's) as a producer and group member against a mock cluster,
+# and the admin client kafka-admin's view of a broker is compared with.
 if ! python3 -c 'import confluent_kafka' >/dev/null 2>&1; then
     pip_install confluent-kafka==2.16.1
 fi

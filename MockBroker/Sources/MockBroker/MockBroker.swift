@@ -134,6 +134,10 @@ public final class MockBroker: Service, Sendable {
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // Produce requests run to megabytes: a busy connection's reads grow up to 512 KiB (NIO's default stops
+                // at 64 KiB); an idle or trickling one keeps small buffers.
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024,
+                                                                                           maximum: 512 * 1024))
                 .childChannelInitializer { channel in
                     // A broker cut off from the cluster (MockCluster.isolate) accepts no one.
                     if state.cluster.broker(state.nodeId)?.isolated == true {

@@ -21,12 +21,14 @@ import NIOConcurrencyHelpers
 /// configuration's port is 0) and data directory (`broker-<id>` under the cluster's; a temporary one, removed
 /// when the cluster stops, unless the configuration names one).
 public final class MockCluster: Sendable {
+    /// Why a control was refused.
     public enum ClusterError: Error, CustomStringConvertible {
         case unknownBroker(Int32)
         case brokerRunning(Int32)
         case brokerNotRunning(Int32)
         case leaderMove(String)
 
+        /// The reason, as a sentence.
         public var description: String {
             switch self {
             case .unknownBroker(let id): "there is no broker \(id)"
@@ -55,7 +57,6 @@ public final class MockCluster: Sendable {
     private init(configuration: MockBrokerConfiguration, brokers: Int, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        metadata = ClusterMetadata(settings: configuration.replication, isLoneBroker: false)
         if let directory = configuration.dataDirectory {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             rootDirectory = directory
@@ -69,6 +70,10 @@ public final class MockCluster: Sendable {
             removeRoot = true
         }
         let root = rootDirectory
+        // What the cluster agrees on is kept next to the brokers' directories, so that a cluster started again on
+        // the same directory finds its topics, assignments and epochs.
+        metadata = ClusterMetadata(settings: configuration.replication, isLoneBroker: false,
+                                   persistencePath: "\(root)/cluster.json")
         slots = NIOLockedValueBox((0..<brokers).map { index in
             var broker = configuration
             broker.nodeId = Int32(index)
@@ -268,6 +273,12 @@ public final class MockCluster: Sendable {
             }
         }
         return ends
+    }
+
+    /// The broker coordinating `groupId`: the leader of its `__consumer_offsets` partition (nil when it has none).
+    public func coordinator(ofGroup groupId: String) -> Int32? {
+        let partition = BrokerState.offsetsPartition(of: groupId, partitions: metadata.settings.offsetsTopicPartitions)
+        return leader(topic: GroupCoordinator.offsetsTopic, partition: partition)
     }
 
     /// Moves a partition's leadership to `broker` (a live in-sync replica).

@@ -19,6 +19,8 @@ public struct ConsumerConfiguration: Sendable {
         case none
     }
 
+    /// `auto.offset.reset`: where to start without a committed offset, or when the position is out of range.
+    /// Default `.latest`.
     public var autoOffsetReset: OffsetReset = .latest
     /// `enable.auto.commit`: commit the positions every `auto.commit.interval.ms`, before partitions are revoked,
     /// and on close. Default true (when there is a group).
@@ -37,11 +39,15 @@ public struct ConsumerConfiguration: Sendable {
     /// `check.crcs`: verify each batch's CRC-32C. Default true.
     public var checkCRCs = true
     /// `isolation.level`.
+    /// Which records a fetch returns.
     public enum IsolationLevel: Int8, Sendable {
+        /// Every record up to the high watermark, of aborted transactions too.
         case readUncommitted = 0
+        /// Only committed transactional records, up to the last stable offset.
         case readCommitted = 1
     }
 
+    /// `isolation.level`. Default `.readUncommitted`.
     public var isolationLevel: IsolationLevel = .readUncommitted
     /// Largest decompressed batch accepted (a decompression bomb is an error).
     public var maxDecompressedBatchBytes = 64 * 1024 * 1024
@@ -65,11 +71,14 @@ public struct ConsumerConfiguration: Sendable {
     /// ``KafkaConsumer/committed(_:)`` and the like) keep retrying. Default 60 s.
     public var defaultApiTimeout: Duration = .seconds(60)
 
+    /// Settings for brokers at `bootstrapServers` (`host:port`, comma-separated), in group `groupId` if given.
+    /// A server list that does not parse is reported when the consumer is made.
     public init(bootstrapServers: String, groupId: String? = nil) {
         client = ClientConfiguration(bootstrapServers: bootstrapServers)
         self.groupId = groupId
     }
 
+    /// Settings on top of shared client settings.
     public init(client: ClientConfiguration, groupId: String? = nil) {
         self.client = client
         self.groupId = groupId

@@ -15,8 +15,10 @@ extension ConsumerRecord {
 
 /// `Data` keys and values for ``ProducerRecord``.
 extension Data: KafkaBytes {
+    /// The number of bytes.
     public var kafkaByteCount: Int { count }
 
+    /// Calls `body` with the bytes.
     public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try withUnsafeBytes(body)
     }

@@ -26,6 +26,7 @@ import Tracing
 /// ``rebalanceEvents``. `close()` commits (with auto-commit) and leaves the group. As a swift-service-lifecycle
 /// `Service`, `run()` keeps it until graceful shutdown, then closes it.
 public final class KafkaConsumer: Service, Sendable {
+    /// The settings it was made with.
     public let configuration: ConsumerConfiguration
     let cluster: ClusterClient
     private let subscriptions = SubscriptionState()
@@ -47,6 +48,8 @@ public final class KafkaConsumer: Service, Sendable {
     /// What ``poll(timeout:)`` keeps between calls (taken out while a poll runs).
     private let pollState = NIOLockedValueBox<PollState?>(nil)
 
+    /// Makes a consumer; it connects when first used. Throws ``KafkaConsumerError/invalidConfiguration(_:)`` for
+    /// contradictory settings.
     public init(
         configuration: ConsumerConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -276,6 +279,7 @@ public final class KafkaConsumer: Service, Sendable {
         buffer.drop(Set(partitions))
     }
 
+    /// Fetches these paused partitions again, from their positions.
     public func resume(_ partitions: [TopicPartition]) throws(KafkaConsumerError) {
         guard subscriptions.setPaused(partitions, false) else { throw .notAssigned(unassigned(partitions)) }
         fetcher.wakeup()
@@ -285,6 +289,7 @@ public final class KafkaConsumer: Service, Sendable {
         partitions.first { !subscriptions.contains($0) } ?? partitions[0]
     }
 
+    /// The partitions paused with ``pause(_:)``.
     public var paused: Set<TopicPartition> { subscriptions.pausedPartitions }
 
     /// Bytes of fetched records held for the application (queued or being read). Read-ahead stops at about two
@@ -393,12 +398,16 @@ public final class KafkaConsumer: Service, Sendable {
 /// partition costs no executor hop; only waiting for the next fetch suspends. Asking for the next record marks
 /// the ones handed out before as processed (what auto-commit commits).
 public struct ConsumerRecords: AsyncSequence, Sendable {
+    /// One record.
     public typealias Element = ConsumerRecord
+    /// What iterating throws.
     public typealias Failure = KafkaConsumerError
     let consumer: KafkaConsumer
 
+    /// An iterator over the consumer's records; one task should iterate at a time.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
 
+    /// Hands out records; keeps the fetched partition it is reading.
     public struct AsyncIterator: AsyncIteratorProtocol {
         @usableFromInline let consumer: KafkaConsumer
         @usableFromInline var reader: PartitionReader?
@@ -456,12 +465,16 @@ public struct ConsumerRecords: AsyncSequence, Sendable {
 /// ``KafkaConsumer/batches``: the records of one fetched partition at a time. Asking for the next batch marks
 /// the previous one as processed (what auto-commit commits).
 public struct ConsumerBatches: AsyncSequence, Sendable {
+    /// The records of one fetched partition.
     public typealias Element = [ConsumerRecord]
+    /// What iterating throws.
     public typealias Failure = KafkaConsumerError
     let consumer: KafkaConsumer
 
+    /// An iterator over the consumer's fetched partitions; one task should iterate at a time.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
 
+    /// Hands out a fetched partition's records at a time.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: KafkaConsumer
         let workspace = CompressionWorkspace()
@@ -475,6 +488,7 @@ public struct ConsumerBatches: AsyncSequence, Sendable {
             try await next(isolation: #isolation)
         }
 
+        /// The next fetched partition's records, running on `actor`; nil once the consumer is closed.
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(KafkaConsumerError) -> [ConsumerRecord]? {
             previous?.markAllProcessed()
             previous = nil

@@ -33,6 +33,7 @@ public enum KafkaConsumerError: Error, Sendable, CustomStringConvertible {
     /// A lookup (metadata, offsets) failed without a broker's error code: no connection, or no answer in time.
     case request(KafkaClientError)
 
+    /// A readable account of the failure.
     public var description: String {
         switch self {
         case .noOffset(let partition): "no committed offset for \(partition) and auto.offset.reset is none"

@@ -33,9 +33,12 @@ public struct DeliveryReports: RandomAccessCollection, Sendable {
         ids.lazy.map(ProducerRecordID.init(rawValue:))
     }
 
+    /// 0.
     public var startIndex: Int { 0 }
+    /// The number of reports.
     public var endIndex: Int { ids.count }
 
+    /// The report of the record at `position` in the batch.
     public subscript(position: Int) -> DeliveryReport {
         let id = ProducerRecordID(rawValue: ids[position])
         if let error { return DeliveryReport(id: id, result: .failure(error)) }

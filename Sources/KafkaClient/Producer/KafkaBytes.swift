@@ -8,28 +8,36 @@ public protocol KafkaBytes: Sendable {
 }
 
 extension ByteBuffer: KafkaBytes {
+    /// The number of bytes.
     public var kafkaByteCount: Int { readableBytes }
+    /// Calls `body` with the bytes, without copying where the storage is contiguous.
     public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try withUnsafeReadableBytes(body)
     }
 }
 
 extension Array: KafkaBytes where Element == UInt8 {
+    /// The number of bytes.
     public var kafkaByteCount: Int { count }
+    /// Calls `body` with the bytes, without copying where the storage is contiguous.
     public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try withUnsafeBytes(body)
     }
 }
 
 extension ArraySlice: KafkaBytes where Element == UInt8 {
+    /// The number of bytes.
     public var kafkaByteCount: Int { count }
+    /// Calls `body` with the bytes, without copying where the storage is contiguous.
     public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try withUnsafeBytes(body)
     }
 }
 
 extension String: KafkaBytes {
+    /// The number of bytes.
     public var kafkaByteCount: Int { utf8.count }
+    /// Calls `body` with the bytes, without copying where the storage is contiguous.
     public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         var string = self
         return try string.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
@@ -37,7 +45,9 @@ extension String: KafkaBytes {
 }
 
 extension Substring: KafkaBytes {
+    /// The number of bytes.
     public var kafkaByteCount: Int { utf8.count }
+    /// Calls `body` with the bytes, without copying where the storage is contiguous.
     public func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         var string = self
         return try string.withUTF8 { try body(UnsafeRawBufferPointer($0)) }

@@ -23,6 +23,7 @@ import Tracing
 /// in `buffer.memory`; never for a network round trip per record. Every record gets exactly one outcome.
 /// As a swift-service-lifecycle `Service`, `run()` keeps it until graceful shutdown, then flushes and closes.
 public final class KafkaProducer: Service, Sendable {
+    /// The settings it was made with.
     public let configuration: ProducerConfiguration
     let cluster: ClusterClient
     private let accumulator: RecordAccumulator
@@ -378,9 +379,11 @@ public final class KafkaProducer: Service, Sendable {
 
 /// The producer's events: delivery reports, a batch at a time.
 public struct ProducerEvents: AsyncSequence, Sendable {
+    /// One event.
     public typealias Element = ProducerEvent
     let stream: AsyncStream<ProducerEvent>
 
+    /// The events' iterator. The sequence has one consumer: iterate it from one task.
     public func makeAsyncIterator() -> AsyncStream<ProducerEvent>.Iterator {
         stream.makeAsyncIterator()
     }

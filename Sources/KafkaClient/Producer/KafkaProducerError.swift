@@ -24,6 +24,7 @@ public enum KafkaProducerError: Error, Sendable, CustomStringConvertible {
     /// Contradictory settings.
     case invalidConfiguration(String)
 
+    /// A readable account of the failure.
     public var description: String {
         switch self {
         case let .recordTooLarge(bytes, limit, setting): "record of \(bytes) bytes exceeds \(setting) (\(limit))"

@@ -16,6 +16,7 @@ public struct ProducerConfiguration: Sendable {
         case all = -1
     }
 
+    /// `acks`: how many replicas must have a record before it counts as written. Default `.all`.
     public var acks: Acks = .all
     /// `linger.ms`: how long a batch waits for more records before it is sent anyway. Default 5 ms.
     public var linger: Duration = .milliseconds(5)
@@ -26,6 +27,7 @@ public struct ProducerConfiguration: Sendable {
     public var bufferMemory = 32 * 1024 * 1024
     /// `compression.type` (and `compression.<codec>.level`): nil level = the codec's default.
     public var compression: CompressionCodec = .none
+    /// `compression.<codec>.level`; nil: the codec's default.
     public var compressionLevel: Int?
     /// `enable.idempotence`: nil (the default) means on when `acks` is `.all`, as in the Java client.
     public var enableIdempotence: Bool?
@@ -44,10 +46,13 @@ public struct ProducerConfiguration: Sendable {
     /// `partitioner.ignore.keys`: place keyed records like keyless ones instead of by key hash.
     public var partitionerIgnoreKeys = false
 
+    /// Settings for brokers at `bootstrapServers` (`host:port`, comma-separated). A server list that does not
+    /// parse is reported when the producer is made.
     public init(bootstrapServers: String) {
         client = ClientConfiguration(bootstrapServers: bootstrapServers)
     }
 
+    /// Settings on top of shared client settings.
     public init(client: ClientConfiguration) {
         self.client = client
     }

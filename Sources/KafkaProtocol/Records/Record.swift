@@ -60,6 +60,22 @@ public struct RecordHeaders: Sequence, Sendable, Hashable {
     /// No headers.
     public static var empty: RecordHeaders { RecordHeaders() }
 
+    /// Headers made from values (to build a record by hand, in tests of code that handles records).
+    public init(_ headers: [RecordHeader]) {
+        var encoded = ByteBuffer()
+        for header in headers {
+            encoded.writeKafkaVarint(Int32(header.key.utf8.count))
+            encoded.writeString(header.key)
+            if var value = header.value {
+                encoded.writeKafkaVarint(Int32(value.readableBytes))
+                encoded.writeBuffer(&value)
+            } else {
+                encoded.writeKafkaVarint(-1)
+            }
+        }
+        self.init(count: headers.count, encoded: encoded)
+    }
+
     /// The value of the last header named `key` (Kafka allows repeats; the last one wins, as in Java's
     /// `Headers.lastHeader`), or nil when there is none or its value is null.
     public subscript(key: String) -> ByteBuffer? {

@@ -83,8 +83,9 @@ extension ClusterMetadata {
     }
 
     /// Brings a broker that is starting in line with the cluster: creates the topics it lacks (with their ids),
-    /// deletes those the cluster deleted while it was down, adopts (for a lone broker) the topics it found on disk,
-    /// and applies every partition's state to it.
+    /// deletes those the cluster deleted while it was down, adopts the topics it found on disk that the cluster
+    /// does not know (a lone broker's, or a cluster member's whose metadata was lost), and applies every
+    /// partition's state to it.
     func join(_ member: BrokerState, now: Int64) {
         for name in topicNames where member.topics.topic(named: name) == nil {
             guard let record = topic(name), let count = partitions(of: name)?.count else { continue }
@@ -95,7 +96,9 @@ extension ClusterMetadata {
             }
         }
         for local in member.topics.allTopics where topic(local.name) == nil {
-            if isLoneBroker {
+            // A lone broker's topics are its own; a cluster member adopts a topic the cluster does not know (its
+            // metadata was lost) as its own, and drops one the cluster deleted while it was down.
+            if isLoneBroker || !wasDeleted(local.id) {
                 setTopic(local.name, TopicRecord(id: local.id, configs: local.overrides))
                 setPartitions(local.name, local.partitions.map { log in
                     PartitionRecord(replicas: [member.nodeId], leader: member.nodeId, leaderEpoch: log.currentLeaderEpoch,

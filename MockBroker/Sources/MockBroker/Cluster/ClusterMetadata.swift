@@ -1,3 +1,4 @@
+import Foundation
 import KafkaProtocol
 import NIOConcurrencyHelpers
 
@@ -53,6 +54,8 @@ final class ClusterMetadata: Sendable {
         var partitions: [String: [PartitionRecord]] = [:]
         /// The broker that acted as controller last; a new one is chosen when it goes.
         var controllerId: Int32 = -1
+        /// Ids of topics deleted, so that a broker that was down then drops its copy instead of adopting it.
+        var deletedTopicIds: Set<KafkaUUID> = []
     }
 
     let settings: ReplicationSettings
@@ -60,12 +63,80 @@ final class ClusterMetadata: Sendable {
     /// are its own, with itself as their only replica.
     let isLoneBroker: Bool
     private let state = NIOLockedValueBox(State())
+    /// Where the topics, assignments, epochs and ISRs are kept (`cluster.json` in a ``MockCluster``'s data
+    /// directory), so that a cluster started again on the same directory finds them; nil for a lone broker.
+    let persistencePath: String?
+    /// Serialises writes of the persisted state (each writes the latest snapshot).
+    private let saving = NIOLock()
     /// The running brokers' own states, by id: where changes are applied.
     let members = NIOLockedValueBox<[Int32: BrokerState]>([:])
 
-    init(settings: ReplicationSettings, isLoneBroker: Bool) {
+    init(settings: ReplicationSettings, isLoneBroker: Bool, persistencePath: String? = nil) {
         self.settings = settings
         self.isLoneBroker = isLoneBroker
+        self.persistencePath = persistencePath
+        if let persistencePath { load(persistencePath) }
+    }
+
+    // MARK: - Persistence
+
+    private struct Stored: Codable {
+        struct Topic: Codable {
+            var name: String
+            var id: String
+            var configs: [String: String]
+            var partitions: [Partition]
+        }
+
+        struct Partition: Codable {
+            var replicas: [Int32]
+            var isr: [Int32]
+            var leaderEpoch: Int32
+        }
+
+        var topics: [Topic]
+        var deletedTopicIds: [String]
+    }
+
+    /// Reads `cluster.json`: every partition comes back without a leader (no broker is registered yet) and with
+    /// its last ISR, so that each gets its leader from the ISR as brokers register, in a new epoch.
+    private func load(_ path: String) {
+        guard let text = try? readSmallFile(path),
+              let stored = try? JSONDecoder().decode(Stored.self, from: Data(text.utf8)) else { return }
+        state.withLockedValue { state in
+            for topic in stored.topics {
+                guard let id = KafkaUUID(topic.id) else { continue }
+                state.topics[topic.name] = TopicRecord(id: id, configs: topic.configs)
+                state.partitions[topic.name] = topic.partitions.map {
+                    PartitionRecord(replicas: $0.replicas, leader: -1, leaderEpoch: $0.leaderEpoch, isr: $0.isr)
+                }
+            }
+            state.deletedTopicIds = Set(stored.deletedTopicIds.compactMap(KafkaUUID.init))
+        }
+    }
+
+    /// Writes the topics, assignments, epochs and ISRs to `cluster.json` (when the cluster has a directory).
+    private func save() {
+        guard let persistencePath else { return }
+        saving.withLock {
+            let stored: Stored = state.withLockedValue { state in
+                Stored(topics: state.topics.keys.sorted().map { name in
+                    Stored.Topic(name: name, id: state.topics[name]!.id.description, configs: state.topics[name]!.configs,
+                                 partitions: (state.partitions[name] ?? []).map {
+                                     Stored.Partition(replicas: $0.replicas, isr: $0.isr, leaderEpoch: $0.leaderEpoch)
+                                 })
+                }, deletedTopicIds: state.deletedTopicIds.map(\.description).sorted())
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            guard let data = try? encoder.encode(stored) else { return }
+            try? writeSmallFile(persistencePath, contents: String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// Whether `id` names a topic the cluster deleted.
+    func wasDeleted(_ id: KafkaUUID) -> Bool {
+        state.withLockedValue { $0.deletedTopicIds.contains(id) }
     }
 
     // MARK: - Brokers
@@ -131,6 +202,7 @@ final class ClusterMetadata: Sendable {
     /// Registers a topic's partitions (or more partitions of it), or replaces their records.
     func setPartitions(_ topic: String, _ records: [PartitionRecord]) {
         state.withLockedValue { $0.partitions[topic] = records }
+        save()
     }
 
     func topic(_ name: String) -> TopicRecord? {
@@ -143,24 +215,29 @@ final class ClusterMetadata: Sendable {
 
     func setTopic(_ name: String, _ record: TopicRecord) {
         state.withLockedValue { $0.topics[name] = record }
+        save()
     }
 
     func removeTopic(_ topic: String) {
         state.withLockedValue {
             _ = $0.partitions.removeValue(forKey: topic)
-            _ = $0.topics.removeValue(forKey: topic)
+            if let removed = $0.topics.removeValue(forKey: topic) { $0.deletedTopicIds.insert(removed.id) }
         }
+        save()
     }
 
     /// Changes one partition's record under the lock; returns the new record (nil for an unknown partition).
     @discardableResult
     func updatePartition(_ topic: String, _ partition: Int32, _ change: (inout PartitionRecord) -> Void) -> PartitionRecord? {
-        state.withLockedValue { state in
+        let updated: (PartitionRecord, changed: Bool)? = state.withLockedValue { state in
             guard var records = state.partitions[topic], partition >= 0, Int(partition) < records.count else { return nil }
+            let before = records[Int(partition)]
             change(&records[Int(partition)])
             state.partitions[topic] = records
-            return records[Int(partition)]
+            return (records[Int(partition)], records[Int(partition)] != before)
         }
+        if updated?.changed == true { save() }
+        return updated?.0
     }
 
     /// Replicas for `count` new partitions starting at `first`, spread round robin over the registered brokers

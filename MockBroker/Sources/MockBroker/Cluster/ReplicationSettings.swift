@@ -26,5 +26,6 @@ public struct ReplicationSettings: Sendable, Hashable {
     /// `offsets.topic.replication.factor`: its replication factor, capped by the brokers there are. Default 3.
     public var offsetsTopicReplicationFactor: Int16 = 3
 
+    /// Kafka's settings with the mock's defaults.
     public init() {}
 }

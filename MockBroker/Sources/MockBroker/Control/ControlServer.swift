@@ -49,6 +49,7 @@ public final class ControlServer: Sendable {
         }
     }
 
+    /// Stops listening and shuts its event loop down.
     public func stop() async throws {
         try? await channel.close()
         try await group.shutdownGracefully()

@@ -10,6 +10,7 @@ public struct FaultDescription: Sendable, Hashable, Codable {
         case name(String)
         case number(Int16)
 
+        /// A JSON number or string.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
             if let number = try? container.decode(Int16.self) {
@@ -19,6 +20,7 @@ public struct FaultDescription: Sendable, Hashable, Codable {
             }
         }
 
+        /// As a JSON number or string.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.singleValueContainer()
             switch self {
@@ -28,15 +30,24 @@ public struct FaultDescription: Sendable, Hashable, Codable {
         }
     }
 
+    /// The API (`"Produce"`, `"Fetch"`, `"JoinGroup"`, ... or its key).
     public var api: NameOrNumber
+    /// Answer with this error (`"NOT_LEADER_OR_FOLLOWER"`, ... or its code).
     public var error: NameOrNumber?
+    /// Hold the answer back this long.
     public var delayMs: Int64?
+    /// Handle the request, then close the connection instead of answering.
     public var dropResponse: Bool?
+    /// Close the connection without handling the request.
     public var closeConnection: Bool?
+    /// Only requests touching this topic (and partition).
     public var topic: String?
     public var partition: Int32?
+    /// Only requests for this group.
     public var group: String?
+    /// The broker to inject it on; absent: every running broker.
     public var broker: Int32?
+    /// How many matching requests get it (1 when absent).
     public var count: Int?
 
     /// Describes `fault` (injected on `broker`).
@@ -93,6 +104,7 @@ public struct FaultDescription: Sendable, Hashable, Codable {
 
     /// Why a description is not a fault.
     public struct DescriptionError: Error, Sendable, CustomStringConvertible {
+        /// What is wrong with the description.
         public let description: String
 
         init(_ description: String) {

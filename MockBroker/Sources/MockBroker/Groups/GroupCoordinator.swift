@@ -48,6 +48,9 @@ final class GroupCoordinator: @unchecked Sendable {
     var groups: [String: ClassicGroup] = [:]
     /// In a cluster: the stores of the `__consumer_offsets` partitions this broker leads, and so coordinates.
     var partitionStores: [Int32: OffsetStore] = [:]
+    /// The offsets partitions whose groups are loaded, readable from any thread: requests for a group whose
+    /// partition is still loading get COORDINATOR_LOAD_IN_PROGRESS, as Kafka answers them.
+    private let loadedPartitions = NIOLockedValueBox<Set<Int32>>([])
     private var nextToken: UInt64 = 0
     var compactionScheduled = false
     private var expiryTask: RepeatedTask?
@@ -145,11 +148,22 @@ final class GroupCoordinator: @unchecked Sendable {
         return partitionStores[partition]
     }
 
+    /// Whether the groups of offsets partition `partition` are loaded here (always true on a lone broker).
+    func isLoaded(_ partition: Int32?) -> Bool {
+        guard let partition else { return true }
+        return loadedPartitions.withLockedValue { $0.contains(partition) }
+    }
+
     /// This broker became leader of `__consumer_offsets` partition `partition`: it loads the groups and offsets
     /// the replicated log holds, as Kafka's coordinator does on a move, and coordinates them from now on.
     func loadPartition(_ partition: Int32, log: PartitionLog) {
         eventLoop.execute {
             guard !self.stopped, self.partitionStores[partition] == nil else { return }
+            // Groups made by requests that slipped in before the load (none should) give way to the stored ones.
+            for (groupId, group) in self.groups where self.offsetsPartition(groupId) == partition {
+                self.unload(group, error: .notCoordinator)
+                self.groups[groupId] = nil
+            }
             let store = OffsetStore(replicated: log)
             let contents: OffsetStore.Contents
             do {
@@ -173,6 +187,7 @@ final class GroupCoordinator: @unchecked Sendable {
                 guard let group = self.groups[groupId], group.state == .stable else { continue }
                 for member in group.members where member.sessionTimer == nil { self.scheduleSessionExpiry(group, member) }
             }
+            self.loadedPartitions.withLockedValue { _ = $0.insert(partition) }
             self.logger.info("loaded \(contents.groups.count) group(s) and the offsets of \(contents.offsets.count) from __consumer_offsets-\(partition)")
         }
     }
@@ -180,6 +195,8 @@ final class GroupCoordinator: @unchecked Sendable {
     /// This broker no longer leads `__consumer_offsets` partition `partition`: its groups are dropped, and their
     /// waiting requests answered NOT_COORDINATOR (the clients find the new coordinator).
     func unloadPartition(_ partition: Int32) {
+        // From now on requests for these groups are refused; what is waiting is answered on the loop.
+        loadedPartitions.withLockedValue { _ = $0.remove(partition) }
         eventLoop.execute {
             guard self.partitionStores.removeValue(forKey: partition) != nil else { return }
             for (groupId, group) in self.groups where self.offsetsPartition(groupId) == partition {

@@ -8,11 +8,13 @@ struct GroupHandlers: Sendable {
 
     private var coordinator: GroupCoordinator { state.groups }
 
-    /// An error fault injected for this API and group (see ``Fault``), or NOT_COORDINATOR when, in a cluster,
-    /// another broker leads the group's offsets partition.
+    /// An error fault injected for this API and group (see ``Fault``), or, in a cluster, NOT_COORDINATOR when
+    /// another broker leads the group's offsets partition and COORDINATOR_LOAD_IN_PROGRESS while this one loads it.
     private func injected(_ api: ApiKey, _ group: String) -> KafkaErrorCode? {
         if let code = state.faults.groupError(api: api, group: group) { return code }
-        if !state.cluster.isLoneBroker, state.coordinator(of: group) != state.nodeId { return .notCoordinator }
+        guard !state.cluster.isLoneBroker else { return nil }
+        if state.coordinator(of: group) != state.nodeId { return .notCoordinator }
+        if !coordinator.isLoaded(coordinator.offsetsPartition(group)) { return .coordinatorLoadInProgress }
         return nil
     }
 

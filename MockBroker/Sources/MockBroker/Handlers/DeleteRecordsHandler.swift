@@ -1,7 +1,7 @@
 import KafkaProtocol
 import NIOCore
 
-/// DeleteRecords: moves partitions' log start offsets forward.
+/// DeleteRecords: moves partitions' log start offsets forward (up to the high watermark), on their leaders.
 struct DeleteRecordsHandler: Sendable {
     let state: BrokerState
 
@@ -12,6 +12,11 @@ struct DeleteRecordsHandler: Sendable {
                                                                                 lowWatermark: -1)
                 guard let log = state.topics.partition(topic.name, partition.partitionIndex) else {
                     result.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
+                    return result
+                }
+                // The leader moves the log start; followers take it from its fetch answers.
+                guard log.isLeader else {
+                    result.errorCode = KafkaErrorCode.notLeaderOrFollower.rawValue
                     return result
                 }
                 do throws(PartitionLog.ReadError) {
