@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "mock-broker", targets: ["mock-broker"]),
         .executable(name: "kafka-producer", targets: ["kafka-producer"]),
         .executable(name: "kafka-consumer", targets: ["kafka-consumer"]),
+        .executable(name: "kafka-admin", targets: ["kafka-admin"]),
         .executable(name: "example-service", targets: ["example-service"]),
     ],
     dependencies: [
@@ -139,6 +140,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Examples/example-service/example-service"
+        ),
+        .executableTarget(
+            name: "kafka-admin",
+            dependencies: [
+                "KafkaClient", "KafkaProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/kafka-admin"
         ),
         .executableTarget(
             name: "demo",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on Debian, skipping whatever is already there:
 #   - the codec libraries the compression targets link (through pkg-config);
-#   - the independent Kafka implementations the interoperability tests talk to (kcat, kafka-python, Tansu).
+#   - the independent Kafka implementations the interoperability tests talk to (kcat, kafka-python, confluent-kafka,
+#     Tansu).
 set -euo pipefail
 
 as_root() {
@@ -38,7 +39,8 @@ if ! python3 -c 'import kafka, lz4.frame, snappy, zstandard' >/dev/null 2>&1; th
     pip_install "${python_packages[@]}"
 fi
 
-# confluent-kafka: a second librdkafka (newer than kcat's) as a producer and group member against a mock cluster.
+# confluent-kafka: a second librdkafka (newer than kcat's) as a producer and group member against a mock cluster,
+# and the admin client kafka-admin's view of a broker is compared with.
 if ! python3 -c 'import confluent_kafka' >/dev/null 2>&1; then
     pip_install confluent-kafka==2.16.1
 fi

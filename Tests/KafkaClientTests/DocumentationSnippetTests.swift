@@ -315,6 +315,35 @@ enum CompressionSnippets {
     }
 }
 
+// MARK: - Administration
+
+enum AdministrationSnippets {
+    static func overview() async throws {
+        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: "127.0.0.1:9092"))
+
+        try await admin.createTopics([NewTopic(name: "orders", partitions: 6, configs: ["retention.ms": "86400000"])])
+        let orders = try await admin.describeTopics(["orders"])[0]
+        for partition in orders.partitions {
+            print(partition.partition, partition.leader ?? -1, partition.replicas, partition.inSyncReplicas)
+        }
+        try await admin.incrementalAlterConfigs([.topic("orders"): [.set("retention.ms", to: "3600000")]])
+
+        for row in try await admin.groupLag("billing") {
+            print("\(row.topic)-\(row.partition): committed \(row.committed ?? -1), end \(row.endOffset), lag \(row.lag ?? -1)")
+        }
+        try await admin.resetGroupOffsets("billing", topic: "orders", to: .earliest)   // the group must have no members
+        await admin.close()
+    }
+
+    static func alreadyExists(_ admin: KafkaAdmin) async throws {
+        do {
+            try await admin.createTopics([NewTopic(name: "orders", partitions: 6)])
+        } catch let error as KafkaAdminError where error.brokerErrorCode == .topicAlreadyExists {
+            // created before: nothing to do
+        }
+    }
+}
+
 // MARK: - Testing with MockBroker (these run, against in-process brokers)
 
 @Suite("Documentation snippets: Testing with MockBroker")

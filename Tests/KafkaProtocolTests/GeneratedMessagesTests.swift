@@ -32,6 +32,8 @@ struct GeneratedMessagesTests {
             (DescribeConfigsRequest.self, 1...4), (InitProducerIdRequest.self, 0...5),
             (OffsetForLeaderEpochRequest.self, 2...4), (DeleteRecordsRequest.self, 0...2),
             (SaslHandshakeRequest.self, 0...1), (SaslAuthenticateRequest.self, 0...2),
+            (IncrementalAlterConfigsRequest.self, 0...1), (DescribeClusterRequest.self, 0...1),
+            (OffsetDeleteRequest.self, 0...0), (ElectLeadersRequest.self, 0...2),
         ]
         for (type, versions) in expected {
             #expect(type.versions == versions, "\(type)")

@@ -15,12 +15,20 @@ public func scriptsDirectory(nextTo file: String = #filePath) -> String {
 
 /// The built `mock-broker` executable.
 public enum MockBrokerExecutable {
-    /// Finds `mock-broker`: `MOCK_BROKER_BINARY` when set, else next to the running test executable (what
-    /// `swift build --build-tests` and `swift test` produce, whatever the scratch path), else under the package's
-    /// default build directory.
+    /// Finds `mock-broker`: `MOCK_BROKER_BINARY` when set, else where ``BuiltExecutable/locate(_:override:)`` looks.
     public static func locate() throws -> String {
+        try BuiltExecutable.locate("mock-broker", override: "MOCK_BROKER_BINARY")
+    }
+}
+
+/// Executables this package builds (`mock-broker`, the examples), for tests that run them as child processes.
+public enum BuiltExecutable {
+    /// Finds the executable `name`: the path in the environment variable `override` when set, else next to the
+    /// running test executable (what `swift build --build-tests` and `swift test` produce, whatever the scratch
+    /// path), else under the package's default build directory.
+    public static func locate(_ name: String, override: String) throws -> String {
         var candidates: [String] = []
-        if let explicit = ProcessInfo.processInfo.environment["MOCK_BROKER_BINARY"] { candidates.append(explicit) }
+        if let explicit = ProcessInfo.processInfo.environment[override] { candidates.append(explicit) }
         var directories: [URL] = []
         if let first = CommandLine.arguments.first {
             let url = URL(fileURLWithPath: first, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
@@ -32,12 +40,12 @@ public enum MockBrokerExecutable {
             directories.append(bundle.bundleURL.deletingLastPathComponent())
         }
         directories.append(packageRoot.appendingPathComponent(".build/debug"))
-        candidates += directories.map { $0.appendingPathComponent("mock-broker").path }
+        candidates += directories.map { $0.appendingPathComponent(name).path }
         if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
         throw ProcessFailure("""
-            the mock-broker executable was not found (looked at: \(candidates.joined(separator: ", "))). \
-            Build it first: `swift build --build-tests` (or `swift build --product mock-broker`), \
-            or point MOCK_BROKER_BINARY at it.
+            the \(name) executable was not found (looked at: \(candidates.joined(separator: ", "))). \
+            Build it first: `swift build --build-tests` (or `swift build --product \(name)`), \
+            or point \(override) at it.
             """)
     }
 }

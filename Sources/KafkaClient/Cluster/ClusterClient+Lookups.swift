@@ -39,11 +39,8 @@ extension ClusterClient {
                 let code = KafkaErrorCode(rawValue: topic.errorCode)
                 if code == .unknownTopicOrPartition || (topic.isInternal && !includeInternal) { continue }
                 guard code == .none else { throw .broker(code, context: "metadata of \(name)") }
-                result[name] = topic.partitions.sorted { $0.partitionIndex < $1.partitionIndex }.map { partition in
-                    PartitionInfo(topic: name, partition: partition.partitionIndex,
-                                  leader: partition.leaderId >= 0 ? partition.leaderId : nil,
-                                  leaderEpoch: partition.leaderEpoch, replicas: partition.replicaNodes,
-                                  inSyncReplicas: partition.isrNodes, offlineReplicas: partition.offlineReplicas)
+                result[name] = topic.partitions.sorted { $0.partitionIndex < $1.partitionIndex }.map {
+                    PartitionInfo(topic: name, metadata: $0)
                 }
             }
             return result

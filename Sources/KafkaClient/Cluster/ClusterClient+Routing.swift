@@ -24,6 +24,30 @@ extension ClusterClient {
         try await connection(to: metadataNode(for: purpose), for: purpose).get()
     }
 
+    /// A connection to the controller, where CreateTopics, DeleteTopics, CreatePartitions and ElectLeaders go (as
+    /// the Java admin sends them): the `ControllerId` of the latest Metadata, refreshed first when the metadata is
+    /// stale or names no controller (call ``invalidateMetadata()`` after NOT_CONTROLLER). A cluster that names
+    /// none gets the request at any broker, which forwards it.
+    func controllerConnection() async throws -> BrokerConnection {
+        var known = metadata
+        if known.controllerId < 0 || known.brokers[known.controllerId] == nil || metadataIsStale {
+            known = try await refreshMetadata(allowAutoTopicCreation: false).get()
+        }
+        guard known.controllerId >= 0, known.brokers[known.controllerId] != nil else { return try await anyBroker() }
+        return try await connection(to: known.controllerId).get()
+    }
+
+    /// Metadata for `topics` (every topic when nil) from any broker, never creating a topic; what it says about
+    /// brokers, the controller and the topics' leaders is kept. For callers that need more than
+    /// ``ClusterMetadata`` holds (replicas, ISR) or must not add topics to the periodic refreshes (the admin).
+    func topicMetadata(_ topics: [String]?) async throws -> MetadataResponse {
+        let connection = try await anyBroker()
+        let response = try await connection.send(MetadataRequest(topics: topics.map { $0.map { .init(name: $0) } },
+                                                                 allowAutoTopicCreation: false))
+        state.withLockedValue { $0.metadata.merge(response, requestedAll: false) }
+        return response
+    }
+
     /// The coordinator of `key`: the cached node, else found with FindCoordinator (asked of any broker over a
     /// coordination connection, which no fetch long poll holds up). The answer is cached until
     /// ``forgetCoordinator(_:key:)``, which callers use after NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE or a

@@ -29,6 +29,13 @@ public struct PartitionInfo: Sendable, Hashable, CustomStringConvertible {
         self.offlineReplicas = offlineReplicas
     }
 
+    /// A partition of `topic` as a Metadata response describes it.
+    init(topic: String, metadata partition: MetadataResponse.MetadataResponsePartition) {
+        self.init(topic: topic, partition: partition.partitionIndex, leader: partition.leaderId >= 0 ? partition.leaderId : nil,
+                  leaderEpoch: partition.leaderEpoch, replicas: partition.replicaNodes, inSyncReplicas: partition.isrNodes,
+                  offlineReplicas: partition.offlineReplicas)
+    }
+
     /// The partition as a ``TopicPartition``.
     public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
 

@@ -82,6 +82,18 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// DeleteGroups (key 42).
     public static let deleteGroups = ApiKey(rawValue: 42)
 
+    /// ElectLeaders (key 43).
+    public static let electLeaders = ApiKey(rawValue: 43)
+
+    /// IncrementalAlterConfigs (key 44).
+    public static let incrementalAlterConfigs = ApiKey(rawValue: 44)
+
+    /// OffsetDelete (key 47).
+    public static let offsetDelete = ApiKey(rawValue: 47)
+
+    /// DescribeCluster (key 60).
+    public static let describeCluster = ApiKey(rawValue: 60)
+
     /// The API's name as Kafka spells it, e.g. `ApiVersions`.
     public var name: String {
         switch rawValue {
@@ -109,6 +121,10 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case 36: "SaslAuthenticate"
         case 37: "CreatePartitions"
         case 42: "DeleteGroups"
+        case 43: "ElectLeaders"
+        case 44: "IncrementalAlterConfigs"
+        case 47: "OffsetDelete"
+        case 60: "DescribeCluster"
         default: "ApiKey(\(rawValue))"
         }
     }
@@ -142,12 +158,16 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case 36: SaslAuthenticateRequest.self
         case 37: CreatePartitionsRequest.self
         case 42: DeleteGroupsRequest.self
+        case 43: ElectLeadersRequest.self
+        case 44: IncrementalAlterConfigsRequest.self
+        case 47: OffsetDeleteRequest.self
+        case 60: DescribeClusterRequest.self
         default: nil
         }
     }
 
     /// Every key this package has messages for, ascending.
-    public static let allKnown: [ApiKey] = [.produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator, .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups, .saslHandshake, .apiVersions, .createTopics, .deleteTopics, .deleteRecords, .initProducerId, .offsetForLeaderEpoch, .describeConfigs, .saslAuthenticate, .createPartitions, .deleteGroups]
+    public static let allKnown: [ApiKey] = [.produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator, .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups, .saslHandshake, .apiVersions, .createTopics, .deleteTopics, .deleteRecords, .initProducerId, .offsetForLeaderEpoch, .describeConfigs, .saslAuthenticate, .createPartitions, .deleteGroups, .electLeaders, .incrementalAlterConfigs, .offsetDelete, .describeCluster]
 }
 
 /// Every generated message type, for tooling and tests that walk the whole protocol.
@@ -167,16 +187,22 @@ public enum KafkaMessageTypes {
         DeleteRecordsResponse.self,
         DeleteTopicsRequest.self,
         DeleteTopicsResponse.self,
+        DescribeClusterRequest.self,
+        DescribeClusterResponse.self,
         DescribeConfigsRequest.self,
         DescribeConfigsResponse.self,
         DescribeGroupsRequest.self,
         DescribeGroupsResponse.self,
+        ElectLeadersRequest.self,
+        ElectLeadersResponse.self,
         FetchRequest.self,
         FetchResponse.self,
         FindCoordinatorRequest.self,
         FindCoordinatorResponse.self,
         HeartbeatRequest.self,
         HeartbeatResponse.self,
+        IncrementalAlterConfigsRequest.self,
+        IncrementalAlterConfigsResponse.self,
         InitProducerIdRequest.self,
         InitProducerIdResponse.self,
         JoinGroupRequest.self,
@@ -191,6 +217,8 @@ public enum KafkaMessageTypes {
         MetadataResponse.self,
         OffsetCommitRequest.self,
         OffsetCommitResponse.self,
+        OffsetDeleteRequest.self,
+        OffsetDeleteResponse.self,
         OffsetFetchRequest.self,
         OffsetFetchResponse.self,
         OffsetForLeaderEpochRequest.self,

@@ -58,6 +58,11 @@ struct ApiTable: Sendable {
             .typed(DescribeGroupsRequest.self, groups.describeGroups),
             .typed(ListGroupsRequest.self, groups.listGroups),
             .typed(DeleteGroupsRequest.self, groups.deleteGroups),
+            .typed(OffsetDeleteRequest.self, OffsetDeleteHandler(state: state).handle),
+            // Administration.
+            .typed(IncrementalAlterConfigsRequest.self, IncrementalAlterConfigsHandler(state: state).handle),
+            .typed(DescribeClusterRequest.self, DescribeClusterHandler(state: state).handle),
+            .typed(ElectLeadersRequest.self, ElectLeadersHandler(state: state).handle),
         ]
     }
 }

@@ -5,8 +5,8 @@ import NIOCore
 /// A fault the broker injects into its answers, for testing how clients cope.
 public struct Fault: Sendable, Hashable {
     public enum Action: Sendable, Hashable {
-        /// Answer with this error instead of handling: the matching partitions of a Produce or Fetch (needs
-        /// `topic`), or the whole request of a group API or FindCoordinator (needs `group`).
+        /// Answer with this error instead of handling: the matching partitions of a Produce, Fetch or ListOffsets
+        /// (needs `topic`), or the whole request of a group API or FindCoordinator (needs `group`).
         case error(KafkaErrorCode)
         /// Hold the answer back this long.
         case delay(milliseconds: Int64)
@@ -86,7 +86,7 @@ final class FaultInjector: Sendable {
         }
     }
 
-    /// For Produce and Fetch: the error a partition gets instead of being handled, if a fault says so.
+    /// For Produce, Fetch and ListOffsets: the error a partition gets instead of being handled, if a fault says so.
     func partitionError(api: ApiKey, topic: String, partition: Int32) -> KafkaErrorCode? {
         faults.withLockedValue { faults in
             guard let index = faults.firstIndex(where: { fault in

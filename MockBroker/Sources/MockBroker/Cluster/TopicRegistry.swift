@@ -262,6 +262,57 @@ final class TopicRegistry: @unchecked Sendable {
         }
     }
 
+    /// One change of IncrementalAlterConfigs: set, delete (back to the broker's default), append to or subtract
+    /// from a list value (`cleanup.policy` is the only list-valued config here).
+    enum ConfigChange: Sendable {
+        case set(String, String)
+        case delete(String)
+        case append(String, String)
+        case subtract(String, String)
+    }
+
+    /// Applies `changes` to the topic's settings, all or none, and to its partitions' logs, and records them in
+    /// `topics.json` (so a restarted broker keeps them). With `validateOnly`, only checks.
+    func alterConfigs(name: String, changes: [ConfigChange], validateOnly: Bool) throws(TopicError) {
+        try lock.locked { () throws(TopicError) in
+            guard var topic = topics[name] else { throw .unknownTopic }
+            var overrides = topic.overrides
+            for change in changes {
+                switch change {
+                case let .set(key, value):
+                    overrides[key] = value
+                case let .delete(key):
+                    overrides[key] = nil
+                case let .append(key, value), let .subtract(key, value):
+                    guard key == "cleanup.policy" else {
+                        throw .invalidConfig("Config value append/subtract is not allowed for config key \(key).")
+                    }
+                    var list = (overrides[key] ?? topic.config.cleanupPolicy).split(separator: ",").map(String.init)
+                    if case .append = change {
+                        if !list.contains(value) { list.append(value) }
+                    } else {
+                        list.removeAll { $0 == value }
+                    }
+                    overrides[key] = list.isEmpty ? nil : list.joined(separator: ",")
+                }
+            }
+            var config = defaults
+            for (key, value) in overrides where !config.set(key, to: value) {
+                throw .invalidConfig("Invalid value \(value) for configuration \(key).")
+            }
+            if validateOnly { return }
+            topic.overrides = overrides
+            topic.config = config
+            topics[name] = topic
+            for partition in topic.partitions { partition.updateConfig(config) }
+            do {
+                try persist()
+            } catch {
+                throw .storage("\(error)")
+            }
+        }
+    }
+
     /// Runs retention on every partition; returns the number of segments deleted.
     @discardableResult
     func enforceRetention(now: Int64) -> Int {

@@ -25,6 +25,10 @@ struct ListOffsetsHandler: Sendable {
     private func answer(_ partition: ListOffsetsRequest.ListOffsetsPartition, topic: String, readCommitted: Bool,
                         context: RequestContext) -> ListOffsetsResponse.ListOffsetsPartitionResponse {
         var result = ListOffsetsResponse.ListOffsetsPartitionResponse(partitionIndex: partition.partitionIndex)
+        if let injected = state.faults.partitionError(api: .listOffsets, topic: topic, partition: partition.partitionIndex) {
+            result.errorCode = injected.rawValue
+            return result
+        }
         guard let log = state.topics.partition(topic, partition.partitionIndex) else {
             result.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
             return result
