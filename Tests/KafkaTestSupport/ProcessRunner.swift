@@ -46,71 +46,93 @@ public struct ProcessOutput: Sendable {
 /// A process a test started, with its standard output and error captured in files (a chatty child can never block
 /// on a full pipe). Signals go to this process's own PID, and only while it is still running; ``terminate()``
 /// kills it if needed and removes the captured output.
+///
+/// Started with `posix_spawn`, not Foundation's `Process`: on Linux `Process.run()` crashes now and then (a read past
+/// the end of a directory entry while it lists `/proc/self/fd`; swift-corelibs-foundation PR #5472), which took the
+/// whole test run down in CI.
+///
+/// `@unchecked Sendable`: the exit status is cached under `lock`; everything else is constant.
 public final class ChildProcess: @unchecked Sendable {
     public let pid: Int32
     /// The command line, shortened for messages.
     public let command: String
-    private let process: Process
     private let outputDirectory: String
-    private let handles: [FileHandle]
+    private let lock = NSLock()
+    private var exit: ExitStatus?
 
-    private init(process: Process, command: String, outputDirectory: String, handles: [FileHandle]) {
-        self.process = process
-        pid = process.processIdentifier
+    private init(pid: Int32, command: String, outputDirectory: String) {
+        self.pid = pid
         self.command = command
         self.outputDirectory = outputDirectory
-        self.handles = handles
     }
 
     /// Starts `executable` with `arguments`; `stdin` (when given) is its whole input, else it reads `/dev/null`.
     public static func launch(_ executable: String, _ arguments: [String], stdin: Data? = nil,
                               label: String = "child-process") throws -> ChildProcess {
         let directory = try makeTemporaryDirectory(label)
+        let command = ([executable] + arguments).map { $0.count > 80 ? String($0.prefix(77)) + "..." : $0 }
+            .joined(separator: " ")
         do {
-            let outputPath = "\(directory)/stdout", errorPath = "\(directory)/stderr"
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-            var handles = [try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath)),
-                           try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))]
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.standardOutput = handles[0]
-            process.standardError = handles[1]
+            var inputPath = "/dev/null"
             if let stdin {
-                let inputPath = "\(directory)/stdin"
+                inputPath = "\(directory)/stdin"
                 try stdin.write(to: URL(fileURLWithPath: inputPath))
-                let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
-                handles.append(input)
-                process.standardInput = input
-            } else {
-                process.standardInput = FileHandle.nullDevice
             }
-            let command = ([executable] + arguments).map { $0.count > 80 ? String($0.prefix(77)) + "..." : $0 }
-                .joined(separator: " ")
-            do {
-                try runWithNoSignalsBlocked(process)
-            } catch {
-                for handle in handles { try? handle.close() }
-                throw ProcessFailure("could not start `\(command)`: \(error)")
-            }
-            return ChildProcess(process: process, command: command, outputDirectory: directory, handles: handles)
+            let pid = try spawn(executable, arguments, stdin: inputPath, stdout: "\(directory)/stdout",
+                                stderr: "\(directory)/stderr")
+            return ChildProcess(pid: pid, command: command, outputDirectory: directory)
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
-            throw error
+            throw ProcessFailure("could not start `\(command)`: \(error)")
         }
     }
 
-    /// A child inherits the signal mask of the thread that starts it, and the threads Swift concurrency runs on
-    /// block most signals: started from one, kcat would never see SIGTERM. So the mask is cleared for the moment
-    /// `run()` spawns the child, then put back.
-    private static func runWithNoSignalsBlocked(_ process: Process) throws {
-        var nothing = sigset_t()
-        var saved = sigset_t()
-        sigemptyset(&nothing)
-        pthread_sigmask(SIG_SETMASK, &nothing, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        try process.run()
+    /// `posix_spawn` with the three standard streams opened from files, every other descriptor closed, and the
+    /// signal mask cleared (the threads Swift concurrency runs on block most signals, and a child inherits the
+    /// mask: started from one, kcat would never see SIGTERM).
+    private static func spawn(_ executable: String, _ arguments: [String], stdin: String, stdout: String,
+                              stderr: String) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // glibc 2.34+ closes every other descriptor in the child; Swift's Glibc module does not declare it.
+        if let closeFrom = closeFromAction { _ = closeFrom(&actions, 3) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard result == 0 else { throw ProcessFailure(String(cString: strerror(result))) }
+        return pid
+    }
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let closeFromAction: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: CloseFrom.self) }
+
+    /// The exit status once the process has ended (reaped here, by its PID), nil while it runs.
+    private func reap() -> ExitStatus? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let exit { return exit }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        let signal = status & 0x7f
+        exit = signal == 0 ? ExitStatus(exitedNormally: true, status: (status >> 8) & 0xff)
+                           : ExitStatus(exitedNormally: false, status: signal)
+        return exit
     }
 
     /// Everything it printed on standard output so far.
@@ -119,17 +141,17 @@ public final class ChildProcess: @unchecked Sendable {
     /// Everything it printed on standard error so far.
     public var stderr: String { (try? String(contentsOfFile: "\(outputDirectory)/stderr", encoding: .utf8)) ?? "" }
 
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { reap() == nil }
 
     /// Sends `signal` to this process (by its PID) if it is still running.
     public func send(_ signal: Int32) {
-        if process.isRunning { kill(pid, signal) }
+        if isRunning { kill(pid, signal) }
     }
 
     /// Waits, polling, up to `limit` (a safety bound) for the process to end; nil if it is still running.
     public func waitForExit(limit: Duration = .seconds(30)) async -> ExitStatus? {
         let deadline = ContinuousClock.now + limit
-        for _ in 0..<Self.polls(limit) where process.isRunning && ContinuousClock.now < deadline {
+        for _ in 0..<Self.polls(limit) where isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return finished()
@@ -138,7 +160,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// ``waitForExit(limit:)`` for synchronous callers (trait conditions and other static initialisers).
     public func waitForExitBlocking(limit: Duration = .seconds(30)) -> ExitStatus? {
         let deadline = ContinuousClock.now + limit
-        for _ in 0..<Self.polls(limit) where process.isRunning && ContinuousClock.now < deadline {
+        for _ in 0..<Self.polls(limit) where isRunning && ContinuousClock.now < deadline {
             usleep(20_000)
         }
         return finished()
@@ -147,7 +169,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Kills the process (SIGKILL, by its PID) if it still runs, waits for it (bounded) and removes its captured
     /// output. Safe to call more than once.
     public func terminate() async {
-        if process.isRunning {
+        if isRunning {
             kill(pid, SIGKILL)
             _ = await waitForExit(limit: .seconds(10))
         }
@@ -156,7 +178,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// ``terminate()`` for synchronous callers.
     public func terminateBlocking() {
-        if process.isRunning {
+        if isRunning {
             kill(pid, SIGKILL)
             _ = waitForExitBlocking(limit: .seconds(10))
         }
@@ -164,13 +186,10 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     private func finished() -> ExitStatus? {
-        guard !process.isRunning else { return nil }
-        process.waitUntilExit()
-        return ExitStatus(exitedNormally: process.terminationReason == .exit, status: process.terminationStatus)
+        reap()
     }
 
     private func cleanUpFiles() {
-        for handle in handles { try? handle.close() }
         try? FileManager.default.removeItem(atPath: outputDirectory)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import KafkaTestSupport
 import Testing
 
 /// Compares `range` and `roundrobin` with kafka-python's implementations (an independent implementation of the
@@ -138,29 +139,15 @@ enum KafkaPythonAssignors {
     /// Runs the script with `input` on stdin; its stdout, or an error with its stderr.
     static func execute(arguments: [String], input: Data) throws -> Data {
         guard let python3 else { throw Failure(description: "python3 is not on the PATH") }
-        let process = Process()
-        process.executableURL = python3
-        process.arguments = [script.path] + arguments
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = FileManager.default.temporaryDirectory.appendingPathComponent("assignors-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: stderr) }
-        let errorHandle = try FileHandle(forWritingTo: stderr)
-        defer { try? errorHandle.close() }
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = errorHandle
-        try process.run()
-        // The script reads all of stdin before it writes, so writing first cannot block on a full stdout pipe.
-        try stdin.fileHandleForWriting.write(contentsOf: input)
-        try stdin.fileHandleForWriting.close()
-        let output = try stdout.fileHandleForReading.readToEnd() ?? Data()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-            throw Failure(description: "kafka_python_assignors.py exited with \(process.terminationStatus): \(message)")
+        let child = try ChildProcess.launch(python3.path, [script.path] + arguments, stdin: input, label: "assignors")
+        defer { child.terminateBlocking() }
+        guard let exit = child.waitForExitBlocking(limit: .seconds(120)) else {
+            throw Failure(description: "kafka_python_assignors.py did not finish within 120 s: \(child.stderr)")
         }
+        guard exit.exitedNormally && exit.status == 0 else {
+            throw Failure(description: "kafka_python_assignors.py exited with \(exit): \(child.stderr)")
+        }
+        let output = child.stdoutData
         return output
     }
 }
