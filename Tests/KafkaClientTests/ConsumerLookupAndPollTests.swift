@@ -120,7 +120,10 @@ struct ConsumerLookupAndPollTests {
             await producer.shutdown()
             let partition = TopicPartition(topic: "uncommitted", partition: 0)
 
-            let failing = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "careful"), logger: testLogger)
+            // Auto-commit on, but its interval far beyond the test: the only commit that could happen is close's.
+            let failing = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "careful") {
+                $0.autoCommitInterval = .seconds(3600)
+            }, logger: testLogger)
             try failing.subscribe(topics: ["uncommitted"])
             #expect(try await consume(failing, count: 20).count == 20)
             await failing.close(timeout: .seconds(10), commitOffsets: false)
