@@ -26,7 +26,7 @@ CODECS = {"raw": 0, "gzip": 1, "zlib": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 def read_schemas():
     """Message name -> (kind, api key or None, first flexible version or None), from the schema files."""
-    header = re.compile(r"^(request|response|data|header) (\w+)(?: apiKey=(\d+))? versions=\d+-\d+ flexible=(\S+)")
+    header = re.compile(r"^(request|response|data|header) (\w+)(?: apiKey=(\d+))? versions=\d+(?:-\d+)? flexible=(\S+)")
     messages = {}
     for name in sorted(os.listdir(SCHEMA)):
         if not name.endswith(".schema"):
