@@ -29,6 +29,7 @@ import sys
 import time
 
 import kafka
+import kafka.errors
 from kafka import KafkaConsumer, TopicPartition
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 from kafka.coordinator.assignors.range import RangePartitionAssignor
@@ -100,7 +101,16 @@ def member(args):
             if not result["assignments"] or result["assignments"][-1] != assignment:
                 result["assignments"].append(assignment)
 
-        consumer.commit()
+        # Another member leaving as this one finishes starts a rebalance; kafka-python then refuses the commit
+        # until poll() has taken part in it (its error says so). Bounded: a few rounds.
+        for attempt in range(10):
+            try:
+                consumer.commit()
+                break
+            except (kafka.errors.RebalanceInProgressError, kafka.errors.CommitFailedError):
+                if attempt == 9:
+                    raise
+                consumer.poll(timeout_ms=500)
         result["committedAfter"] = committed_offsets(consumer, partitions)
     finally:
         consumer.close()
