@@ -19,6 +19,7 @@ func makeAdmin(_ broker: MockBroker, timeout: Duration = .seconds(30)) throws ->
 }
 
 /// Runs `body` with an admin client of `broker` and closes it.
+@discardableResult
 func withAdmin<T>(_ broker: MockBroker, timeout: Duration = .seconds(30), _ body: (KafkaAdmin) async throws -> T) async throws -> T {
     let admin = try makeAdmin(broker, timeout: timeout)
     do {

@@ -18,7 +18,7 @@ struct ConsumerGroupInteropTests {}
 
 extension ConsumerGroupInteropTests {
     @Suite("Groups shared with kcat (librdkafka) and kafka-python on the mock broker",
-           .enabled(if: (Peers.python3 != nil && Peers.hasKafkaPython) || Peers.isCI, Peers.kafkaPythonMissing))
+           .requires(.kafkaPython))
     struct SharedGroups {
         static let scenarios: [Scenario] = [
             Scenario(strategy: "range", leader: .swift),
@@ -30,10 +30,10 @@ extension ConsumerGroupInteropTests {
         ]
 
         @Test("our consumer, kafka-python and kcat split the partitions of one group and each reads exactly its own",
-              .enabled(if: Peers.kcat != nil || Peers.isCI, Peers.kcatMissing), arguments: scenarios)
+              .requires(.kcat), arguments: scenarios)
         func membersSplitPartitions(scenario: Scenario) async throws {
             let kcat = try Kcat()
-            let python = try KafkaPythonScript(named: "kafka_python_group_member.py")
+            let python = try await KafkaPythonScript(named: "kafka_python_group_member.py")
             let topic = "mixed", group = "mixed-\(scenario.strategy)"
             let partitions: Int32 = 6, perPartition = 10
             // Six partitions among three members: two each, whichever assignor, so each member's count is known
@@ -152,7 +152,7 @@ extension ConsumerGroupInteropTests {
             gives up every partition before the group turns to range, so a range-only member reads nothing twice
             """)
         func mixedAssignorsRebalanceEagerly() async throws {
-            let python = try KafkaPythonScript(named: "kafka_python_group_member.py")
+            let python = try await KafkaPythonScript(named: "kafka_python_group_member.py")
             let topic = "switch", group = "switch"
             let partitions: Int32 = 6
             try await withGroupBroker { broker in
@@ -215,10 +215,10 @@ extension ConsumerGroupInteropTests {
         }
 
         @Test("each client resumes exactly where the previous one committed: ours, kafka-python, ours, kcat, ours",
-              .enabled(if: Peers.kcat != nil || Peers.isCI, Peers.kcatMissing))
+              .requires(.kcat))
         func committedOffsetsAreShared() async throws {
             let kcat = try Kcat()
-            let python = try KafkaPythonScript(named: "kafka_python_group_member.py")
+            let python = try await KafkaPythonScript(named: "kafka_python_group_member.py")
             let topic = "handoff", group = "handoff"
             let stages: [GroupClient] = [.swift, .kafkaPython, .swift, .kcat, .swift]
             let partitions: Int32 = 3, perStage = 12
@@ -285,11 +285,11 @@ extension ConsumerGroupInteropTests {
     }
 
     @Suite("A group on Tansu, an independent Kafka-protocol broker",
-           .enabled(if: Peers.tansu != nil || Peers.isCI, Peers.tansuMissing))
+           .requires(.tansu))
     struct OnTansu {
         @Test("our consumer joins a group on Tansu, reads every record, commits; the next member resumes after the commit")
         func groupOnTansu() async throws {
-            let binary = try Peers.requireTansu()
+            let binary = try await Peers.requireTansu()
             try await withTansu(binary: binary) { tansu in
                 let topic = "tansu-group", group = "tansu-group"
                 let partitions: Int32 = 3, perPartition = 10

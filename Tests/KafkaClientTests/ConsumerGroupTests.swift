@@ -428,6 +428,30 @@ struct ConsumerGroupTests {
         }
     }
 
+    @Test("heartbeats go on while the application's work holds every thread of Swift's cooperative pool")
+    func heartbeatsWithABusyPool() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("busy", partitions: 2)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "busy") {
+                $0.sessionTimeout = .seconds(1)
+            }, logger: testLogger)
+            try consumer.subscribe(topics: ["busy"])
+            #expect(await eventually { consumer.assignment.count == 2 })
+            let before = try #require(try await broker.describeGroup("busy"))
+            // As many tasks as the pool has threads, each computing for three session timeouts without
+            // suspending: a membership that needed a pool thread would miss its heartbeats and be expired.
+            await withTaskGroup(of: Void.self) { tasks in
+                for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
+                    tasks.addTask { busy(for: .seconds(3)) }
+                }
+            }
+            let after = try #require(try await broker.describeGroup("busy"))
+            #expect(after.state == .stable && after.generationId == before.generationId, "\(after)")
+            #expect(consumer.assignment.count == 2)
+            await consumer.close()
+        }
+    }
+
     @Test("an application waiting for records on an idle topic stays in the group past max.poll.interval.ms")
     func idleIsAlive() async throws {
         try await withGroupBroker { broker in
@@ -512,4 +536,12 @@ struct ConsumerGroupTests {
             await consumer.close()
         }
     }
+}
+
+/// Keeps the calling thread computing for `duration`, without suspending (an application's CPU-bound work).
+private func busy(for duration: Duration) {
+    let deadline = ContinuousClock.now + duration
+    var spins: UInt64 = 0
+    while ContinuousClock.now < deadline { spins &+= 1 }
+    precondition(spins > 0)
 }

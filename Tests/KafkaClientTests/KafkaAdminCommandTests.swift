@@ -201,7 +201,7 @@ private struct KcatFullMetadata: Decodable {
 }
 
 @Suite("kafka-admin against librdkafka's view of the same broker", .timeLimit(.minutes(2)),
-       .enabled(if: Peers.kcat != nil || Peers.isCI, Peers.kcatMissing))
+       .requires(.kcat))
 struct KafkaAdminKcatTests {
     @Test("topics describe --json and cluster describe --json agree with kcat -L -J: partitions, leaders, replicas, ISR, brokers, controller")
     func metadataAgrees() async throws {
@@ -264,11 +264,11 @@ struct KafkaAdminKcatTests {
 }
 
 @Suite("kafka-admin against librdkafka's admin client (confluent-kafka) on the same broker", .timeLimit(.minutes(2)),
-       .enabled(if: Peers.hasConfluentKafka || Peers.isCI, Peers.confluentKafkaMissing))
+       .requires(.confluentKafka))
 struct KafkaAdminConfluentTests {
     @Test("cluster, topic partitions and configs, groups, a group's state, assignor, members and committed offsets, end offsets: kafka-admin --json says what confluent-kafka's AdminClient says")
     func sameView() async throws {
-        let python3 = try Peers.requireConfluentKafka()
+        let python3 = try await Peers.requireConfluentKafka()
         try await withGroupBroker { broker in
             try await withAdmin(broker) { admin in
                 try await admin.createTopic("viewed", partitions: 3, configs: ["retention.ms": "1234567", "cleanup.policy": "compact"])

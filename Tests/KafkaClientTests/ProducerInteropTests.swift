@@ -22,7 +22,7 @@ extension ProducerInteropTests {
         static let partitions: Int32 = 4
 
         @Test("kcat reads every record with the key, value, headers, timestamp and partition the delivery report gave",
-              .enabled(if: Peers.kcat != nil || Peers.isCI, Peers.kcatMissing),
+              .requires(.kcat),
               arguments: CompressionCodec.allCases)
         func kcatReadsEveryRecord(codec: CompressionCodec) async throws {
             let kcat = try Kcat()
@@ -39,10 +39,10 @@ extension ProducerInteropTests {
         }
 
         @Test("kafka-python reads every record exactly, keyed ones in the partition of its own murmur2",
-              .enabled(if: (Peers.python3 != nil && Peers.hasKafkaPython) || Peers.isCI, Peers.kafkaPythonMissing),
+              .requires(.kafkaPython),
               arguments: CompressionCodec.allCases)
         func kafkaPythonReadsEveryRecord(codec: CompressionCodec) async throws {
-            let python = try KafkaPythonScript(named: "kafka_python_reader.py")
+            let python = try await KafkaPythonScript(named: "kafka_python_reader.py")
             try await withSamplesProduced(codec: codec, topic: "producer-python-\(codec)") { broker, topic, delivered in
                 let consumed: PythonReadResult = try await python.run("consume", ["--topic", topic], bootstrap: broker.bootstrapServers)
                 #expect(consumed.partitionCount == Int(Self.partitions))
@@ -85,12 +85,12 @@ extension ProducerInteropTests {
     }
 
     @Suite("Producer against Tansu, an independent Kafka-protocol broker",
-           .enabled(if: Peers.tansu != nil || Peers.isCI, Peers.tansuMissing))
+           .requires(.tansu))
     struct Tansu {
         @Test("the default (acks=all, idempotent) producer delivers every record; raw Fetch reads each back exactly where reported",
               arguments: CompressionCodec.allCases)
         func deliversToTansu(codec: CompressionCodec) async throws {
-            let binary = try Peers.requireTansu()
+            let binary = try await Peers.requireTansu()
             try await withTansu(binary: binary) { tansu in
                 let topic = "producer-tansu-\(codec)"
                 try await tansu.createTopic(topic, partitions: 3)
@@ -123,7 +123,7 @@ extension ProducerInteropTests {
 
         @Test("a topic the producer names is created by Tansu's Metadata and the record is delivered there")
         func autoCreatedTopic() async throws {
-            let binary = try Peers.requireTansu()
+            let binary = try await Peers.requireTansu()
             try await withTansu(binary: binary) { tansu in
                 let producer = try KafkaProducer(configuration: producerConfiguration(bootstrapServers: tansu.bootstrapServers),
                                                  logger: testLogger)

@@ -173,7 +173,7 @@ struct RecordBatchTests {
 
     @Test("kafka-python decodes our batches with every codec, field for field", arguments: CompressionCodec.allCases)
     func kafkaPythonReadsOurBatches(codec: CompressionCodec) async throws {
-        try #require(TestSupport.requirePythonPeer, "kafka-python is not installed (run the README's test command)")
+        try #require(await TestSupport.requirePythonPeer, "kafka-python is not installed (run the README's test command)")
         let inputs = Array(Self.sampleInputs().prefix(60))
         let first = try Self.build(inputs, codec: codec) { $0.baseOffset = 1000; $0.partitionLeaderEpoch = 4 }
         let second = try Self.build(Array(inputs.suffix(3)), codec: codec) {

@@ -16,11 +16,17 @@ enum TestSupport {
 
     /// Whether a Python peer (kafka-python) can run here. CI installs it; a test that needs it fails there when
     /// it is missing instead of skipping.
-    static let pythonPeerAvailable: Bool = {
-        runProcessBlocking("/usr/bin/env", ["python3", "-c", "import kafka"])?.succeeded == true
-    }()
+    static var requirePythonPeer: Bool {
+        get async {
+            if ProcessInfo.processInfo.environment["CI"] != nil { return true }
+            return await pythonPeerProbe.value
+        }
+    }
 
-    static var requirePythonPeer: Bool { ProcessInfo.processInfo.environment["CI"] != nil || pythonPeerAvailable }
+    /// Run once, as a task: a test thread is never held while Python starts.
+    private static let pythonPeerProbe = Task {
+        (try? await runProcess("/usr/bin/env", ["python3", "-c", "import kafka"]))?.succeeded == true
+    }
 
     /// Runs `python3 args...` without holding a thread while it runs (bounded by 60 s, a safety limit), returning
     /// stdout; throws with stderr on a non-zero exit.

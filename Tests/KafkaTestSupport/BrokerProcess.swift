@@ -93,7 +93,7 @@ public final class BrokerProcess: Sendable {
             if !child.isRunning { break }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        let status = child.isRunning ? "still running" : "\(child.waitForExitBlocking(limit: .seconds(1)).map(\.description) ?? "?")"
+        let status = child.isRunning ? "still running" : "\(await child.waitForExit(limit: .seconds(1)).map(\.description) ?? "?")"
         let log = child.stderr
         await child.terminate()
         throw ProcessFailure("mock-broker did not announce its address (\(status)); stderr:\n\(log)")

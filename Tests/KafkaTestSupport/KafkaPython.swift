@@ -11,8 +11,8 @@ public struct KafkaPythonScript: Sendable {
     /// The script `name` in the `Scripts` folder next to `file` (the caller's source file by default). Fails the
     /// test (and throws) when python3 or kafka-python is missing; see ``Peers``.
     public init(named name: String, nextTo file: String = #filePath,
-                sourceLocation: SourceLocation = #_sourceLocation) throws {
-        python3 = try Peers.requireKafkaPython(sourceLocation: sourceLocation)
+                sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        python3 = try await Peers.requireKafkaPython(sourceLocation: sourceLocation)
         script = "\(scriptsDirectory(nextTo: file))/\(name)"
     }
 

@@ -7,8 +7,7 @@ import Testing
 /// (through the HTTP control endpoint), then consume in groups. Every record is numbered: what each group
 /// consumed must be exactly what its producer had acknowledged, and the log must hold each record once.
 @Suite("Cluster interop: kcat, confluent-kafka and kafka-python through failovers", .serialized,
-       .enabled(if: (Peers.kcat != nil && Peers.hasKafkaPython && Peers.hasConfluentKafka) || Peers.isCI,
-                Peers.confluentKafkaMissing))
+       .requires(.kcat, .kafkaPython, .confluentKafka))
 struct ClusterInteropTests {
     /// What `cluster_clients.py produce` prints.
     struct Produced: Decodable {
@@ -105,7 +104,7 @@ struct ClusterInteropTests {
     @Test("each client produces idempotently through a killed and a stopped leader, another consumes in a group: every record once")
     func clientsThroughFailovers() async throws {
         let kcat = try Kcat()
-        let python3 = try Peers.requireConfluentKafka()
+        let python3 = try await Peers.requireConfluentKafka()
         let script = "\(scriptsDirectory())/cluster_clients.py"
         func python<Output: Decodable>(_ arguments: [String]) async throws -> Output {
             let output = try await runProcess(python3, [script] + arguments, limit: .seconds(120))

@@ -9,13 +9,13 @@ import Testing
 /// (no `api_version` is configured), produces idempotently by default, looks offsets up with ListOffsets and
 /// administers topics with CreateTopics and DeleteRecords. Driven through `Scripts/kafka_python_peer.py`.
 @Suite("kafka-python against the in-process MockBroker",
-       .enabled(if: (Peers.python3 != nil && Peers.hasKafkaPython) || Peers.isCI, Peers.kafkaPythonMissing),
+       .requires(.kafkaPython),
        .timeLimit(.minutes(2)))
 struct KafkaPythonInteropTests {
     @Test("KafkaProducer and KafkaConsumer round-trip keys, values, headers and timestamps with each codec",
           arguments: ["none", "gzip", "snappy", "lz4", "zstd"])
     func roundTripWithCodec(codec: String) async throws {
-        let python = try KafkaPythonScript(named: "kafka_python_peer.py")
+        let python = try await KafkaPythonScript(named: "kafka_python_peer.py")
         try await withBroker { broker in
             let topic = "python-\(codec)"
             try broker.createTopic(topic, partitions: 2)
@@ -67,7 +67,7 @@ struct KafkaPythonInteropTests {
 
     @Test("beginning_offsets, end_offsets and offsets_for_times return exact offsets, inside and across batches")
     func offsetLookups() async throws {
-        let python = try KafkaPythonScript(named: "kafka_python_peer.py")
+        let python = try await KafkaPythonScript(named: "kafka_python_peer.py")
         try await withBroker { broker in
             try broker.createTopic("python-offsets", partitions: 1)
             let base: Int64 = 1_700_000_000_000
@@ -101,7 +101,7 @@ struct KafkaPythonInteropTests {
 
     @Test("after DeleteRecords, beginning_offsets and offsets_for_times start at the new log start offset")
     func offsetLookupsAfterDeleteRecords() async throws {
-        let python = try KafkaPythonScript(named: "kafka_python_peer.py")
+        let python = try await KafkaPythonScript(named: "kafka_python_peer.py")
         try await withBroker { broker in
             try broker.createTopic("python-deleted", partitions: 1)
             let base: Int64 = 1_700_000_000_000
@@ -122,7 +122,7 @@ struct KafkaPythonInteropTests {
 
     @Test("KafkaAdminClient creates topics with the asked and the default partition counts, and cannot create one twice")
     func createTopics() async throws {
-        let python = try KafkaPythonScript(named: "kafka_python_peer.py")
+        let python = try await KafkaPythonScript(named: "kafka_python_peer.py")
         try await withBroker({ $0.defaultPartitions = 2 }) { broker in
             // One CreateTopics request for both; the script then asks again for the first name in sorted order.
             let result: PythonCreateResult = try await python.run(

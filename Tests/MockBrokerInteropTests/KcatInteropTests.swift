@@ -9,7 +9,7 @@ import Testing
 /// kcat drives librdkafka, the C client most non-JVM Kafka clients are built on. Everything here goes through
 /// librdkafka's own protocol code: version negotiation, Metadata, Produce with its compression codecs, Fetch.
 @Suite("kcat (librdkafka) against the in-process MockBroker",
-       .enabled(if: Peers.kcat != nil || Peers.isCI, Peers.kcatMissing),
+       .requires(.kcat),
        .timeLimit(.minutes(2)))
 struct KcatInteropTests {
     static let codecs = ["none", "gzip", "snappy", "lz4", "zstd"]

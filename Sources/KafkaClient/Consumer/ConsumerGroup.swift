@@ -8,6 +8,10 @@ import NIOCore
 /// only the partitions that move are, in a second, follow-up rebalance.
 ///
 /// It also commits offsets and reads committed offsets, with or without group membership.
+///
+/// The actor runs on its client's event loop (the one its connections use), and its loops prefer that loop as
+/// their task executor: membership never waits for a thread of Swift's cooperative pool, which the application's
+/// own work may keep busy (see ``EventLoopTaskExecutor``).
 actor ConsumerGroup {
     private let groupId: String
     private let configuration: ConsumerConfiguration
@@ -31,7 +35,7 @@ actor ConsumerGroup {
     private var loop: Task<Void, Never>?
     private var autoCommit: Task<Void, Never>?
     /// The membership loop's sleep between heartbeats, which ``wakeUp()`` cuts short.
-    private var sleeper: (id: UInt64, continuation: CheckedContinuation<Void, Never>, timer: Task<Void, Never>)?
+    private var sleeper: (id: UInt64, continuation: CheckedContinuation<Void, Never>, timer: Scheduled<Void>)?
     private var nextSleeperId: UInt64 = 0
     /// A wake-up that came while the loop was not sleeping: the next sleep returns at once.
     private var wakePending = false
@@ -44,6 +48,15 @@ actor ConsumerGroup {
 
     private static let protocolType = "consumer"
 
+    /// The client's event loop, as this actor's executor and as its loops' task executor.
+    private let eventLoop: any EventLoop
+    /// Tasks that start membership work prefer this executor (see ``EventLoopTaskExecutor``).
+    nonisolated let loopExecutor: EventLoopTaskExecutor
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        eventLoop.executor.asUnownedSerialExecutor()
+    }
+
     init(groupId: String, configuration: ConsumerConfiguration, cluster: ClusterClient, subscriptions: SubscriptionState,
          buffer: FetchBuffer, wakeFetcher: @escaping @Sendable () -> Void, events: AsyncStream<RebalanceEvent>.Continuation,
          logger: Logger, metrics: ConsumerMetrics) {
@@ -51,6 +64,8 @@ actor ConsumerGroup {
         self.groupId = groupId
         self.configuration = configuration
         self.cluster = cluster
+        eventLoop = cluster.eventLoop
+        loopExecutor = EventLoopTaskExecutor(cluster.eventLoop)
         self.subscriptions = subscriptions
         self.buffer = buffer
         self.wakeFetcher = wakeFetcher
@@ -70,7 +85,7 @@ actor ConsumerGroup {
         membership.needsRejoin = true
         subscriptionVersion += 1
         if loop == nil {
-            loop = Task { await self.run() }
+            loop = Task(executorPreference: loopExecutor) { await self.run() }
         } else {
             wakeUp()
         }
@@ -84,7 +99,7 @@ actor ConsumerGroup {
 
     private func startAutoCommit() {
         if configuration.enableAutoCommit && autoCommit == nil && !closed {
-            autoCommit = Task { await self.autoCommitLoop() }
+            autoCommit = Task(executorPreference: loopExecutor) { await self.autoCommitLoop() }
         }
     }
 
@@ -144,9 +159,9 @@ actor ConsumerGroup {
         nextSleeperId += 1
         let id = nextSleeperId
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let timer = Task {
-                try? await Task.sleep(nanoseconds: UInt64(max(duration.nanoseconds, 0)))
-                self.endSleep(id)
+            // An event loop timer, not Task.sleep: it fires on this actor's loop without needing a pool thread.
+            let timer = eventLoop.scheduleTask(in: duration) {
+                self.assumeIsolated { $0.endSleep(id) }
             }
             sleeper = (id, continuation, timer)
         }

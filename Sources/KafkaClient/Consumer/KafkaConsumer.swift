@@ -95,7 +95,7 @@ public final class KafkaConsumer: Service, Sendable {
         try checkOpen()
         try subscriptions.setMode(.subscribed(Set(topics)))
         cluster.track(topics)
-        Task { await group.subscriptionChanged() }
+        Task(executorPreference: group.loopExecutor) { await group.subscriptionChanged() }
     }
 
     /// Consumes exactly these partitions, without group management (offsets may still be committed to
@@ -120,7 +120,7 @@ public final class KafkaConsumer: Service, Sendable {
         subscriptions.add(wanted.subtracting(current), lookupCommitted: group != nil)
         cluster.track(Set(partitions.map(\.topic)))
         fetcher.wakeup()
-        if let group { Task { await group.assignmentChanged() } }
+        if let group { Task(executorPreference: group.loopExecutor) { await group.assignmentChanged() } }
     }
 
     /// Gives up the subscription (leaving the group, after committing with auto-commit) or the manual

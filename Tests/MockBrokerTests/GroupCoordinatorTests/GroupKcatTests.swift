@@ -10,7 +10,7 @@ import Testing
 /// joins (MEMBER_ID_REQUIRED and all), leads its group, syncs its own assignment, fetches from the committed or
 /// reset offsets, heartbeats, commits and leaves. Raw requests watch the group meanwhile.
 @Suite("Group coordinator with kcat -G (librdkafka's balanced consumer)",
-       .enabled(if: Peers.kcat != nil || Peers.isCI, Peers.kcatMissing),
+       .requires(.kcat),
        .timeLimit(.minutes(2)))
 struct GroupKcatTests {
     @Test("kcat joins a group, consumes every partition, commits its offsets and leaves")

@@ -263,14 +263,14 @@ struct GroupMembershipTests {
         try await withBroker { broker in
             let a = try await broker.connect(), b = try await broker.connect()
             let group = "silent-leader"
-            let (aId, bId, _, _) = try await formTwoMemberGroup(broker, a, b, group: group, rebalanceTimeoutMs: (10_000, 1000))
+            let (aId, bId, _, _) = try await formTwoMemberGroup(broker, a, b, group: group, rebalanceTimeoutMs: (10_000, 4000))
             _ = try await a.syncGroup(group, generation: 2, memberId: aId, assignments: [aId: "a", bId: "b"])
             _ = try await b.syncGroup(group, generation: 2, memberId: bId)
-            // Generation 3 with short rebalance timeouts (1 s, ample for B's own SyncGroup): B rejoins with new metadata (a rebalance), then A.
+            // Generation 3 with short rebalance timeouts (4 s: ample for B's own SyncGroup on a busy machine): B rejoins with new metadata (a rebalance), then A.
             let changed = [OfferedProtocol("range", "b-changed")]
-            async let bJoined = b.joinGroup(group, memberId: bId, protocols: changed, rebalanceTimeoutMs: 1000)
+            async let bJoined = b.joinGroup(group, memberId: bId, protocols: changed, rebalanceTimeoutMs: 4000)
             _ = try await broker.waitForGroup(group) { $0.member(bId)?.isAwaitingJoin == true }
-            let aJoin = try await a.joinGroup(group, memberId: aId, rebalanceTimeoutMs: 1000)
+            let aJoin = try await a.joinGroup(group, memberId: aId, rebalanceTimeoutMs: 4000)
             #expect(aJoin.generationId == 3 && aJoin.members.map(\.metadata.text) == ["meta-range", "b-changed"])
             #expect(try await bJoined.generationId == 3)
             // B syncs and waits for the leader, which never syncs: after the rebalance timeout A is removed and
@@ -279,7 +279,7 @@ struct GroupMembershipTests {
             #expect(code(bSync.errorCode) == .rebalanceInProgress)
             let after = try await broker.waitForGroup(group) { $0.member(aId) == nil }
             #expect(after.state == .preparingRebalance)
-            let rejoined = try await b.joinGroup(group, memberId: bId, protocols: changed, rebalanceTimeoutMs: 1000)
+            let rejoined = try await b.joinGroup(group, memberId: bId, protocols: changed, rebalanceTimeoutMs: 4000)
             #expect(rejoined.generationId == 4 && rejoined.leader == bId && rejoined.members.map(\.memberId) == [bId])
             #expect(try await a.heartbeat(group, generation: 3, memberId: aId) == .unknownMemberId)
             await a.close()
@@ -390,10 +390,11 @@ struct GroupMembershipTests {
             _ = try await a.syncGroup(group, generation: 2, memberId: aId, assignments: [aId: "a", bId: "b"])
             #expect(try await bSynced.assignment.text == "b")
 
-            // The leader rejoins with a short rebalance timeout (1 s: long enough for the leader's own SyncGroup
-            // to come in time); static B does not. B is kept (only dynamic
-            // members are dropped when the join phase times out) and listed to the leader.
-            let third = try await a.joinGroup(group, memberId: aId, rebalanceTimeoutMs: 1000)
+            // The leader rejoins with a rebalance timeout of 4 s: the group waits that long for B's SyncGroup, and
+            // then as long again for A to rejoin, which leaves this test (on a busy machine) time to see A told
+            // to rejoin. Static B does not rejoin. B is kept (only dynamic members are dropped when the join phase
+            // times out) and listed to the leader.
+            let third = try await a.joinGroup(group, memberId: aId, rebalanceTimeoutMs: 4000)
             #expect(third.generationId == 3 && third.members.map(\.memberId) == [aId, bId])
             #expect(third.members.map(\.groupInstanceId) == [nil, "static-b"])
             // The leader syncs; B never does: once the rebalance timeout passes B is removed and a rebalance starts.
