@@ -47,13 +47,17 @@ final class ProducerBatch: @unchecked Sendable {
     /// - Parameter buffer: storage of a finished batch to write into (see ``MemoryPool``), else a new buffer of
     ///   `capacity` (or `reservedBytes`) is allocated.
     init(serial: UInt64, topic: String, partition: Int32, reservedBytes: Int, now: NIODeadline, capacity: Int? = nil,
-         buffer: ByteBuffer? = nil) {
+         buffer: consuming ByteBuffer? = nil) {
         self.serial = serial
         self.topic = topic
         self.partition = partition
         self.reservedBytes = reservedBytes
         createdAt = now
-        builder = if let buffer { RecordBatchBuilder(reusing: buffer) } else { RecordBatchBuilder(capacity: capacity ?? reservedBytes) }
+        // Consumed, not copied: the recycled storage must stay uniquely referenced, or clearing it copies it.
+        builder = switch consume buffer {
+        case .some(let buffer): RecordBatchBuilder(reusing: buffer)
+        case .none: RecordBatchBuilder(capacity: capacity ?? reservedBytes)
+        }
     }
 
     var recordCount: Int { recordIds.count }

@@ -43,9 +43,10 @@ public struct RecordBatchBuilder {
 
     /// Starts a batch in `buffer`'s storage (its contents are discarded): a producer recycles the buffers of
     /// batches it has sent instead of having fresh memory mapped and zeroed for every batch.
-    public init(reusing buffer: ByteBuffer) {
+    /// `buffer` is consumed: passed without another reference to its storage, clearing it keeps the storage.
+    public init(reusing buffer: consuming ByteBuffer) {
+        buffer.clear()
         self.buffer = buffer
-        self.buffer.clear()
         self.buffer.writeRepeatingByte(0, count: RecordBatchLayout.headerSize)
     }
 
