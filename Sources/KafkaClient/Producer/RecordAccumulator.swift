@@ -12,7 +12,7 @@ import NIOCore
 final class RecordAccumulator: @unchecked Sendable {
     // @unchecked: every mutable field is read and written under `lock` only (which is also why the fields an
     // append touches skip dynamic exclusivity checks).
-    private let lock = NIOLock()
+    private let lock = AdaptiveLock()
     @exclusivity(unchecked) private var topics: [String: TopicQueues] = [:]
     /// The topic of the last append: producers mostly send runs of records to one topic.
     @exclusivity(unchecked) private var lastTopic: TopicQueues?
