@@ -132,13 +132,16 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         let start = ContinuousClock.now
         var sent = 0
         var bytes = 0
-        /// Sends one record; every `DeliveryTracker.sampleEvery`th gets its enqueue time noted for the latencies.
-        /// `record` with the key of record number `sent`, if keys are asked for. The record is made after the
-        /// pacing wait, so that a `--latency` stamp is the time it is sent, not the time it started waiting.
+        /// With `--rate`, waits until record number `sent` is due. Called before the record is made, so that a
+        /// `--latency` stamp is the time it is sent, not the time it started waiting.
         @inline(__always)
-        func send(valueBytes: Int, _ makeRecord: () -> ProducerRecord) async {
+        func pace() async {
             if let pacing { await pacing.wait(forRecord: sent, since: start) }
-            let record = makeRecord()
+        }
+        /// Sends one record; every `DeliveryTracker.sampleEvery`th gets its enqueue time noted for the latencies.
+        /// `record` with the key of record number `sent`, if keys are asked for.
+        @inline(__always)
+        func send(_ record: ProducerRecord, valueBytes: Int) async {
             let sampled = sent % DeliveryTracker.sampleEvery == 0
             let enqueuedAt = sampled ? DeliveryTracker.now() : 0
             do {
@@ -159,7 +162,8 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         }
         if let count, latency {
             for _ in 0..<count where signals.count == 0 {
-                await send(valueBytes: size) { ProducerRecord(topic: topic, value: LatencyStamp.payload(size: size), headers: headers) }
+                await pace()
+                await send(ProducerRecord(topic: topic, value: LatencyStamp.payload(size: size), headers: headers), valueBytes: size)
             }
         } else if let count {
             let payload = ByteBuffer(bytes: (0..<max(size, 0)).map { UInt8(ascii: "a") + UInt8($0 % 26) })
@@ -168,18 +172,20 @@ struct KafkaProducerCommand: AsyncParsableCommand {
             for _ in 0..<count {
                 // One relaxed atomic load per record.
                 if signals.count > 0 { break }
-                await send(valueBytes: payload.readableBytes) { record }
+                await pace()
+                await send(record, valueBytes: payload.readableBytes)
             }
         } else {
             let separator = keySeparator
             while signals.count == 0, let line = readLine(strippingNewline: true) {
                 if let separator, let split = line.range(of: separator) {
                     let value = String(line[split.upperBound...])
-                    await send(valueBytes: value.utf8.count) {
-                        ProducerRecord(topic: topic, key: String(line[..<split.lowerBound]), value: value, headers: headers)
-                    }
+                    await pace()
+                    await send(ProducerRecord(topic: topic, key: String(line[..<split.lowerBound]), value: value, headers: headers),
+                               valueBytes: value.utf8.count)
                 } else {
-                    await send(valueBytes: line.utf8.count) { ProducerRecord(topic: topic, value: line, headers: headers) }
+                    await pace()
+                    await send(ProducerRecord(topic: topic, value: line, headers: headers), valueBytes: line.utf8.count)
                 }
             }
         }
