@@ -433,16 +433,17 @@ struct ConsumerGroupTests {
         try await withGroupBroker { broker in
             try broker.createTopic("busy", partitions: 2)
             let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "busy") {
-                $0.sessionTimeout = .seconds(1)
+                $0.sessionTimeout = .milliseconds(600)
             }, logger: testLogger)
             try consumer.subscribe(topics: ["busy"])
             #expect(await eventually { consumer.assignment.count == 2 })
             let before = try #require(try await broker.describeGroup("busy"))
-            // As many tasks as the pool has threads, each computing for three session timeouts without
-            // suspending: a membership that needed a pool thread would miss its heartbeats and be expired.
+            // As many tasks as the pool has threads, each holding its thread for more than three session timeouts
+            // (blocked, as in synchronous work, so that the CPU stays free for everything else): a membership that
+            // needed a pool thread would miss its heartbeats and be expired.
             await withTaskGroup(of: Void.self) { tasks in
                 for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
-                    tasks.addTask { busy(for: .seconds(3)) }
+                    tasks.addTask { usleep(2_000_000) }
                 }
             }
             let after = try #require(try await broker.describeGroup("busy"))
@@ -536,12 +537,4 @@ struct ConsumerGroupTests {
             await consumer.close()
         }
     }
-}
-
-/// Keeps the calling thread computing for `duration`, without suspending (an application's CPU-bound work).
-private func busy(for duration: Duration) {
-    let deadline = ContinuousClock.now + duration
-    var spins: UInt64 = 0
-    while ContinuousClock.now < deadline { spins &+= 1 }
-    precondition(spins > 0)
 }
