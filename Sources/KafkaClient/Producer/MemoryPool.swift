@@ -12,6 +12,10 @@ final class MemoryPool: Sendable {
     /// The size of the buffers worth keeping (`batch.size`); larger batches (a record above it) are not kept.
     let pooledBufferSize: Int
     private let maxPooledBuffers: Int
+    /// How much more than a waiter needs must be free before it is woken (unless everything is free): a
+    /// sender blocked on a full buffer then goes on for a while on what was freed, instead of sleeping and waking
+    /// again for every batch the broker acknowledges (like a channel's low and high write watermarks).
+    private let wakeSlack: Int
     private let state: NIOLockedValueBox<State>
     private let free: NIOLockedValueBox<[ByteBuffer]>
 
@@ -33,6 +37,7 @@ final class MemoryPool: Sendable {
         // At most half of `buffer.memory` (and 64 MiB) sits unused in the free list: enough for the batches in
         // circulation (queued, in flight), while an idle producer's footprint stays below `buffer.memory`.
         maxPooledBuffers = min(capacity / 2, 64 * 1024 * 1024) / max(pooledBufferSize, 1)
+        wakeSlack = min(capacity / 16, 1024 * 1024)
         state = NIOLockedValueBox(State(available: capacity))
         free = NIOLockedValueBox([])
     }
@@ -97,7 +102,8 @@ final class MemoryPool: Sendable {
         let woken = state.withLockedValue { state -> [Waiter] in
             state.available += bytes
             var woken: [Waiter] = []
-            while let first = state.waiters.first, first.bytes <= state.available {
+            while let first = state.waiters.first,
+                  first.bytes + wakeSlack <= state.available || (first.bytes <= state.available && state.available == capacity) {
                 state.available -= first.bytes
                 woken.append(state.waiters.removeFirst())
             }

@@ -34,6 +34,9 @@ final class Sender: @unchecked Sendable {
     private var timerDeadline: NIODeadline?
     private var stopped = false
     private var lastMetadataError: String?
+    /// Reports of batches finished during this turn of the event loop, handed to `events` together at its end:
+    /// the application's task reading them is then woken once per turn, not once per batch.
+    private var pendingReports: [DeliveryReports] = []
 
     private let metrics: ProducerMetrics
 
@@ -380,7 +383,16 @@ final class Sender: @unchecked Sendable {
         memory.release(batch.reservedBytes)
         metrics.bufferAvailable.record(memory.available)
         accumulator.completed(batch)
-        if !reports.isEmpty { events?.yield(.deliveryReports(reports)) }
+        if !reports.isEmpty, events != nil {
+            if pendingReports.isEmpty { eventLoop.execute { self.emitReports() } }
+            pendingReports.append(reports)
+        }
+    }
+
+    private func emitReports() {
+        let reports = pendingReports
+        pendingReports.removeAll(keepingCapacity: true)
+        for batchReports in reports { events?.yield(.deliveryReports(batchReports)) }
     }
 
     /// Fails every queued batch (closing without delivering).
