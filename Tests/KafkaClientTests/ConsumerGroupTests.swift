@@ -428,31 +428,6 @@ struct ConsumerGroupTests {
         }
     }
 
-    @Test("heartbeats go on while the application's work holds every thread of Swift's cooperative pool")
-    func heartbeatsWithABusyPool() async throws {
-        try await withGroupBroker { broker in
-            try broker.createTopic("busy", partitions: 2)
-            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "busy") {
-                $0.sessionTimeout = .milliseconds(600)
-            }, logger: testLogger)
-            try consumer.subscribe(topics: ["busy"])
-            #expect(await eventually { consumer.assignment.count == 2 })
-            let before = try #require(try await broker.describeGroup("busy"))
-            // As many tasks as the pool has threads, each holding its thread for more than three session timeouts
-            // (blocked, as in synchronous work, so that the CPU stays free for everything else): a membership that
-            // needed a pool thread would miss its heartbeats and be expired.
-            await withTaskGroup(of: Void.self) { tasks in
-                for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
-                    tasks.addTask { usleep(2_000_000) }
-                }
-            }
-            let after = try #require(try await broker.describeGroup("busy"))
-            #expect(after.state == .stable && after.generationId == before.generationId, "\(after)")
-            #expect(consumer.assignment.count == 2)
-            await consumer.close()
-        }
-    }
-
     @Test("an application waiting for records on an idle topic stays in the group past max.poll.interval.ms")
     func idleIsAlive() async throws {
         try await withGroupBroker { broker in
@@ -534,6 +509,39 @@ struct ConsumerGroupTests {
             defer { rewinding.cancel() }
             try consumer.subscribe(topics: ["rewind"])
             #expect(try await consume(consumer, count: 1).first?.offset == 0)
+            await consumer.close()
+        }
+    }
+}
+
+@Suite("Consumer group membership with a busy cooperative pool")
+struct BusyPoolTests {
+    /// Blocks every thread of the test process's cooperative pool for 2 s, which stalls every other test running
+    /// beside it; so it runs only when asked for (`KAFKA_TEST_BLOCK_POOL=1 swift test --filter heartbeatsWithABusyPool`).
+    /// `membershipRunsOnTheEventLoop` (in the unit tests) checks the mechanism in every run.
+    @Test("heartbeats go on while the application's work holds every thread of Swift's cooperative pool",
+          .enabled(if: ProcessInfo.processInfo.environment["KAFKA_TEST_BLOCK_POOL"] != nil,
+                   "blocks the whole test process's pool for 2 s: set KAFKA_TEST_BLOCK_POOL=1 to run it"))
+    func heartbeatsWithABusyPool() async throws {
+        try await withGroupBroker { broker in
+            try broker.createTopic("busy", partitions: 2)
+            let consumer = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "busy") {
+                $0.sessionTimeout = .milliseconds(600)
+            }, logger: testLogger)
+            try consumer.subscribe(topics: ["busy"])
+            #expect(await eventually { consumer.assignment.count == 2 })
+            let before = try #require(try await broker.describeGroup("busy"))
+            // As many tasks as the pool has threads, each holding its thread for more than three session timeouts
+            // (blocked, as in synchronous work, so that the CPU stays free for everything else): a membership that
+            // needed a pool thread would miss its heartbeats and be expired.
+            await withTaskGroup(of: Void.self) { tasks in
+                for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
+                    tasks.addTask { usleep(2_000_000) }
+                }
+            }
+            let after = try #require(try await broker.describeGroup("busy"))
+            #expect(after.state == .stable && after.generationId == before.generationId, "\(after)")
+            #expect(consumer.assignment.count == 2)
             await consumer.close()
         }
     }

@@ -1,4 +1,5 @@
 @testable import KafkaClient
+import Foundation
 import KafkaProtocol
 import Testing
 
@@ -169,5 +170,26 @@ struct GroupMembershipTests {
         #expect(!committing.needsRejoin)
         committing.commitRefused(.rebalanceInProgress)
         #expect(committing.needsRejoin)
+    }
+}
+
+@Suite("Group membership's executor")
+struct GroupMembershipExecutorTests {
+    @Test("membership runs on its client's event loop, and the tasks it starts stay there: never on Swift's cooperative pool")
+    func membershipRunsOnTheEventLoop() async throws {
+        var configuration = ConsumerConfiguration(bootstrapServers: "127.0.0.1:9", groupId: "executor")
+        configuration.client.requestTimeout = .seconds(1)
+        let consumer = try KafkaConsumer(configuration: configuration)
+        let group = try #require(consumer.group)
+        #expect(await group.isOnItsEventLoop)
+        // What the membership loop calls outside the actor (sending requests, awaiting answers) runs on the
+        // loop too, because its tasks prefer the loop as their executor.
+        let eventLoop = group.loopExecutor.eventLoop
+        let nonisolatedWork = Task(executorPreference: group.loopExecutor) { () async -> Bool in
+            await Task.yield()
+            return eventLoop.inEventLoop
+        }
+        #expect(await nonisolatedWork.value)
+        await consumer.close(timeout: .seconds(1), commitOffsets: false)
     }
 }

@@ -57,6 +57,9 @@ actor ConsumerGroup {
         eventLoop.executor.asUnownedSerialExecutor()
     }
 
+    /// Whether this actor's code is running on its client's event loop (for tests).
+    var isOnItsEventLoop: Bool { eventLoop.inEventLoop }
+
     init(groupId: String, configuration: ConsumerConfiguration, cluster: ClusterClient, subscriptions: SubscriptionState,
          buffer: FetchBuffer, wakeFetcher: @escaping @Sendable () -> Void, events: AsyncStream<RebalanceEvent>.Continuation,
          logger: Logger, metrics: ConsumerMetrics) {
