@@ -238,7 +238,8 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaProtocolTests",
-            dependencies: ["KafkaProtocol", "KafkaCodegen", "KafkaTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KafkaProtocol", "KafkaCodegen", "KafkaTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

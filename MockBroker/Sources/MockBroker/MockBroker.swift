@@ -153,7 +153,7 @@ public final class MockBroker: Service, Sendable {
                     }
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers(
-                            ByteToMessageHandler(BrokerFrameDecoder(maxFrameSize: maxFrameSize)),
+                            BrokerFrameHandler(maxFrameSize: maxFrameSize),
                             BrokerConnectionHandler(router: router, counters: state.counters, idleTimeout: idleTimeout,
                                                     partialFrameTimeout: partialFrameTimeout, logger: logger)
                         )

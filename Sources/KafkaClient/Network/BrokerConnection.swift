@@ -62,7 +62,7 @@ public final class BrokerConnection: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers(
-                            ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: maxResponse)),
+                            KafkaFrameHandler(maxFrameSize: maxResponse),
                             ClientChannelHandler()
                         )
                     }

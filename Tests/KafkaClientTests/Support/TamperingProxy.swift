@@ -58,16 +58,16 @@ final class TamperingProxy: Sendable {
                     .channelInitializer { upstream in
                         upstream.eventLoop.makeCompletedFuture {
                             try upstream.pipeline.syncOperations.addHandlers(
-                                ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: 512 << 20)),
+                                KafkaFrameHandler(maxFrameSize: 512 << 20),
                                 ResponseHandler(pairing: pairing, client: client))
                         }
                     }
                     .connect(host: upstreamHost, port: upstreamPort)
-                    .flatMap { upstream in
-                        client.pipeline.addHandlers([
-                            ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: 512 << 20)),
-                            RequestHandler(pairing: pairing, upstream: upstream),
-                        ])
+                    .flatMapThrowing { upstream in
+                        // The upstream connection was made on the client's event loop: this runs there.
+                        try client.pipeline.syncOperations.addHandlers(
+                            KafkaFrameHandler(maxFrameSize: 512 << 20),
+                            RequestHandler(pairing: pairing, upstream: upstream))
                     }
             }
             .bind(host: "127.0.0.1", port: 0).get()

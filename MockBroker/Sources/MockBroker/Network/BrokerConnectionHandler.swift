@@ -64,7 +64,7 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard let partial = event as? BrokerFrameDecoder.PartialFrame else {
+        guard let partial = event as? BrokerFrameHandler.PartialFrame else {
             context.fireUserInboundEventTriggered(event)
             return
         }

@@ -82,7 +82,7 @@ final class BrokerLink: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: 256 * 1024 * 1024)),
+                        KafkaFrameHandler(maxFrameSize: 256 * 1024 * 1024),
                         Handler()
                     )
                 }

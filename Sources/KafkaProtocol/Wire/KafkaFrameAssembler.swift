@@ -1,0 +1,100 @@
+import NIOCore
+
+/// Splits a byte stream into Kafka frames (`int32 size` + that many bytes, given without the size), copying each
+/// byte at most once: a frame that arrived whole inside one read is a slice of that read, and a frame spread over
+/// reads is gathered into one buffer allocated at its full size when its size prefix arrives, so it never grows
+/// (and copies what it holds) on the way.
+///
+/// A value type with no channel in it: ``KafkaFrameHandler`` (and the mock broker's request handler) feed it reads,
+/// and tests feed it bytes directly.
+public struct KafkaFrameAssembler: Sendable {
+    /// Why the stream cannot be read as frames; the connection should be closed.
+    public enum FrameError: Error, Equatable, CustomStringConvertible {
+        /// A size prefix above `maxFrameSize`.
+        case tooLarge(size: Int, limit: Int)
+        /// A negative size prefix.
+        case negativeSize(Int32)
+
+        /// What was wrong with the frame, in one line.
+        public var description: String {
+            switch self {
+            case let .tooLarge(size, limit): "frame of \(size) bytes exceeds the limit of \(limit) bytes"
+            case let .negativeSize(size): "frame with negative size \(size)"
+            }
+        }
+    }
+
+    /// The largest frame accepted, in bytes (a broker's `socket.request.max.bytes`, a client's largest response).
+    public let maxFrameSize: Int
+
+    /// The most a frame's buffer is given before its bytes arrive: a peer may claim any size up to `maxFrameSize`
+    /// with four bytes, so a claim beyond this gets a buffer that grows as the bytes come.
+    private static let largestUpfrontCapacity = 16 << 20
+
+    private enum State {
+        /// Between frames, holding up to 3 bytes of the next size prefix.
+        case header(UInt32, count: Int)
+        /// Gathering a frame: `remaining` of its bytes are still to come.
+        case body(ByteBuffer, remaining: Int)
+    }
+
+    private var state: State = .header(0, count: 0)
+    private let allocator = ByteBufferAllocator()
+
+    /// An assembler that refuses frames larger than `maxFrameSize` bytes, before buffering any of them.
+    public init(maxFrameSize: Int) {
+        self.maxFrameSize = maxFrameSize
+    }
+
+    /// Whether some bytes of a frame (or of its size prefix) have arrived but not all of them.
+    public var hasPartialFrame: Bool {
+        switch state {
+        case .header(_, let count): count > 0
+        case .body: true
+        }
+    }
+
+    /// The next complete frame, taking bytes from `read`; `nil` once `read` is used up with no frame complete (its
+    /// bytes are kept for the frame they start). Call until it returns `nil` for each read.
+    public mutating func nextFrame(from read: inout ByteBuffer) throws(FrameError) -> ByteBuffer? {
+        while true {
+            switch state {
+            case .body(var frame, let remaining):
+                guard read.readableBytes > 0 else { return nil }
+                // Released from the state first, so the buffer is uniquely held and the write does not copy it.
+                state = .header(0, count: 0)
+                let taken = min(remaining, read.readableBytes)
+                var part = read.readSlice(length: taken)!
+                frame.writeBuffer(&part)
+                if taken == remaining { return frame }
+                state = .body(frame, remaining: remaining - taken)
+                return nil
+
+            case .header(var prefix, var count):
+                let size: Int
+                if count == 0, let whole = read.readInteger(as: Int32.self) {
+                    size = Int(whole)
+                } else {
+                    // A size prefix split between reads: rare, byte by byte.
+                    while count < 4, let byte = read.readInteger(as: UInt8.self) {
+                        prefix = prefix << 8 | UInt32(byte)
+                        count += 1
+                    }
+                    guard count == 4 else {
+                        state = .header(prefix, count: count)
+                        return nil
+                    }
+                    state = .header(0, count: 0)
+                    size = Int(Int32(bitPattern: prefix))
+                }
+                guard size >= 0 else { throw .negativeSize(Int32(size)) }
+                guard size <= maxFrameSize else { throw .tooLarge(size: size, limit: maxFrameSize) }
+                if read.readableBytes >= size {
+                    return read.readSlice(length: size)! // whole in this read: no copy
+                }
+                let frame = allocator.buffer(capacity: min(size, Self.largestUpfrontCapacity))
+                state = .body(frame, remaining: size)
+            }
+        }
+    }
+}
