@@ -83,6 +83,31 @@ struct ConsumerTests {
         }
     }
 
+    @Test("batches larger than max.partition.fetch.bytes are read whole, each partition in its turn, none skipped")
+    func batchesLargerThanThePartitionLimit() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("large-batches", partitions: 3)
+            var configuration = ProducerConfiguration(bootstrapServers: broker.bootstrapServers)
+            configuration.partitioner = .roundRobin
+            configuration.linger = .milliseconds(50)
+            configuration.batchSize = 1 << 20
+            let producer = try KafkaProducer(configuration: configuration, logger: testLogger)
+            let value = String(repeating: "x", count: 1000)
+            for index in 0..<300 {
+                try await producer.enqueue(ProducerRecord(topic: "large-batches", key: nil, value: "\(index):\(value)"))
+            }
+            await producer.shutdown()
+            // Every batch holds many 1 KB records: each is larger than the 4 KB a partition may return, so only the
+            // first partition with data in a response gets its batch (whole), and the others must wait their turn.
+            let consumer = try assignedConsumer(broker, topic: "large-batches", partitions: 3) {
+                $0.maxPartitionFetchBytes = 4096
+            }
+            let records = try await consume(consumer, count: 300)
+            #expect(Set(values(records).map { $0.prefix { $0 != ":" } }) == Set((0..<300).map { "\($0)" }))
+            await consumer.close()
+        }
+    }
+
     @Test("every codec is decompressed; records and batches give the same records in partition order",
           arguments: CompressionCodec.allCases)
     func codecs(_ codec: CompressionCodec) async throws {

@@ -312,8 +312,26 @@ struct PartitionLogTests {
         #expect(whole?.length == batchSize)
         let (none, _) = try log.read(from: 4, maxBytes: 0, minOneBatch: false, readCommitted: false)
         #expect(none == nil)
+        // Not first in the response: a batch larger than max bytes is not cut into a piece of a batch (KIP-74).
+        let (tooLarge, _) = try log.read(from: 4, maxBytes: batchSize - 1, minOneBatch: false, readCommitted: false)
+        #expect(tooLarge == nil)
         let (atEnd, offsets) = try log.read(from: 30, maxBytes: 100, minOneBatch: true, readCommitted: false)
         #expect(atEnd == nil && offsets.highWatermark == 30)
         #expect(throws: PartitionLog.ReadError.offsetOutOfRange) { try log.read(from: 31, maxBytes: 100, minOneBatch: true, readCommitted: false) }
+    }
+
+    @Test("a batch that does not fit is answered with nothing, never with a later segment's batches")
+    func batchThatDoesNotFitAcrossSegments() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try Self.open(directory, Self.config { $0.segmentBytes = 1 }) // a segment per batch
+        defer { log.close() }
+        try Self.fill(log, batches: 3)
+        let batchSize = try #require(try Self.batches(at: 0, in: log, maxBytes: 1).first).sizeInBytes
+        let (nothing, _) = try log.read(from: 3, maxBytes: batchSize - 1, minOneBatch: false, readCommitted: false)
+        #expect(nothing == nil)
+        let (whole, _) = try log.read(from: 3, maxBytes: batchSize - 1, minOneBatch: true, readCommitted: false)
+        #expect(whole?.length == batchSize)
+        #expect(try Self.batches(at: 3, in: log, maxBytes: 1).first?.baseOffset == 3)
     }
 }

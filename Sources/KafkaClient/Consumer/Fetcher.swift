@@ -30,6 +30,11 @@ final class Fetcher: @unchecked Sendable {
     /// Read-ahead bounds: per partition about two fetches, in all `fetch.max.bytes`.
     private var partitionPrefetchLimit: Int { 2 * Int(configuration.maxPartitionFetchBytes) }
     private var totalPrefetchLimit: Int { max(Int(configuration.fetchMaxBytes), partitionPrefetchLimit) }
+    /// When each partition last got records (a count of fetches with records): a full fetch lists the partitions
+    /// served longest ago first. Only the first partition with data in a response may exceed
+    /// `max.partition.fetch.bytes` (to return one whole batch), so each must get its turn at the front.
+    private var lastServed: [TopicPartition: UInt64] = [:]
+    private var servedCount: UInt64 = 0
     private var resolving: Set<TopicPartition> = []
     /// Partitions whose last fetch failed are left alone until then (`retry.backoff.ms`), so a broker that keeps
     /// answering with an error is not asked again in a tight loop while the metadata catches up.
@@ -122,7 +127,7 @@ final class Fetcher: @unchecked Sendable {
         // application makes room, for up to fetch.max.wait.ms. Making room wakes the fetcher, and that fetch
         // asks for all of them.
         for (node, partitions) in byNode where !inFlight.contains(node) && !heldBack.contains(node) {
-            fetch(from: node, partitions)
+            fetch(from: node, partitions.sorted { lastServed[$0.partition, default: 0] < lastServed[$1.partition, default: 0] })
         }
         timer?.cancel()
         timer = eventLoop.scheduleTask(deadline: min(nextRetry ?? .now() + .seconds(1), .now() + .seconds(1))) { self.run() }
@@ -205,7 +210,9 @@ final class Fetcher: @unchecked Sendable {
             forgotten = session.partitions.keys.filter { wanted[$0] == nil }
         }
         var topics: [String: [FetchRequest.FetchPartition]] = [:]
+        var topicOrder: [String] = [] // as the partitions come: served longest ago first
         for partition in toSend {
+            if topics[partition.partition.topic] == nil { topicOrder.append(partition.partition.topic) }
             let leaderEpoch = metadata.leaderEpoch(of: partition.partition.topic, partition: partition.partition.partition) ?? -1
             // v12+: the leader compares the epoch of what we fetched last with its own history and answers with
             // the point where the logs diverge when ours was truncated (after an unclean leader change).
@@ -219,7 +226,7 @@ final class Fetcher: @unchecked Sendable {
             maxWaitMs: Int32(configuration.fetchMaxWait.timeAmount.nanoseconds / 1_000_000), minBytes: configuration.fetchMinBytes,
             maxBytes: configuration.fetchMaxBytes, isolationLevel: configuration.isolationLevel.rawValue,
             sessionId: version >= 7 ? session.id : 0, sessionEpoch: version >= 7 ? session.epoch : -1,
-            topics: topics.keys.sorted().map { name in
+            topics: topicOrder.map { name in
                 .init(topic: name, topicId: metadata.topics[name]?.id ?? .zero, partitions: topics[name]!)
             },
             forgottenTopicsData: forgottenTopics.keys.sorted().map { name in
@@ -288,6 +295,8 @@ final class Fetcher: @unchecked Sendable {
                         continue
                     }
                     metrics.bytesFetched.increment(by: records.readableBytes)
+                    servedCount += 1
+                    lastServed[partition] = servedCount
                     nextFetch[partition] = (next, requested.epoch, lastEpoch ?? requested.leaderEpoch)
                     buffer.add(CompletedFetch(
                         partition: partition, fetchOffset: requested.offset, epoch: requested.epoch, records: records,

@@ -115,12 +115,17 @@ final class FetchSessionCache: Sendable {
 
     /// Records what a response told the client about a partition; returns whether an incremental response
     /// must include it (it has records, an error, or changed offsets). The session's fetch offsets change only
-    /// when the client sends new ones.
+    /// when the client sends new ones. A partition that got records goes to the end of the session's order, as
+    /// Kafka's sessions do: only the first partition with data may exceed its max bytes (to return one whole
+    /// batch), so each partition must get its turn at the front.
     func update(sessionId: Int32, key: FetchTarget.Key, sent: SentState, hasRecords: Bool, hasError: Bool) -> Bool {
         state.withLockedValue { state in
             guard var session = state.sessions[sessionId] else { return true }
             let changed = hasRecords || hasError || session.sent[key] != sent
             session.sent[key] = sent
+            if hasRecords, let index = session.order.firstIndex(of: key) {
+                session.order.append(session.order.remove(at: index))
+            }
             state.sessions[sessionId] = session
             return changed
         }

@@ -106,7 +106,10 @@ final class LogSegment {
 
     /// The byte range to send for a fetch from `offset`: whole batches from the one holding `offset`, cut at
     /// `maxBytes` (a trailing partial batch is allowed, as Kafka sends it), never past `maxOffset`; with
-    /// `minOneBatch` the first batch is returned whole even when larger than `maxBytes`.
+    /// `minOneBatch` the first batch is returned whole even when larger than `maxBytes`. Nil: nothing at `offset`
+    /// in this segment. Length 0: the first batch does not fit in `maxBytes` and `minOneBatch` is off; Kafka
+    /// answers that partition with no records rather than a piece of a batch (fetch v3+, KIP-74), so that the
+    /// consumer gets it whole when the partition comes first in a later fetch.
     func slice(from offset: Int64, maxBytes: Int, maxOffset: Int64, minOneBatch: Bool) throws -> (position: Int, length: Int)? {
         var maxPosition = log.size
         if maxOffset < nextOffset {
@@ -114,9 +117,9 @@ final class LogSegment {
             maxPosition = end.position
         }
         guard let start = try locate(offset, below: maxPosition) else { return nil }
+        if !minOneBatch && start.header.size > maxBytes { return (start.position, 0) }
         let wanted = minOneBatch ? max(maxBytes, start.header.size) : maxBytes
-        let length = min(wanted, maxPosition - start.position)
-        return length > 0 ? (start.position, length) : nil
+        return (start.position, min(wanted, maxPosition - start.position))
     }
 
     /// Reads whole batches' bytes (for timestamp searches that must look inside a batch).

@@ -651,7 +651,8 @@ final class PartitionLog: @unchecked Sendable {
                 if offset < segment.nextOffset,
                    let (position, length) = try segment.slice(from: offset, maxBytes: maxBytes, maxOffset: limit,
                                                               minOneBatch: minOneBatch) {
-                    return Slice(segment: segment, position: position, length: length)
+                    // Length 0: the batch at `offset` does not fit; nothing this time (not the next segment's).
+                    return length > 0 ? Slice(segment: segment, position: position, length: length) : nil
                 }
             } catch {
                 throw .storage("\(error)")
