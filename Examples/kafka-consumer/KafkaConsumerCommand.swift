@@ -45,6 +45,12 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
     @Option(name: .customLong("group-instance-id"), help: "Static membership id (group.instance.id).")
     var groupInstanceId: String?
 
+    @Option(name: .customLong("max-partition-fetch-bytes"), help: "max.partition.fetch.bytes: the most one fetch returns of a partition.")
+    var maxPartitionFetchBytes: Int32 = ConsumerConfiguration(bootstrapServers: "").maxPartitionFetchBytes
+
+    @Option(name: .customLong("fetch-max-bytes"), help: "fetch.max.bytes: the most one fetch returns in all.")
+    var fetchMaxBytes: Int32 = ConsumerConfiguration(bootstrapServers: "").fetchMaxBytes
+
     @Flag(help: "Measure end-to-end latency from values stamped `LATENCY:<microseconds since the epoch>` (kafka-producer --latency, rdkafka_performance -l) and report its percentiles.")
     var latency = false
 
@@ -76,6 +82,8 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
         configuration.autoOffsetReset = fromBeginning ? .earliest : .latest
         configuration.enableAutoCommit = commit == "auto"
         configuration.groupInstanceId = groupInstanceId
+        configuration.maxPartitionFetchBytes = maxPartitionFetchBytes
+        configuration.fetchMaxBytes = fetchMaxBytes
         configuration.assignors = switch assignor {
         case "range": [RangeAssignor()]
         case "roundrobin": [RoundRobinAssignor()]
