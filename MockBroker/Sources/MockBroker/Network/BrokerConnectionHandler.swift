@@ -19,6 +19,8 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     private let router: RequestRouter
     private let counters: BrokerCounters
     private var logger: Logger
+    /// The client's address, read once: `context.remoteAddress` asks the kernel (getpeername) each time.
+    private var remoteAddress: SocketAddress?
     private var pending = CircularBuffer<ByteBuffer>()
     private var handling = false
     private var heldRead = false
@@ -39,7 +41,8 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         counters.connectionAccepted()
-        if let remote = context.remoteAddress { logger[metadataKey: "client"] = "\(remote)" }
+        remoteAddress = context.remoteAddress
+        if let remote = remoteAddress { logger[metadataKey: "client"] = "\(remote)" }
         logger.debug("connection opened")
         let now = NIODeadline.now()
         deadlines.activity(at: now)
@@ -168,7 +171,7 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
             scheduleDeadlineCheck(context: context, now: now)
             context.read()
         }
-        let response = router.route(frame, eventLoop: context.eventLoop, remoteAddress: context.remoteAddress,
+        let response = router.route(frame, eventLoop: context.eventLoop, remoteAddress: remoteAddress,
                                     logger: logger)
         response.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             self.handling = false

@@ -20,7 +20,12 @@ final class LogSegment {
     private(set) var firstAppendTime: Int64?
     private var bytesSinceLastIndexEntry = 0
 
+    /// The most read at once while walking batch headers.
     static let chunkSize = 64 * 1024
+    /// The first read of a walk: the sparse index puts the batch a fetch starts at within about
+    /// `index.interval.bytes` (4 KiB) of its entry, and a walk over large batches reads only their headers, so a
+    /// fetch from the middle of megabyte batches does not copy 64 KiB per partition to find where to start.
+    static let firstChunkSize = 4 * 1024
 
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
@@ -72,16 +77,19 @@ final class LogSegment {
 
     // MARK: - Reading
 
-    /// Calls `body` with each complete batch header from `start` to `end`, reading the file in chunks.
+    /// Calls `body` with each complete batch header from `start` to `end`, reading the file in chunks that grow
+    /// from `firstChunkSize` to `chunkSize` while the walk goes on.
     /// Stops when `body` returns false or at a header that is not complete before `end`.
     func forEachBatch(from start: Int, to end: Int, _ body: (BatchHeader, Int) throws -> Bool) throws {
         var position = start
         var chunk = ByteBuffer()
         var chunkStart = start
+        var chunkSize = Self.firstChunkSize
         while end - position >= RecordBatchLayout.headerSize {
             if position + RecordBatchLayout.headerSize > chunkStart + chunk.readableBytes {
                 chunkStart = position
-                chunk = try log.read(at: position, length: min(Self.chunkSize, end - position))
+                chunk = try log.read(at: position, length: min(chunkSize, end - position))
+                chunkSize = min(chunkSize * 2, Self.chunkSize)
             }
             guard let header = BatchHeader(chunk, at: position - chunkStart), position + header.size <= end else {
                 return
