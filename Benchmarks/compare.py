@@ -344,14 +344,19 @@ def run_together(commands):
     return wall, results
 
 
-def group_row(broker, count, rounds):
-    """Two members of one group read a 12-partition topic; each stops after its half of `count`."""
+def group_row(broker, count, rounds, name, ours_flags):
+    """Two members of one group read a 12-partition topic; each stops after its half of `count`.
+
+    rdkafka_performance's members use librdkafka's default assignors (range, roundrobin: eager rebalances). Ours use
+    `ours_flags`: `--assignor range` to match, or nothing for our default, cooperative-sticky, whose incremental
+    rebalance takes two rounds; when the first member to join is done before the second round ends, the other learns
+    of that round by its next heartbeat (heartbeat.interval.ms, 3 s), as a Java member would."""
     topic = unique("group")
     populate(broker.bootstrap, topic, 2 * count, 100, partitions=12)
     ours, theirs = [], []
     for _ in range(rounds):
         group = unique("ours-group")
-        cmd = ours_consume(broker.bootstrap, topic, count // 2, ["--group", group])
+        cmd = ours_consume(broker.bootstrap, topic, count // 2, ["--group", group, *ours_flags])
         wall, results = run_together([(cmd, None), (cmd, None)])
         for result in results:
             check_ours_consumed(result, count // 2)
@@ -362,7 +367,7 @@ def group_row(broker, count, rounds):
         for result in results:
             check_theirs_consumed(result, count // 2)
         theirs.append(Run(wall, sum(r.cpu for r in results), max(r.rss_mb for r in results), 0, "", ""))
-    add_row("consume, group of 2 members, 12 partitions, 100 B", count, ours, theirs)
+    add_row(name, count, ours, theirs)
 
 
 def latency_row(broker, rate, seconds, rounds):
@@ -615,7 +620,9 @@ def main():
             consume_row(broker, "consume %d x 100 B, 3 partitions, CRCs checked by both" % count, count, 3, "none", rounds,
                         theirs_flags=["-X", "check.crcs=true"])
         if "group" in groups:
-            group_row(broker, count, rounds)
+            group_row(broker, count, rounds, "consume, group of 2 members, 12 partitions, 100 B, range (matched)",
+                      ["--assignor", "range"])
+            group_row(broker, count, rounds, "consume, group of 2 members, 12 partitions, 100 B, each tool's defaults", [])
         if "latency" in groups:
             latency_row(broker, 10_000, 5, rounds)
     finally:
