@@ -1,6 +1,7 @@
 @testable import KafkaClient
 import Foundation
 import KafkaProtocol
+import NIOCore
 import Testing
 
 /// The membership state machine on its own: coordinator answers in, actions out, no sockets.
@@ -20,6 +21,24 @@ struct GroupMembershipTests {
                                     skipAssignment: false)
         _ = membership.syncAnswered(.none, assigned: partitions, subscriptionChanged: false)
         return membership
+    }
+
+    @Test("a cooperative member left with no partitions heartbeats early (50 ms, doubling) to hear of the follow-up round")
+    func earlyHeartbeatsWhileWaitingForPartitions() {
+        let interval = TimeAmount.seconds(3)
+        var waiting = member(.cooperative, owning: [])
+        let delays = (0..<8).map { _ in waiting.nextHeartbeatDelay(interval: interval) }
+        #expect(delays == [50, 100, 200, 400, 800, 1600, 3000, 3000].map { TimeAmount.milliseconds($0) })
+        // Given partitions, it goes back to the interval at once.
+        var served = member(.cooperative, owning: [])
+        _ = served.nextHeartbeatDelay(interval: interval)
+        _ = served.syncAnswered(.none, assigned: [p0], subscriptionChanged: false)
+        #expect(served.nextHeartbeatDelay(interval: interval) == interval)
+        // A member with partitions, and an eager one without, keep to the interval.
+        var owning = member(.cooperative, owning: [p0, p1])
+        #expect(owning.nextHeartbeatDelay(interval: interval) == interval)
+        var eager = member(.eager, owning: [])
+        #expect(eager.nextHeartbeatDelay(interval: interval) == interval)
     }
 
     @Test("a first join: MEMBER_ID_REQUIRED gives an id to join again with, then the member syncs as leader and takes its partitions")

@@ -137,7 +137,7 @@ actor ConsumerGroup {
                 checkPollInterval()
                 try await checkMetadataChanges()
                 failures = 0
-                await sleep(configuration.heartbeatInterval.timeAmount)
+                await sleep(membership.nextHeartbeatDelay(interval: configuration.heartbeatInterval.timeAmount))
             } catch {
                 failures += 1
                 if case KafkaConsumerError.fencedInstance = error {

@@ -1,4 +1,5 @@
 import KafkaProtocol
+import NIOCore
 
 /// A member's place in its group under the classic protocol, as a value: what the coordinator answered goes in,
 /// what the member must do comes out. No I/O, no clock: ``ConsumerGroup`` sends the requests, feeds their answers
@@ -63,6 +64,10 @@ struct GroupMembership: Sendable {
     /// The member left because the application stopped asking for records (`max.poll.interval.ms`); it rejoins
     /// when the application asks again.
     private(set) var leftForInactivity = false
+    /// The next early heartbeat's delay while a cooperative member waits with no partitions (see
+    /// ``nextHeartbeatDelay(interval:)``); nil: heartbeats go at `heartbeat.interval.ms`.
+    private var quickHeartbeat: TimeAmount?
+    static let firstQuickHeartbeat = TimeAmount.milliseconds(50)
 
     init(rebalanceProtocol: RebalanceProtocol, groupInstanceId: String?) {
         self.rebalanceProtocol = rebalanceProtocol
@@ -138,7 +143,9 @@ struct GroupMembership: Sendable {
         case .none:
             // A subscribe() while joining changed what to join with: join again.
             needsRejoin = subscriptionChanged
-            return Outcome(actions: apply(assigned))
+            let actions = apply(assigned)
+            quickHeartbeat = rebalanceProtocol == .cooperative && owned.isEmpty ? Self.firstQuickHeartbeat : nil
+            return Outcome(actions: actions)
         case .rebalanceInProgress:
             needsRejoin = true
             return Outcome()
@@ -175,6 +182,21 @@ struct GroupMembership: Sendable {
     }
 
     // MARK: - Heartbeats and commits
+
+    /// How long to wait before the next heartbeat: `interval` (`heartbeat.interval.ms`), except while a cooperative
+    /// member is left with no partitions after a rebalance. Then it is most likely waiting for the follow-up round
+    /// (KIP-429: what it will get is being revoked from the others, who rejoin at once), which it hears of from a
+    /// heartbeat: it heartbeats after 50 ms, then twice as long each time up to `interval`, rather than a whole
+    /// interval later. A new member scaling out a busy group would otherwise sit idle up to 3 s (as a Java member
+    /// does); a member that stays without partitions sends a handful of extra heartbeats per rebalance.
+    mutating func nextHeartbeatDelay(interval: TimeAmount) -> TimeAmount {
+        guard let quick = quickHeartbeat, quick < interval, owned.isEmpty else {
+            quickHeartbeat = nil
+            return interval
+        }
+        quickHeartbeat = quick * 2
+        return quick
+    }
 
     mutating func heartbeatAnswered(_ code: KafkaErrorCode) -> Outcome {
         switch code {
