@@ -119,7 +119,8 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         let (producer, events) = try KafkaProducer.makeWithDeliveryReports(configuration: configuration,
                                                                            logger: Logger(label: "kafka-producer"))
         let tracker = DeliveryTracker()
-        let reports = Task { await tracker.consume(events) }
+        // Reports are counted on the producer's event loop, where they are made: no pool thread is woken per batch.
+        let reports = Task(executorPreference: events.executor) { await tracker.consume(events) }
         let progress = Task { await tracker.reportProgress() }
         // SIGINT/SIGTERM: the first stops sending and delivers what is queued; a second stops waiting for that.
         // Either way the summary is printed.
@@ -132,6 +133,10 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         let start = ContinuousClock.now
         var sent = 0
         var bytes = 0
+        /// Enqueue times of sampled records, handed to the tracker a few dozen at a time (not a lock per sample
+        /// taken against the reports being counted on the event loop).
+        var samples: [DeliveryTracker.Sample] = []
+        samples.reserveCapacity(DeliveryTracker.samplesPerHandover)
         /// With `--rate`, waits until record number `sent` is due. Called before the record is made, so that a
         /// `--latency` stamp is the time it is sent, not the time it started waiting.
         @inline(__always)
@@ -153,7 +158,13 @@ struct KafkaProducerCommand: AsyncParsableCommand {
                 } else {
                     id = try await producer.enqueue(record)
                 }
-                if sampled { tracker.sample(id, enqueuedAt: enqueuedAt) }
+                if sampled {
+                    samples.append(.init(id: id.rawValue, time: enqueuedAt))
+                    if samples.count == DeliveryTracker.samplesPerHandover {
+                        tracker.enqueued(samples)
+                        samples.removeAll(keepingCapacity: true)
+                    }
+                }
             } catch {
                 tracker.failedToQueue(error)
             }
@@ -189,6 +200,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
                 }
             }
         }
+        tracker.enqueued(samples)
         let interrupted = signals.count > 0
         let finishing = Task {
             try? await producer.flush()
@@ -297,9 +309,17 @@ struct Pacing: Sendable {
 final class DeliveryTracker: @unchecked Sendable {
     // @unchecked: every field is behind `lock`.
     static let sampleEvery = 16
+    static let samplesPerHandover = 64
     private let lock = NSLock()
+    /// A sampled record's id and its enqueue or report time.
+    struct Sample {
+        var id: UInt64
+        var time: UInt64
+    }
     /// Enqueue times of sampled records not yet reported, by record id.
     private var enqueued: [UInt64: UInt64] = [:]
+    /// Report times of sampled records whose enqueue time has not been handed over yet, by record id.
+    private var reportedEarly: [UInt64: UInt64] = [:]
     private var latencies: [UInt64] = []
     private var delivered = 0
     private var errors = 0
@@ -307,8 +327,18 @@ final class DeliveryTracker: @unchecked Sendable {
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    func sample(_ id: ProducerRecordID, enqueuedAt: UInt64) {
-        lock.withLock { enqueued[id.rawValue] = enqueuedAt }
+    /// Enqueue times of sampled records (from the sending loop, a few dozen at a time).
+    func enqueued(_ samples: [Sample]) {
+        guard !samples.isEmpty else { return }
+        lock.withLock {
+            for sample in samples {
+                if let reported = reportedEarly.removeValue(forKey: sample.id) {
+                    latencies.append(reported &- sample.time)
+                } else {
+                    enqueued[sample.id] = sample.time
+                }
+            }
+        }
     }
 
     func failedToQueue(_ error: any Error) {
@@ -328,10 +358,13 @@ final class DeliveryTracker: @unchecked Sendable {
                 } else {
                     delivered += reports.count
                 }
-                guard !enqueued.isEmpty else { return }
                 // Ids follow the loop's count unless records failed to queue; a sample then goes unmatched.
                 for id in reports.recordIDs where id.rawValue % UInt64(Self.sampleEvery) == 0 {
-                    if let start = enqueued.removeValue(forKey: id.rawValue) { latencies.append(now &- start) }
+                    if let start = enqueued.removeValue(forKey: id.rawValue) {
+                        latencies.append(now &- start)
+                    } else {
+                        reportedEarly[id.rawValue] = now
+                    }
                 }
             }
         }

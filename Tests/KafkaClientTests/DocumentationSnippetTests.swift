@@ -110,6 +110,15 @@ enum ProducingSnippets {
         _ = failed
     }
 
+    static func reportsOnTheEventLoop(events: ProducerEvents) async {
+        let outcomes = Task(executorPreference: events.executor) {
+            var failed = 0
+            for await case .deliveryReports(let reports) in events where reports.error != nil { failed += reports.count }
+            return failed
+        }
+        _ = await outcomes.value
+    }
+
     static func concurrentSends(producer: KafkaProducer) async throws {
         let orders = ["order-1", "order-2", "order-3"]
         try await withThrowingTaskGroup(of: RecordMetadata.self) { group in

@@ -5,6 +5,7 @@ import KafkaProtocol
 import KafkaTestSupport
 import MockBroker
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Testing
 
@@ -53,6 +54,37 @@ struct ProducerTests {
             }
             let stored = try await readPartition(broker, topic: "acks", partition: 0, expect: 300)
             #expect(stored.map(\.valueString) == (0..<300).map { "v\($0)" })
+        }
+    }
+
+    @Test("reports read on the producer's executor arrive on its event loop: every record once, through many small batches")
+    func reportsOnTheProducersExecutor() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("executor", partitions: 3)
+            // 1 KB batches: many requests in flight at once, each answering several batches.
+            let (producer, events) = try KafkaProducer.makeWithDeliveryReports(
+                configuration: producerConfiguration(broker) { $0.batchSize = 1024 }, logger: testLogger)
+            let reading = Task(executorPreference: events.executor) { () -> (reports: [DeliveryReport], offLoop: Int) in
+                var reports: [DeliveryReport] = []
+                var offLoop = 0
+                for await case .deliveryReports(let batch) in events {
+                    if MultiThreadedEventLoopGroup.currentEventLoop == nil { offLoop += 1 }
+                    reports += batch
+                    if reports.count >= 3000 { break }
+                }
+                return (reports, offLoop)
+            }
+            var ids: [ProducerRecordID] = []
+            for index in 0..<3000 { ids.append(try await producer.enqueue(ProducerRecord(topic: "executor", value: "value \(index)"))) }
+            try await producer.flush()
+            let (reports, offLoop) = await reading.value
+            await producer.shutdown()
+            #expect(offLoop == 0, "every report was read on an event loop")
+            #expect(reports.map(\.id.rawValue).sorted() == ids.map(\.rawValue).sorted())
+            let written = reports.compactMap { try? $0.result.get() }
+            let offsets = Dictionary(grouping: written, by: \.partition).mapValues { $0.map(\.offset).sorted() }
+            for (_, partitionOffsets) in offsets { #expect(partitionOffsets == Array(0..<Int64(partitionOffsets.count))) }
+            #expect(offsets.values.map(\.count).reduce(0, +) == 3000)
         }
     }
 

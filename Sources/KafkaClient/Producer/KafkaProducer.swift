@@ -60,7 +60,7 @@ public final class KafkaProducer: Service, Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: ProducerEvent.self)
         let producer = try KafkaProducer(configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger,
                                          events: continuation)
-        return (producer, ProducerEvents(stream: stream))
+        return (producer, ProducerEvents(stream: stream, executor: EventLoopTaskExecutor(producer.cluster.eventLoop)))
     }
 
     private init(configuration: ProducerConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger,
@@ -382,6 +382,20 @@ public struct ProducerEvents: AsyncSequence, Sendable {
     /// One event.
     public typealias Element = ProducerEvent
     let stream: AsyncStream<ProducerEvent>
+    let eventLoopExecutor: EventLoopTaskExecutor
+
+    init(stream: AsyncStream<ProducerEvent>, executor: EventLoopTaskExecutor) {
+        self.stream = stream
+        eventLoopExecutor = executor
+    }
+
+    /// The executor the producer's network work runs on (its sender's event loop), where events are made.
+    ///
+    /// A task that reads the events with this as its preference (`Task(executorPreference: events.executor)`)
+    /// gets each one without a thread of Swift's cooperative pool being woken for it: worth it at high rates,
+    /// when what is done per event is brief (counting, logging, resolving a promise), as with the Java client's
+    /// callbacks, which run on its I/O thread. Anything slow done there holds up sending.
+    public var executor: any TaskExecutor { eventLoopExecutor }
 
     /// The events' iterator. The sequence has one consumer: iterate it from one task.
     public func makeAsyncIterator() -> AsyncStream<ProducerEvent>.Iterator {

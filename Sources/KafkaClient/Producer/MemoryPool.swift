@@ -49,9 +49,15 @@ final class MemoryPool: Sendable {
 
     /// Keeps the buffer of a finished batch for a later one (when it has the pooled size and there is room).
     func recycle(_ buffer: ByteBuffer) {
-        guard buffer.capacity >= pooledBufferSize, buffer.capacity < 2 * pooledBufferSize else { return }
+        recycle(CollectionOfOne(buffer))
+    }
+
+    /// Keeps the buffers of finished batches (those of one response) for later ones, in one turn of the lock.
+    func recycle(_ buffers: some Collection<ByteBuffer>) {
+        let kept = buffers.filter { $0.capacity >= pooledBufferSize && $0.capacity < 2 * pooledBufferSize }
+        guard !kept.isEmpty else { return }
         free.withLockedValue { free in
-            if free.count < maxPooledBuffers { free.append(buffer) }
+            for buffer in kept where free.count < maxPooledBuffers { free.append(buffer) }
         }
     }
 

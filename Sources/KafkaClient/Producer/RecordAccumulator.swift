@@ -226,26 +226,33 @@ final class RecordAccumulator: @unchecked Sendable {
     struct Readiness {
         /// Brokers with a batch to send now.
         var nodes: Set<Int32> = []
+        /// Queued batches whose `delivery.timeout.ms` has passed; they have left the queue.
+        var expired: [ProducerBatch] = []
         /// When the next batch becomes ready (linger or retry backoff), if nothing is ready now.
         var nextCheck: NIODeadline?
         /// Topics with a batch whose partition has no known leader.
         var unknownLeaders: Set<String> = []
     }
 
-    /// Which brokers have batches ready. `memoryExhausted` sends lingering batches at once (to free memory).
-    func ready(metadata: ClusterMetadata, memoryExhausted: Bool, now: NIODeadline) -> Readiness {
+    /// Which brokers have batches ready, and which batches have waited past `deliveryTimeout` (they leave the
+    /// queue), in one look under the lock. `memoryExhausted` sends lingering batches at once (to free memory).
+    func ready(metadata: ClusterMetadata, memoryExhausted: Bool, deliveryTimeout: TimeAmount, now: NIODeadline) -> Readiness {
         lock.withLock {
             var readiness = Readiness()
             let hurry = flushes > 0 || closed || memoryExhausted
             for topic in topics.values {
-                for (index, queue) in topic.queues.enumerated() {
-                    guard let first = queue.first else { continue }
+                for index in topic.queues.indices {
+                    // Batches of a partition are queued oldest first (retries go back in creation order).
+                    while let first = topic.queues[index].first, first.createdAt + deliveryTimeout <= now {
+                        readiness.expired.append(topic.queues[index].removeFirst())
+                    }
+                    guard let first = topic.queues[index].first else { continue }
                     guard let leader = metadata.leader(of: topic.name, partition: Int32(index)) else {
                         readiness.unknownLeaders.insert(topic.name)
                         continue
                     }
                     let dueAt = first.retryAt ?? (first.createdAt + linger)
-                    if first.retryAt == nil && (first.isFull || queue.count > 1 || hurry) || dueAt <= now {
+                    if first.retryAt == nil && (first.isFull || topic.queues[index].count > 1 || hurry) || dueAt <= now {
                         readiness.nodes.insert(leader)
                     } else {
                         readiness.nextCheck = min(readiness.nextCheck ?? dueAt, dueAt)
@@ -256,11 +263,19 @@ final class RecordAccumulator: @unchecked Sendable {
         }
     }
 
+    /// What one drain took for a request, and whether another request could be filled at once.
+    struct Drained {
+        var batches: [ProducerBatch] = []
+        /// Whether a partition led by the node still has a batch ready (left for the next request because the
+        /// request was full, or queued behind the one taken); when false, draining again now finds nothing.
+        var moreReady = false
+    }
+
     /// Takes the ready batches led by `node`, at most one per partition, until `maxRequestSize`; skips
     /// partitions that `canDrain` rules out (ordering and idempotence constraints). Batches leave the queue
     /// closed to appends.
     func drain(node: Int32, metadata: ClusterMetadata, maxRequestSize: Int, now: NIODeadline,
-               canDrain: (TopicPartition, ProducerBatch) -> Bool) -> [ProducerBatch] {
+               canDrain: (TopicPartition, ProducerBatch) -> Bool) -> Drained {
         lock.withLock {
             let hurry = flushes > 0 || closed
             var led: [(topic: TopicQueues, partition: Int32)] = []
@@ -269,24 +284,29 @@ final class RecordAccumulator: @unchecked Sendable {
                     if metadata.leader(of: topic.name, partition: Int32(index)) == node { led.append((topic, Int32(index))) }
                 }
             }
-            guard !led.isEmpty else { return [] }
+            guard !led.isEmpty else { return Drained() }
             drainStart = (drainStart + 1) % led.count
-            var drained: [ProducerBatch] = []
+            var drained = Drained()
             var size = 0
+            func isReady(_ batch: ProducerBatch, queued: Int) -> Bool {
+                if let retryAt = batch.retryAt { return retryAt <= now }
+                return batch.isFull || queued > 1 || hurry || batch.createdAt + linger <= now
+            }
             for step in 0..<led.count {
                 let (topic, partition) = led[(drainStart + step) % led.count]
                 let index = Int(partition)
-                guard let first = topic.queues[index].first else { continue }
-                if let retryAt = first.retryAt, retryAt > now { continue }
-                let ready = first.isFull || topic.queues[index].count > 1 || hurry || first.retryAt != nil
-                    || first.createdAt + linger <= now
-                guard ready, canDrain(TopicPartition(topic: topic.name, partition: partition), first) else { continue }
-                if !drained.isEmpty && size + first.sizeInBytes > maxRequestSize { break }
+                guard let first = topic.queues[index].first, isReady(first, queued: topic.queues[index].count),
+                      canDrain(TopicPartition(topic: topic.name, partition: partition), first) else { continue }
+                if !drained.batches.isEmpty && size + first.sizeInBytes > maxRequestSize {
+                    drained.moreReady = true
+                    break
+                }
                 closeForAppends(first, of: topic)
                 topic.queues[index].removeFirst()
                 first.retryAt = nil
                 size += first.sizeInBytes
-                drained.append(first)
+                drained.batches.append(first)
+                if let next = topic.queues[index].first, isReady(next, queued: topic.queues[index].count) { drained.moreReady = true }
             }
             return drained
         }
@@ -356,22 +376,6 @@ final class RecordAccumulator: @unchecked Sendable {
         lock.withLock { topics[key.topic]?.queue(key.partition).map(Array.init) ?? [] }
     }
 
-    /// Queued batches whose `delivery.timeout.ms` has passed; they leave the queue.
-    func expired(deliveryTimeout: TimeAmount, now: NIODeadline) -> [ProducerBatch] {
-        lock.withLock {
-            var expired: [ProducerBatch] = []
-            for topic in topics.values {
-                for index in topic.queues.indices {
-                    // Batches of a partition are queued oldest first (retries go back in creation order).
-                    while let first = topic.queues[index].first, first.createdAt + deliveryTimeout <= now {
-                        expired.append(topic.queues[index].removeFirst())
-                    }
-                }
-            }
-            return expired
-        }
-    }
-
     /// Every queued batch, removed (the producer is closing without delivering them).
     func removeAll() -> [ProducerBatch] {
         lock.withLock {
@@ -388,14 +392,16 @@ final class RecordAccumulator: @unchecked Sendable {
 
     // MARK: - Completion and flushing
 
-    /// Marks a batch done; wakes `flush` callers whose batches are now all done.
-    func completed(_ batch: ProducerBatch) {
+    /// Marks batches done (those of one response, together); wakes `flush` callers whose batches are now all done.
+    func completed(_ batches: [ProducerBatch]) {
         let resumed = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            if let group = batch.splitGroup {
-                group.remaining -= 1
-                guard group.remaining <= 0 else { return [] }
+            for batch in batches {
+                if let group = batch.splitGroup {
+                    group.remaining -= 1
+                    guard group.remaining <= 0 else { continue }
+                }
+                incomplete.remove(batch.serial)
             }
-            incomplete.remove(batch.serial)
             guard !flushWaiters.isEmpty else { return [] }
             let oldest = incomplete.min() ?? .max
             let done = flushWaiters.filter { $0.upTo < oldest }

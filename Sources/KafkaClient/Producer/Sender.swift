@@ -37,6 +37,8 @@ final class Sender: @unchecked Sendable {
     /// Reports of batches finished during this turn of the event loop, handed to `events` together at its end:
     /// the application's task reading them is then woken once per turn, not once per batch.
     private var pendingReports: [DeliveryReports] = []
+    /// Batches finished while a response (or a look at the queues) is handled, given back together at its end.
+    private var finishing: [ProducerBatch]?
 
     private let metrics: ProducerMetrics
 
@@ -99,11 +101,16 @@ final class Sender: @unchecked Sendable {
         wakeups.begin()
         guard !stopped else { return }
         let now = NIODeadline.now()
-        for batch in accumulator.expired(deliveryTimeout: configuration.deliveryTimeout.timeAmount, now: now) {
-            finish(batch, .failure(.deliveryTimedOut(lastError: batch.lastError ?? lastMetadataError)))
-        }
         let metadata = cluster.metadata
-        let readiness = accumulator.ready(metadata: metadata, memoryExhausted: memory.isExhausted, now: now)
+        let readiness = accumulator.ready(metadata: metadata, memoryExhausted: memory.isExhausted,
+                                          deliveryTimeout: configuration.deliveryTimeout.timeAmount, now: now)
+        if !readiness.expired.isEmpty {
+            finishingTogether {
+                for batch in readiness.expired {
+                    finish(batch, .failure(.deliveryTimedOut(lastError: batch.lastError ?? lastMetadataError)))
+                }
+            }
+        }
         if !readiness.unknownLeaders.isEmpty || cluster.metadataIsStale {
             refreshMetadata(readiness.unknownLeaders)
         }
@@ -200,12 +207,14 @@ final class Sender: @unchecked Sendable {
     private func send(to node: Int32, over connection: BrokerConnection) {
         let metadata = cluster.metadata
         while !stopped, inFlight[node, default: 0] < configuration.maxInFlightRequestsPerConnection {
-            let batches = accumulator.drain(node: node, metadata: metadata, maxRequestSize: configuration.maxRequestSize,
+            let drained = accumulator.drain(node: node, metadata: metadata, maxRequestSize: configuration.maxRequestSize,
                                             now: .now()) { key, batch in
                 idempotence?.canSend(batch, of: key) ?? true
             }
-            guard !batches.isEmpty else { return }
-            send(batches, to: node, over: connection)
+            guard !drained.batches.isEmpty else { return }
+            send(drained.batches, to: node, over: connection)
+            // Nothing else ready: spare the accumulator's lock (which the appending threads are taking) a look.
+            guard drained.moreReady else { return }
         }
     }
 
@@ -240,11 +249,13 @@ final class Sender: @unchecked Sendable {
         if configuration.acks == .none {
             connection.sendRequestWithoutResponse(request).hop(to: eventLoop).whenComplete { result in
                 self.inFlight[node, default: 1] -= 1
-                switch result {
-                case .success:
-                    for batch in batchesSent { self.succeeded(batch, baseOffset: -1, logAppendTime: -1) }
-                case .failure(let error):
-                    for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
+                self.finishingTogether {
+                    switch result {
+                    case .success:
+                        for batch in batchesSent { self.succeeded(batch, baseOffset: -1, logAppendTime: -1) }
+                    case .failure(let error):
+                        for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
+                    }
                 }
                 self.run()
             }
@@ -255,12 +266,14 @@ final class Sender: @unchecked Sendable {
             self.outstanding.wrappingSubtract(1, ordering: .relaxed)
             self.metrics.requestLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
             self.metrics.requestsInFlight.record(self.outstanding.load(ordering: .relaxed))
-            switch result {
-            case .success(let response):
-                self.handle(response, for: batchesSent)
-            case .failure(let error):
-                self.logger.debug("produce to node \(node) failed: \(error)")
-                for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
+            self.finishingTogether {
+                switch result {
+                case .success(let response):
+                    self.handle(response, for: batchesSent)
+                case .failure(let error):
+                    self.logger.debug("produce to node \(node) failed: \(error)")
+                    for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
+                }
             }
             self.run()
         }
@@ -379,14 +392,40 @@ final class Sender: @unchecked Sendable {
             }
         }
         let reports = batch.complete(outcome)
-        if let buffer = batch.takeEncodedBuffer() { memory.recycle(buffer) }
-        memory.release(batch.reservedBytes)
-        metrics.bufferAvailable.record(memory.available)
-        accumulator.completed(batch)
+        if finishing != nil {
+            finishing!.append(batch)
+        } else {
+            giveBack([batch])
+        }
         if !reports.isEmpty, events != nil {
             if pendingReports.isEmpty { eventLoop.execute { self.emitReports() } }
             pendingReports.append(reports)
         }
+    }
+
+    /// Runs `body`, giving the batches it finishes back to the memory pool and the accumulator together at its
+    /// end: one turn of each lock (which the appending threads are taking) per response rather than per batch.
+    private func finishingTogether(_ body: () -> Void) {
+        let outer = finishing == nil
+        if outer { finishing = [] }
+        body()
+        guard outer, let done = finishing else { return }
+        finishing = nil
+        if !done.isEmpty { giveBack(done) }
+    }
+
+    /// A finished batch's buffer and memory go back to the pool, and it no longer holds up `flush()`.
+    private func giveBack(_ batches: [ProducerBatch]) {
+        var buffers: [ByteBuffer] = []
+        var bytes = 0
+        for batch in batches {
+            if let buffer = batch.takeEncodedBuffer() { buffers.append(buffer) }
+            bytes += batch.reservedBytes
+        }
+        memory.recycle(buffers)
+        memory.release(bytes)
+        metrics.bufferAvailable.record(memory.available)
+        accumulator.completed(batches)
     }
 
     private func emitReports() {
