@@ -9,16 +9,25 @@ enum OutputFormat: String, Sendable {
     case value, kv, json
 }
 
-/// Records written to stdout as bytes, a large chunk at a time: values are copied from the fetched buffers
-/// straight into the output, with no `String` made per record.
+/// Records written to stdout as bytes, a large chunk at a time, with no `String` made per record. Small values
+/// are copied into the output; a value of `borrowThreshold` bytes or more is not copied at all: it is written
+/// (`writev`) from the buffer it was fetched into, between the copied bytes around it.
 struct RecordOutput {
     private let format: OutputFormat
+    /// The bytes made here: separators, small values, JSON.
     private var pending: [UInt8] = []
+    /// Large values to write where they lie, in order: each goes out after `pending[..<offset]`.
+    private var borrowed: [(offset: Int, bytes: ByteBuffer)] = []
+    private var borrowedBytes = 0
     private static let chunk = 256 * 1024
+    static let borrowThreshold = 2048
+    /// At most this many borrowed values per flush: two iovecs each stays far below IOV_MAX (1024).
+    private static let maxBorrowed = 256
 
     init(format: OutputFormat) {
         self.format = format
         pending.reserveCapacity(Self.chunk + 64 * 1024)
+        borrowed.reserveCapacity(Self.maxBorrowed)
     }
 
     mutating func append(_ record: ConsumerRecord) {
@@ -33,24 +42,61 @@ struct RecordOutput {
             appendJSON(record)
         }
         pending.append(UInt8(ascii: "\n"))
-        if pending.count >= Self.chunk { flush() }
+        if pending.count + borrowedBytes >= Self.chunk || borrowed.count >= Self.maxBorrowed { flush() }
     }
 
     mutating func flush() {
-        var written = 0
-        pending.withUnsafeBytes { bytes in
-            while written < bytes.count {
-                let result = write(1, bytes.baseAddress! + written, bytes.count - written)
-                if result > 0 {
-                    written += result
-                } else if result < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return // stdout closed: nothing more can be printed
+        if borrowed.isEmpty {
+            pending.withUnsafeBytes { Self.writeAll([iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)]) }
+        } else {
+            pending.withUnsafeBytes { made in
+                var vectors: [iovec] = []
+                vectors.reserveCapacity(2 * borrowed.count + 1)
+                var written = 0
+                func addMade(upTo end: Int) {
+                    if end > written, let base = made.baseAddress {
+                        vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: base + written), iov_len: end - written))
+                    }
+                    written = end
                 }
+                for (offset, bytes) in borrowed {
+                    addMade(upTo: offset)
+                    // The pointer is used after the closure returns: `borrowed` holds the buffer (and so its
+                    // storage, which does not move while nothing writes to it) until the write below is done.
+                    bytes.withUnsafeReadableBytes { value in
+                        vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: value.baseAddress), iov_len: value.count))
+                    }
+                }
+                addMade(upTo: made.count)
+                Self.writeAll(vectors)
             }
         }
         pending.removeAll(keepingCapacity: true)
+        borrowed.removeAll(keepingCapacity: true)
+        borrowedBytes = 0
+    }
+
+    /// Writes every byte the vectors point at to stdout (retrying short writes and EINTR); stops if stdout is
+    /// closed.
+    private static func writeAll(_ vectors: [iovec]) {
+        var vectors = vectors.filter { $0.iov_len > 0 }
+        var first = 0
+        while first < vectors.count {
+            let result = vectors[first...].withUnsafeBufferPointer { writev(1, $0.baseAddress, Int32($0.count)) }
+            if result <= 0 {
+                if result < 0 && errno == EINTR { continue }
+                return // stdout closed: nothing more can be printed
+            }
+            var done = result
+            while first < vectors.count, done >= vectors[first].iov_len {
+                done -= vectors[first].iov_len
+                first += 1
+            }
+            if first < vectors.count, done > 0 {
+                vectors[first].iov_base += done
+                vectors[first].iov_len -= done
+            }
+        }
     }
 
     /// The bytes as they are, or `null`.
@@ -59,7 +105,12 @@ struct RecordOutput {
             pending.append(contentsOf: "null".utf8)
             return
         }
-        bytes.withUnsafeReadableBytes { pending.append(contentsOf: $0) }
+        if bytes.readableBytes >= Self.borrowThreshold {
+            borrowed.append((pending.count, bytes))
+            borrowedBytes += bytes.readableBytes
+        } else {
+            bytes.withUnsafeReadableBytes { pending.append(contentsOf: $0) }
+        }
     }
 
     // MARK: - JSON
