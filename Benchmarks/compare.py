@@ -236,6 +236,18 @@ def check_theirs_consumed(result, count):
         raise RuntimeError("rdkafka_performance -C failed (%s): %s" % (result.status, text[-800:]))
 
 
+def delete_topics(bootstrap, names):
+    """Deletes a row's topics once it is done with them. The broker's data directory would otherwise grow by
+    gigabytes over the run, until the kernel throttles its writes to the disk's speed: the rows measured last would
+    then time the disk (the same for both clients), not the clients."""
+    from kafka.admin import KafkaAdminClient
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    try:
+        admin.delete_topics(list(names))
+    finally:
+        admin.close()
+
+
 def populate(bootstrap, topic, count, size, codec="none", partitions=None):
     """Writes `count` records with librdkafka (fast, and so not what is measured)."""
     if partitions:
@@ -292,18 +304,21 @@ MATCHED = {"ours": ["--acks", "1", "--linger-ms", "5", "--batch-size", "1000000"
 def produce_row(broker, name, count, size, ours_flags, theirs_flags, rounds, with_202=False):
     ours, theirs, theirs_202 = [], [], []
     for _ in range(rounds):
-        topic = unique("ours")
-        result = run(ours_produce(broker.bootstrap, topic, count, size, ours_flags))
+        ours_topic = unique("ours")
+        result = run(ours_produce(broker.bootstrap, ours_topic, count, size, ours_flags))
         check_ours_produced(result, count)
         ours.append(result)
-        topic = unique("theirs")
-        result = run(theirs_produce(broker.bootstrap, topic, count, size, theirs_flags), env=LIBRDKAFKA_216)
+        theirs_topic = unique("theirs")
+        result = run(theirs_produce(broker.bootstrap, theirs_topic, count, size, theirs_flags), env=LIBRDKAFKA_216)
         check_theirs_produced(result, count)
         theirs.append(result)
+        used = [ours_topic, theirs_topic]
         if with_202:
-            result = run(theirs_produce(broker.bootstrap, unique("theirs202"), count, size, theirs_flags))
+            used.append(unique("theirs202"))
+            result = run(theirs_produce(broker.bootstrap, used[-1], count, size, theirs_flags))
             check_theirs_produced(result, count)
             theirs_202.append(result)
+        delete_topics(broker.bootstrap, used)
     add_row(name, count, ours, theirs, theirs_202 or None)
 
 
@@ -322,8 +337,8 @@ def consume_row(broker, name, count, partitions, codec, rounds, size=100, with_2
             result = run(theirs_consume(broker.bootstrap, topic, count, partitions, theirs_flags))
             check_theirs_consumed(result, count)
             theirs_202.append(result)
+    delete_topics(broker.bootstrap, [topic])
     add_row(name, count, ours, theirs, theirs_202 or None)
-    return topic
 
 
 def run_together(commands):
@@ -367,6 +382,7 @@ def group_row(broker, count, rounds, name, ours_flags):
         for result in results:
             check_theirs_consumed(result, count // 2)
         theirs.append(Run(wall, sum(r.cpu for r in results), max(r.rss_mb for r in results), 0, "", ""))
+    delete_topics(broker.bootstrap, [topic])
     add_row(name, count, ours, theirs)
 
 
@@ -388,6 +404,7 @@ def latency_row(broker, rate, seconds, rounds):
         _, err = consumer.communicate(timeout=60)
         stats = json.loads([line for line in err.splitlines() if line.startswith("{")][-1])
         results["ours"].append((stats["latency_p50_ms"], stats["latency_p99_ms"]))
+        delete_topics(broker.bootstrap, [topic])
 
         topic = unique("latency-theirs")
         create_topic(broker.bootstrap, topic, 3)
@@ -403,6 +420,7 @@ def latency_row(broker, rate, seconds, rounds):
         with open(latencies) as f:
             values = sorted(int(line) for line in f if line.strip())
         results["theirs"].append((values[len(values) // 2] / 1000, values[min(len(values) - 1, int(len(values) * 0.99))] / 1000))
+        delete_topics(broker.bootstrap, [topic])
     ours50 = median([p50 for p50, _ in results["ours"]])
     ours99 = median([p99 for _, p99 in results["ours"]])
     theirs50 = median([p50 for p50, _ in results["theirs"]])
