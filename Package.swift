@@ -102,10 +102,11 @@ let package = Package(
         ),
 
         // MARK: Examples
+        .target(name: "CKafkaToolProcess", path: "Examples/CKafkaToolProcess"),
         .executableTarget(
             name: "kafka-producer",
             dependencies: [
-                "KafkaClient", "KafkaCompression", "KafkaProtocol",
+                "KafkaClient", "KafkaCompression", "KafkaProtocol", "CKafkaToolProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKafkaToolProcess
 import Foundation
 import KafkaClient
 import KafkaCompression
@@ -80,6 +81,8 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     var logLevel = "warning"
 
     func validate() throws {
+        // One malloc arena, set when the executable is loaded (see kafka_tool_process.c).
+        kafka_tool_process_settings_linked()
         guard ["0", "1", "all", "-1"].contains(acks) else { throw ValidationError("--acks must be 0, 1 or all") }
         guard CompressionCodec(name: compression) != nil else { throw ValidationError("unknown --compression \(compression)") }
         guard ["sticky", "round-robin"].contains(partitioner) else { throw ValidationError("--partitioner must be sticky or round-robin") }
