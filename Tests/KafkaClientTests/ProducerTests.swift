@@ -318,6 +318,46 @@ struct ProducerTests {
         }
     }
 
+    @Test("large values are sent from the caller's buffers, not copied, and arrive byte for byte; split and retried too",
+          arguments: [CompressionCodec.none, .lz4])
+    func largeValuesByReference(codec: CompressionCodec) async throws {
+        try await withBroker { broker in
+            // 30,000-byte batches at most on "limited": batches of large values are refused and split, down to one
+            // record, and the 100 KB record fails as too large, with its own report.
+            try broker.createTopic("large")
+            try broker.createTopic("limited", configs: ["max.message.bytes": "30000"])
+            let (producer, events) = try KafkaProducer.makeWithDeliveryReports(
+                configuration: producerConfiguration(broker) { $0.compression = codec; $0.linger = .milliseconds(20) },
+                logger: testLogger)
+            let sizes = [10, 2047, 2048, 10_000, 0, 100_000, 3, 4096, 20_000]
+            // Bytes that do not compress (xorshift), so that lz4 leaves the 100 KB value too large as well.
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            let values = sizes.map { size in
+                ByteBuffer(bytes: (0..<size).map { _ in
+                    state ^= state << 13
+                    state ^= state >> 7
+                    state ^= state << 17
+                    return UInt8(truncatingIfNeeded: state)
+                })
+            }
+            for topic in ["large", "limited"] {
+                for (index, value) in values.enumerated() {
+                    try await producer.enqueue(ProducerRecord(topic: topic, partition: 0, key: "k\(index)", value: value,
+                                                              headers: [RecordHeader(key: "n", value: "\(index)")]))
+                }
+            }
+            let reports = await collectReports(events, count: 2 * values.count)
+            await producer.shutdown()
+            #expect(reports.count == 2 * values.count)
+            let stored = try await readPartition(broker, topic: "large", partition: 0, expect: values.count)
+            #expect(stored.map(\.value) == values)
+            #expect(stored.map(\.keyString) == values.indices.map { "k\($0)" })
+            // On the limited topic every record that fits alone is written, in order; the 100 KB one is refused.
+            let limited = try await readPartition(broker, topic: "limited", partition: 0, expect: values.count - 1)
+            #expect(limited.map(\.value) == values.filter { $0.readableBytes != 100_000 })
+        }
+    }
+
     @Test("a batch the broker finds too large is split and every record is delivered, in order")
     func splitting() async throws {
         try await withBroker { broker in

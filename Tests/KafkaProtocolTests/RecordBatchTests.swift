@@ -217,6 +217,44 @@ struct RecordBatchTests {
         }
     }
 
+    @Test("a batch that refers to its large values is, with them written in, byte for byte the batch that copies them",
+          arguments: [CompressionCodec.none, .lz4])
+    func referencedValues(codec: CompressionCodec) throws {
+        let sizes = [10, 2047, 2048, 10_000, 0, 100_000, 3]
+        var copying = RecordBatchBuilder()
+        var referencing = RecordBatchBuilder()
+        for (index, size) in sizes.enumerated() {
+            let value = ByteBuffer(bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) })
+            let key = ByteBuffer(string: "key-\(index)")
+            let headers = [RecordHeader(key: "n", value: "\(index)")]
+            copying.append(timestamp: 1_000 + Int64(index), key: key, value: value, headers: headers)
+            key.withUnsafeReadableBytes { key in
+                if size >= 2048 {
+                    referencing.append(timestamp: 1_000 + Int64(index), key: key, referencing: value, headers: headers)
+                } else {
+                    value.withUnsafeReadableBytes { referencing.append(timestamp: 1_000 + Int64(index), key: key, value: $0, headers: headers) }
+                }
+            }
+        }
+        #expect(referencing.sizeInBytes == copying.sizeInBytes)
+        let copied = try copying.build(compression: codec)
+        let (batch, values) = try referencing.finishReferencing(compression: codec)
+        // Uncompressed, the three large values stay where they are; compressed, they were compressed with the rest.
+        #expect(values.map(\.bytes.readableBytes) == (codec == .none ? [2048, 10_000, 100_000] : []))
+        let joined = RecordBatchBuilder.joined(batch, values)
+        if codec == .none {
+            #expect(joined == copied)
+        }
+        let decoded = try RecordBatch(joined)
+        try decoded.verifyChecksum()
+        #expect(try decoded.allRecords().map { $0.value?.readableBytes ?? -1 } == sizes)
+        // What a producer writes: the bytes around each value and the values, back to back.
+        let pieces = RecordBatchBuilder.pieces(of: batch, referencing: values)
+        #expect(pieces.count == 2 * values.count + 1)
+        #expect(RecordSet(pieces: pieces).buffer == joined)
+        #expect(RecordSet(pieces: pieces).byteCount == joined.readableBytes)
+    }
+
     // MARK: - Bad input
 
     @Test("a flipped byte fails the CRC check")

@@ -1,7 +1,8 @@
 import NIOCore
 
-/// Bytes a record's key or value can be given as. The producer copies them once, straight into the batch;
-/// none of these conformances allocates to hand the bytes over.
+/// Bytes a record's key or value can be given as. The producer copies them once, straight into the batch (a
+/// `ByteBuffer` value of 2 KiB or more in an uncompressed batch is referenced instead, and written from where it
+/// is); none of these conformances allocates to hand the bytes over.
 public protocol KafkaBytes: Sendable {
     var kafkaByteCount: Int { get }
     func withKafkaBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result

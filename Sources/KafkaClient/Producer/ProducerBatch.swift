@@ -9,6 +9,9 @@ import Tracing
 /// While open it lives in the accumulator and is changed only under its lock; once drained it belongs to the
 /// sender's event loop (and goes back to the accumulator, under its lock, for a retry).
 final class ProducerBatch: @unchecked Sendable {
+    /// Values this large (in a `ByteBuffer`) are referenced by an uncompressed batch rather than copied into it.
+    static let valueReferenceThreshold = 2048
+
     let serial: UInt64
     let topic: String
     let partition: Int32
@@ -19,8 +22,15 @@ final class ProducerBatch: @unchecked Sendable {
     // Fields the record path touches are exempt from dynamic exclusivity checks: they change only under the
     // accumulator's lock (while open) or on the sender's event loop (once drained), never both at once.
     @exclusivity(unchecked) private var builder: RecordBatchBuilder
-    /// The encoded batch, once closed (compressed, with producer state and CRC).
+    /// The encoded batch, once closed (compressed, with producer state and CRC). With referenced values it holds
+    /// the bytes around them.
     private(set) var encoded: ByteBuffer?
+    /// Values of at least this many bytes are referenced, not copied (nil: all are copied, as for a batch that
+    /// will be compressed).
+    private let referencingValuesFrom: Int?
+    /// Large values the batch refers to instead of holding copies: written in their places when it is sent.
+    private var referencedValues: [ReferencedValue] = []
+    private var referencedBytes = 0
     /// No more records go in.
     @exclusivity(unchecked) private(set) var isFull = false
 
@@ -46,8 +56,11 @@ final class ProducerBatch: @unchecked Sendable {
 
     /// - Parameter buffer: storage of a finished batch to write into (see ``MemoryPool``), else a new buffer of
     ///   `capacity` (or `reservedBytes`) is allocated.
+    /// - Parameter referencingValuesFrom: values of at least this many bytes, held in a `ByteBuffer`, are referenced
+    ///   rather than copied (uncompressed batches: the value is written from the caller's buffer).
     init(serial: UInt64, topic: String, partition: Int32, reservedBytes: Int, now: NIODeadline, capacity: Int? = nil,
-         buffer: consuming ByteBuffer? = nil) {
+         buffer: consuming ByteBuffer? = nil, referencingValuesFrom: Int? = nil) {
+        self.referencingValuesFrom = referencingValuesFrom
         self.serial = serial
         self.topic = topic
         self.partition = partition
@@ -63,7 +76,7 @@ final class ProducerBatch: @unchecked Sendable {
     var recordCount: Int { recordIds.count }
     /// Records whose `send` caller waits for the outcome.
     var waiterCount: Int { waiters.reduce(0) { $0 + ($1.waiter.continuation == nil ? 0 : 1) } }
-    var sizeInBytes: Int { encoded?.readableBytes ?? builder.sizeInBytes }
+    var sizeInBytes: Int { encoded.map { $0.readableBytes + referencedBytes } ?? builder.sizeInBytes }
     var isClosed: Bool { encoded != nil }
 
     /// Appends when the record fits within `limit` bytes (an empty batch takes any record).
@@ -80,9 +93,13 @@ final class ProducerBatch: @unchecked Sendable {
         } else if builder.sizeInBytes + recordSize > limit {
             return false
         }
-        withOptionalBytes(key) { key in
-            withOptionalBytes(value) { value in
-                builder.append(timestamp: timestamp, key: key, value: value, headers: headers)
+        if let threshold = referencingValuesFrom, case .buffer(let large)? = value, large.readableBytes >= threshold {
+            withOptionalBytes(key) { key in builder.append(timestamp: timestamp, key: key, referencing: large, headers: headers) }
+        } else {
+            withOptionalBytes(key) { key in
+                withOptionalBytes(value) { value in
+                    builder.append(timestamp: timestamp, key: key, value: value, headers: headers)
+                }
             }
         }
         if let waiter { waiters.append((recordIds.count, waiter)) }
@@ -97,25 +114,46 @@ final class ProducerBatch: @unchecked Sendable {
     /// Encodes the batch: compression and producer state are applied once, here. With compression, the buffer
     /// the records were written into is no longer needed and goes to `recycle`.
     func close(compression: CompressionCodec, level: Int?, workspace: CompressionWorkspace,
-               recycle: (ByteBuffer) -> Void) throws(RecordBatchError) -> ByteBuffer {
-        if let encoded { return encoded }
+               recycle: (ByteBuffer) -> Void) throws(RecordBatchError) -> RecordSet {
+        if let encoded { return records(of: encoded) }
         isFull = true
         builder.producerId = producerId
         builder.producerEpoch = producerEpoch
         builder.baseSequence = baseSequence
         uncompressedBytes = builder.sizeInBytes
-        let built = try builder.finish(compression: compression, level: level, workspace: workspace)
+        let (built, values) = try builder.finishReferencing(compression: compression, level: level, workspace: workspace)
         // Uncompressed, `built` is the records' buffer itself; compressed, that buffer is free now.
         let records = builder.takeBuffer()
         if compression != .none { recycle(records) }
         encoded = built
-        return built
+        referencedValues = values
+        referencedBytes = values.reduce(0) { $0 + $1.bytes.readableBytes }
+        return self.records(of: built)
     }
 
-    /// The encoded batch's buffer, for the next batch, once the batch is done (its records were reported).
+    /// The encoded batch as it goes out: one buffer, or the bytes around each referenced value and the values.
+    private func records(of batch: ByteBuffer) -> RecordSet {
+        guard !referencedValues.isEmpty else { return RecordSet(batch) }
+        return RecordSet(pieces: RecordBatchBuilder.pieces(of: batch, referencing: referencedValues))
+    }
+
+    /// The encoded batch's buffer, for the next batch, once the batch is done (its records were reported). The
+    /// referenced values are let go.
     func takeEncodedBuffer() -> ByteBuffer? {
-        defer { encoded = nil }
+        defer {
+            encoded = nil
+            referencedValues = []
+        }
         return encoded
+    }
+
+    /// The encoded batch in one buffer, referenced values written in (a copy), for the rare paths that rewrite or
+    /// decode it.
+    private func joinReferencedValues() {
+        guard let batch = encoded, !referencedValues.isEmpty else { return }
+        encoded = RecordBatchBuilder.joined(batch, referencedValues)
+        referencedValues = []
+        referencedBytes = 0
     }
 
     /// Rewrites producer id, epoch and sequence of an encoded batch being retried under new idempotence state.
@@ -123,6 +161,7 @@ final class ProducerBatch: @unchecked Sendable {
         self.producerId = producerId
         producerEpoch = epoch
         self.baseSequence = baseSequence
+        joinReferencedValues()
         if var bytes = encoded {
             encoded = nil // the only reference, so that the rewrite does not copy the batch
             RecordBatchBuilder.rewriteProducerState(in: &bytes, producerId: producerId, producerEpoch: epoch,
@@ -150,6 +189,7 @@ final class ProducerBatch: @unchecked Sendable {
 
     /// The records, for splitting a batch the broker found too large.
     func decodedRecords() throws -> [Record] {
+        joinReferencedValues()
         guard let encoded else { return [] }
         return try RecordBatch(encoded).allRecords()
     }

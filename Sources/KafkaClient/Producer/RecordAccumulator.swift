@@ -31,9 +31,12 @@ final class RecordAccumulator: @unchecked Sendable {
     /// Keyless records in turn across the partitions (else sticky).
     let roundRobin: Bool
     let ignoreKeys: Bool
+    /// Uncompressed batches refer to large values instead of copying them (see ``ProducerBatch``).
+    private let referencingValuesFrom: Int?
     private let memory: MemoryPool
 
     init(configuration: ProducerConfiguration, memory: MemoryPool) {
+        referencingValuesFrom = configuration.compression == .none ? ProducerBatch.valueReferenceThreshold : nil
         batchSize = configuration.batchSize
         linger = configuration.linger.timeAmount
         roundRobin = if case .roundRobin = configuration.partitioner { true } else { false }
@@ -165,7 +168,8 @@ final class RecordAccumulator: @unchecked Sendable {
             nextSerial &+= 1
             let now = NIODeadline.now()
             let batch = ProducerBatch(serial: nextSerial, topic: record.topic, partition: partition, reservedBytes: reserved,
-                                      now: now, buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil)
+                                      now: now, buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil,
+                                      referencingValuesFrom: referencingValuesFrom)
             let id = nextRecordId
             nextRecordId &+= 1
             _ = batch.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes, value: record.valueBytes, headers: record.headers,

@@ -228,10 +228,10 @@ final class Sender: @unchecked Sendable {
             do {
                 let encoded = try batch.close(compression: configuration.compression, level: configuration.compressionLevel,
                                               workspace: workspace, recycle: memory.recycle)
-                metrics.batchSize.record(encoded.readableBytes)
-                metrics.compressionRatio.record(Double(encoded.readableBytes) / Double(max(batch.uncompressedBytes, 1)))
+                metrics.batchSize.record(encoded.byteCount)
+                metrics.compressionRatio.record(Double(encoded.byteCount) / Double(max(batch.uncompressedBytes, 1)))
                 if topics[batch.topic] == nil { order.append(batch.topic) }
-                topics[batch.topic, default: []].append(.init(index: batch.partition, records: RecordSet(encoded)))
+                topics[batch.topic, default: []].append(.init(index: batch.partition, records: encoded))
                 sent.append(batch)
             } catch {
                 idempotence?.answered(batch, of: key)

@@ -6,6 +6,10 @@ import NIOCore
 /// fills in the header: length, CRC-32C, counts, timestamps and producer state.
 public struct RecordBatchBuilder {
     private var buffer: ByteBuffer
+    /// Values appended by reference (``append(timestamp:key:referencing:headers:)``): each belongs at `offset` bytes
+    /// into `buffer`'s readable bytes, where the buffer holds only the bytes around it.
+    private var referenced: [ReferencedValue] = []
+    private var referencedBytes = 0
     /// Records appended so far.
     public private(set) var recordCount: Int32 = 0
     /// The first record's timestamp; the others are stored as deltas from it.
@@ -60,8 +64,8 @@ public struct RecordBatchBuilder {
     /// Bytes the builder can hold without growing its buffer, header included.
     public var capacity: Int { buffer.capacity }
 
-    /// Uncompressed size of the batch so far, header included.
-    public var sizeInBytes: Int { buffer.readableBytes }
+    /// Uncompressed size of the batch so far, header included (values appended by reference too).
+    public var sizeInBytes: Int { buffer.readableBytes + referencedBytes }
 
     /// Bytes one record will add to ``sizeInBytes``, computed without encoding it. (Inlinable: a producer calls
     /// it for every record.)
@@ -82,13 +86,34 @@ public struct RecordBatchBuilder {
         value: UnsafeRawBufferPointer?,
         headers: [RecordHeader] = []
     ) {
+        _ = writeRecord(timestamp: timestamp, key: key, valueLength: value?.count, value: value, headers: headers)
+    }
+
+    /// Appends a record whose value is not copied: the batch keeps a reference to `value` and
+    /// ``finishReferencing(compression:level:workspace:)`` hands it back to be written in its place. For large
+    /// values of a producer's batch: it spares a copy of every value byte, and the memory to hold it.
+    public mutating func append(timestamp: Int64, key: UnsafeRawBufferPointer?, referencing value: ByteBuffer,
+                                headers: [RecordHeader] = []) {
+        let offset = writeRecord(timestamp: timestamp, key: key, valueLength: value.readableBytes, value: nil, headers: headers)
+        referenced.append(ReferencedValue(offset: offset, bytes: value))
+        referencedBytes += value.readableBytes
+    }
+
+    /// Writes a record in one pass over bytes reserved for its exact size. With a `valueLength` but no `value`
+    /// bytes, the value is left out (its length is written) and the returned offset, in the buffer's readable
+    /// bytes, is where it belongs.
+    @inline(__always)
+    private mutating func writeRecord(timestamp: Int64, key: UnsafeRawBufferPointer?, valueLength: Int?,
+                                      value: UnsafeRawBufferPointer?, headers: [RecordHeader]) -> Int {
         if recordCount == 0 { baseTimestamp = timestamp }
         maxTimestamp = max(maxTimestamp, timestamp)
         let timestampDelta = timestamp &- baseTimestamp
         let offsetDelta = recordCount
-        let body = Self.bodySize(keyLength: key?.count, valueLength: value?.count, headers: headers,
+        let body = Self.bodySize(keyLength: key?.count, valueLength: valueLength, headers: headers,
                                  timestampDelta: timestampDelta, offsetDelta: offsetDelta)
-        let total = body + VarintSize.signed(Int64(body))
+        let leftOut = value == nil ? (valueLength ?? 0) : 0
+        let total = body + VarintSize.signed(Int64(body)) - leftOut
+        var valueOffset = buffer.readableBytes
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { destination in
             var out = RawWriter(base: destination.baseAddress!)
             out.varint(Int64(body))
@@ -96,7 +121,12 @@ public struct RecordBatchBuilder {
             out.varint(timestampDelta)
             out.varint(Int64(offsetDelta))
             out.field(key)
-            out.field(value)
+            if let valueLength, value == nil {
+                out.varint(Int64(valueLength))
+                valueOffset += out.offset
+            } else {
+                out.field(value)
+            }
             out.varint(Int64(headers.count))
             for header in headers {
                 var name = header.key
@@ -111,6 +141,7 @@ public struct RecordBatchBuilder {
             return out.offset
         }
         recordCount += 1
+        return valueOffset
     }
 
     /// Appends a record whose key and value are in `ByteBuffer`s.
@@ -140,6 +171,60 @@ public struct RecordBatchBuilder {
         level: Int? = nil,
         workspace: CompressionWorkspace? = nil
     ) throws(RecordBatchError) -> ByteBuffer {
+        if !referenced.isEmpty {
+            buffer = Self.joined(buffer, referenced)
+            referenced = []
+            referencedBytes = 0
+        }
+        return try finishWritten(compression: compression, level: level, workspace: workspace)
+    }
+
+    /// ``finish(compression:level:workspace:)`` that leaves values appended by reference where they are: without
+    /// compression the batch buffer holds the bytes around them, and they are returned to be written in their
+    /// places (header and CRC cover them). With compression they are compressed with the rest (none returned).
+    public mutating func finishReferencing(
+        compression: CompressionCodec = .none,
+        level: Int? = nil,
+        workspace: CompressionWorkspace? = nil
+    ) throws(RecordBatchError) -> (batch: ByteBuffer, values: [ReferencedValue]) {
+        guard compression == .none, !referenced.isEmpty else {
+            return (try finish(compression: compression, level: level, workspace: workspace), [])
+        }
+        let values = referenced
+        referenced = []
+        referencedBytes = 0
+        return (try finishWritten(compression: .none, values: values), values)
+    }
+
+    /// The batch as it is written: the bytes around each referenced value (slices of `batch`) and the values, in
+    /// order.
+    public static func pieces(of batch: ByteBuffer, referencing values: [ReferencedValue]) -> [ByteBuffer] {
+        var pieces: [ByteBuffer] = []
+        pieces.reserveCapacity(2 * values.count + 1)
+        var position = 0
+        for value in values {
+            pieces.append(batch.getSlice(at: batch.readerIndex + position, length: value.offset - position)!)
+            pieces.append(value.bytes)
+            position = value.offset
+        }
+        pieces.append(batch.getSlice(at: batch.readerIndex + position, length: batch.readableBytes - position)!)
+        return pieces
+    }
+
+    /// The batch with the referenced values written in their places (one copy of each).
+    public static func joined(_ batch: ByteBuffer, _ values: [ReferencedValue]) -> ByteBuffer {
+        let pieces = pieces(of: batch, referencing: values)
+        var joined = ByteBufferAllocator().buffer(capacity: pieces.reduce(0) { $0 + $1.readableBytes })
+        for piece in pieces { joined.writeImmutableBuffer(piece) }
+        return joined
+    }
+
+    private mutating func finishWritten(
+        compression: CompressionCodec,
+        level: Int? = nil,
+        workspace: CompressionWorkspace? = nil,
+        values: [ReferencedValue] = []
+    ) throws(RecordBatchError) -> ByteBuffer {
         var batch: ByteBuffer
         if compression == .none {
             // Moved out, so that writing the header below does not copy the records (copy-on-write).
@@ -165,7 +250,8 @@ public struct RecordBatchBuilder {
             compression: compression, timestampType: timestampType, isTransactional: isTransactional, isControl: isControl
         )
         batch.setInteger(baseOffset, at: start + RecordBatchLayout.baseOffset)
-        batch.setInteger(Int32(batch.readableBytes - RecordBatchLayout.logOverhead), at: start + RecordBatchLayout.batchLength)
+        let valueBytes = values.reduce(0) { $0 + $1.bytes.readableBytes }
+        batch.setInteger(Int32(batch.readableBytes + valueBytes - RecordBatchLayout.logOverhead), at: start + RecordBatchLayout.batchLength)
         batch.setInteger(partitionLeaderEpoch, at: start + RecordBatchLayout.partitionLeaderEpoch)
         batch.setInteger(RecordBatchLayout.currentMagic, at: start + RecordBatchLayout.magic)
         batch.setInteger(attributes.rawValue, at: start + RecordBatchLayout.attributes)
@@ -176,7 +262,17 @@ public struct RecordBatchBuilder {
         batch.setInteger(producerEpoch, at: start + RecordBatchLayout.producerEpoch)
         batch.setInteger(baseSequence, at: start + RecordBatchLayout.baseSequence)
         batch.setInteger(recordCount, at: start + RecordBatchLayout.recordCount)
-        let crc = batch.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchLayout.attributes...])) }
+        let crc = batch.withUnsafeReadableBytes { raw in
+            // Over the bytes from the attributes on, each referenced value in its place.
+            var crc: UInt32 = 0
+            var position = RecordBatchLayout.attributes
+            for value in values {
+                crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[position..<value.offset]), continuing: crc)
+                crc = value.bytes.withUnsafeReadableBytes { CRC32C.checksum($0, continuing: crc) }
+                position = value.offset
+            }
+            return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[position...]), continuing: crc)
+        }
         batch.setInteger(crc, at: start + RecordBatchLayout.crc)
         return batch
     }

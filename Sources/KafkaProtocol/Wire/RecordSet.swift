@@ -11,6 +11,9 @@ public struct RecordSet: Sendable, Hashable {
         case memory(ByteBuffer)
         /// In a region of a file, sent with `sendfile`.
         case file(FileRegion)
+        /// In memory, in pieces written back to back: a producer's batch that refers to its large values instead of
+        /// holding copies of them.
+        case pieces([ByteBuffer])
     }
 
     /// The bytes.
@@ -26,36 +29,50 @@ public struct RecordSet: Sendable, Hashable {
         storage = .file(fileRegion)
     }
 
+    /// Batches in memory, in pieces written back to back.
+    public init(pieces: [ByteBuffer]) {
+        storage = .pieces(pieces)
+    }
+
     /// The payload's size in bytes.
     public var byteCount: Int {
         switch storage {
         case .memory(let buffer): buffer.readableBytes
         case .file(let region): region.readableBytes
+        case .pieces(let pieces): pieces.reduce(0) { $0 + $1.readableBytes }
         }
     }
 
-    /// The bytes, when they are in memory.
+    /// The bytes, when they are in memory (pieces are joined, a copy).
     public var buffer: ByteBuffer? {
-        if case .memory(let buffer) = storage { return buffer }
-        return nil
+        switch storage {
+        case .memory(let buffer):
+            return buffer
+        case .file:
+            return nil
+        case .pieces(let pieces):
+            var joined = ByteBufferAllocator().buffer(capacity: byteCount)
+            for piece in pieces { joined.writeImmutableBuffer(piece) }
+            return joined
+        }
     }
 
     /// Equal bytes in memory, or the same region of the same file.
     public static func == (lhs: RecordSet, rhs: RecordSet) -> Bool {
         switch (lhs.storage, rhs.storage) {
-        case let (.memory(a), .memory(b)):
-            a == b
         case let (.file(a), .file(b)):
             a.fileHandle === b.fileHandle && a.readerIndex == b.readerIndex && a.endIndex == b.endIndex
-        default:
+        case (.file, _), (_, .file):
             false
+        default:
+            lhs.buffer == rhs.buffer
         }
     }
 
     /// Hashes what `==` compares.
     public func hash(into hasher: inout Hasher) {
         switch storage {
-        case .memory(let buffer):
+        case .memory, .pieces:
             hasher.combine(buffer)
         case .file(let region):
             hasher.combine(ObjectIdentifier(region.fileHandle))

@@ -53,12 +53,21 @@ public struct WireWriter {
         }
         buffer.writeKafkaLength(records.byteCount, compact: compact, classicWidth: 4)
         switch records.storage {
-        case .memory(let payload) where payload.readableBytes < spliceThreshold:
-            buffer.writeImmutableBuffer(payload)
         case .memory(let payload):
-            append(.buffer(payload))
+            write(payload)
         case .file(let region):
             append(.fileRegion(region))
+        case .pieces(let pieces):
+            for piece in pieces { write(piece) }
+        }
+    }
+
+    /// In-memory payload bytes: copied when small, spliced in as their own chunk when large.
+    private mutating func write(_ payload: ByteBuffer) {
+        if payload.readableBytes < spliceThreshold {
+            buffer.writeImmutableBuffer(payload)
+        } else {
+            append(.buffer(payload))
         }
     }
 
