@@ -49,6 +49,10 @@ static uint32_t gf2_multiply(uint32_t a, uint32_t b) {
 // zero bytes. (Computed by square-and-multiply of x; the test suite checks the combined result against
 // slice-by-8 on large buffers.)
 #define STREAM_BLOCK_SHIFT 0x35D73A62u
+// The same for blocks of 512 bytes, for what is left after the 4 KiB blocks, and for inputs of 1.5-12 KiB (a
+// value a producer writes from its caller's buffer, a 16 KiB batch): one stream would run at a third of the speed.
+#define SMALL_STREAM_BLOCK 512
+#define SMALL_STREAM_BLOCK_SHIFT 0x74C360A4u
 
 KAFKA_CRC_TARGET
 static uint32_t crc_words(uint32_t crc, const unsigned char *p, size_t length) {
@@ -63,24 +67,36 @@ static uint32_t crc_words(uint32_t crc, const unsigned char *p, size_t length) {
     return crc;
 }
 
+// Three blocks of `block` bytes checksummed as three independent streams, combined with `shift`
+// (x^(8 * block) modulo the polynomial).
+KAFKA_CRC_TARGET
+static inline uint32_t crc_three_blocks(uint32_t crc, const unsigned char *p, size_t block, uint32_t shift) {
+    uint32_t a = crc, b = 0, c = 0;
+    for (size_t i = 0; i < block; i += 8) {
+        uint64_t wa, wb, wc;
+        memcpy(&wa, p + i, 8);
+        memcpy(&wb, p + block + i, 8);
+        memcpy(&wc, p + 2 * block + i, 8);
+        a = CRC_U64(a, wa);
+        b = CRC_U64(b, wb);
+        c = CRC_U64(c, wc);
+    }
+    return gf2_multiply(gf2_multiply(a, shift) ^ b, shift) ^ c;
+}
+
 KAFKA_CRC_TARGET
 uint32_t kafka_crc32c_hardware(uint32_t state, const void *bytes, size_t length) {
     const unsigned char *p = bytes;
     uint32_t crc = state;
     while (length >= 3 * STREAM_BLOCK) {
-        uint32_t a = crc, b = 0, c = 0;
-        for (size_t i = 0; i < STREAM_BLOCK; i += 8) {
-            uint64_t wa, wb, wc;
-            memcpy(&wa, p + i, 8);
-            memcpy(&wb, p + STREAM_BLOCK + i, 8);
-            memcpy(&wc, p + 2 * STREAM_BLOCK + i, 8);
-            a = CRC_U64(a, wa);
-            b = CRC_U64(b, wb);
-            c = CRC_U64(c, wc);
-        }
-        crc = gf2_multiply(gf2_multiply(a, STREAM_BLOCK_SHIFT) ^ b, STREAM_BLOCK_SHIFT) ^ c;
+        crc = crc_three_blocks(crc, p, STREAM_BLOCK, STREAM_BLOCK_SHIFT);
         p += 3 * STREAM_BLOCK;
         length -= 3 * STREAM_BLOCK;
+    }
+    while (length >= 3 * SMALL_STREAM_BLOCK) {
+        crc = crc_three_blocks(crc, p, SMALL_STREAM_BLOCK, SMALL_STREAM_BLOCK_SHIFT);
+        p += 3 * SMALL_STREAM_BLOCK;
+        length -= 3 * SMALL_STREAM_BLOCK;
     }
     return crc_words(crc, p, length);
 }
