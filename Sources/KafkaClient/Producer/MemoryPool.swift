@@ -54,10 +54,10 @@ final class MemoryPool: Sendable {
 
     /// Keeps the buffers of finished batches (those of one response) for later ones, in one turn of the lock.
     func recycle(_ buffers: some Collection<ByteBuffer>) {
-        let kept = buffers.filter { $0.capacity >= pooledBufferSize && $0.capacity < 2 * pooledBufferSize }
-        guard !kept.isEmpty else { return }
+        func keeps(_ buffer: ByteBuffer) -> Bool { buffer.capacity >= pooledBufferSize && buffer.capacity < 2 * pooledBufferSize }
+        guard buffers.contains(where: keeps) else { return }
         free.withLockedValue { free in
-            for buffer in kept where free.count < maxPooledBuffers { free.append(buffer) }
+            for buffer in buffers where keeps(buffer) && free.count < maxPooledBuffers { free.append(buffer) }
         }
     }
 

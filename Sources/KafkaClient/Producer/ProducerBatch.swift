@@ -30,7 +30,6 @@ final class ProducerBatch: @unchecked Sendable {
     private let referencingValuesFrom: Int?
     /// Large values the batch refers to instead of holding copies: written in their places when it is sent.
     private var referencedValues: [ReferencedValue] = []
-    private var referencedBytes = 0
     /// No more records go in.
     @exclusivity(unchecked) private(set) var isFull = false
 
@@ -76,7 +75,10 @@ final class ProducerBatch: @unchecked Sendable {
     var recordCount: Int { recordIds.count }
     /// Records whose `send` caller waits for the outcome.
     var waiterCount: Int { waiters.reduce(0) { $0 + ($1.waiter.continuation == nil ? 0 : 1) } }
-    var sizeInBytes: Int { encoded.map { $0.readableBytes + referencedBytes } ?? builder.sizeInBytes }
+    var sizeInBytes: Int {
+        guard let encoded else { return builder.sizeInBytes }
+        return referencedValues.reduce(encoded.readableBytes) { $0 + $1.bytes.readableBytes }
+    }
     var isClosed: Bool { encoded != nil }
 
     /// Appends when the record fits within `limit` bytes (an empty batch takes any record).
@@ -127,7 +129,6 @@ final class ProducerBatch: @unchecked Sendable {
         if compression != .none { recycle(records) }
         encoded = built
         referencedValues = values
-        referencedBytes = values.reduce(0) { $0 + $1.bytes.readableBytes }
         return self.records(of: built)
     }
 
@@ -153,7 +154,6 @@ final class ProducerBatch: @unchecked Sendable {
         guard let batch = encoded, !referencedValues.isEmpty else { return }
         encoded = RecordBatchBuilder.joined(batch, referencedValues)
         referencedValues = []
-        referencedBytes = 0
     }
 
     /// Rewrites producer id, epoch and sequence of an encoded batch being retried under new idempotence state.
