@@ -18,6 +18,7 @@ final class RecordAccumulator: @unchecked Sendable {
     @exclusivity(unchecked) private var lastTopic: TopicQueues?
     @exclusivity(unchecked) private var nextSerial: UInt64 = 0
     @exclusivity(unchecked) private var nextRecordId: UInt64 = 0
+    @exclusivity(unchecked) private var chooser = PartitionChooser()
     /// Serials of batches not yet completed, for `flush`.
     private var incomplete: Set<UInt64> = []
     private var flushWaiters: [(upTo: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
@@ -51,9 +52,12 @@ final class RecordAccumulator: @unchecked Sendable {
         var partitionCount: Int32 = 0
         @exclusivity(unchecked) var queues: [CircularBuffer<ProducerBatch>] = []
         @exclusivity(unchecked) var stickyPartition: Int32 = -1
-        @exclusivity(unchecked) var roundRobin: UInt32 = .random(in: 0..<UInt32.max)
+        @exclusivity(unchecked) var roundRobin: UInt32
 
-        init(name: String) { self.name = name }
+        init(name: String, firstTurn: UInt32) {
+            self.name = name
+            roundRobin = firstTurn
+        }
 
         func queue(_ partition: Int32) -> CircularBuffer<ProducerBatch>? {
             Int(partition) < queues.count ? queues[Int(partition)] : nil
@@ -125,7 +129,7 @@ final class RecordAccumulator: @unchecked Sendable {
                 topic = known
                 lastTopic = known
             } else {
-                topic = TopicQueues(name: record.topic)
+                topic = newTopic(record.topic)
                 topics[record.topic] = topic
                 lastTopic = topic
             }
@@ -189,6 +193,11 @@ final class RecordAccumulator: @unchecked Sendable {
         return result
     }
 
+    /// A topic's queues the first time the accumulator sees it; round robin starts at a random partition. Under the lock.
+    private func newTopic(_ name: String) -> TopicQueues {
+        TopicQueues(name: name, firstTurn: UInt32(truncatingIfNeeded: chooser.next()))
+    }
+
     /// A keyless record's partition: sticky (until the partition's batch is complete) or round robin.
     private func keylessPartition(_ topic: TopicQueues) -> Int32 {
         let count = topic.partitionCount
@@ -198,7 +207,7 @@ final class RecordAccumulator: @unchecked Sendable {
             return Int32(next % UInt32(count))
         }
         if topic.stickyPartition >= 0, topic.stickyPartition < count { return topic.stickyPartition }
-        topic.stickyPartition = Int32.random(in: 0..<count)
+        topic.stickyPartition = chooser.partition(below: count)
         return topic.stickyPartition
     }
 
@@ -211,7 +220,7 @@ final class RecordAccumulator: @unchecked Sendable {
     func updatePartitionCounts(from metadata: ClusterMetadata) {
         lock.withLock {
             for (name, known) in metadata.topics where known.error == .none && !known.partitions.isEmpty {
-                let topic = topics[name] ?? TopicQueues(name: name)
+                let topic = topics[name] ?? newTopic(name)
                 topics[name] = topic
                 topic.partitionCount = max(topic.partitionCount, Int32(known.partitions.count))
             }
@@ -324,7 +333,7 @@ final class RecordAccumulator: @unchecked Sendable {
 
     private func insertInOrder(_ batch: ProducerBatch, retryAt: NIODeadline) {
         batch.retryAt = retryAt
-        let topic = topics[batch.topic] ?? TopicQueues(name: batch.topic)
+        let topic = topics[batch.topic] ?? newTopic(batch.topic)
         topics[batch.topic] = topic
         topic.ensureSlot(batch.partition)
         let index = Int(batch.partition)
