@@ -134,10 +134,6 @@ public final class MockBroker: Service, Sendable {
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                // Produce requests run to megabytes: a busy connection's reads grow up to 512 KiB (NIO's default stops
-                // at 64 KiB); an idle or trickling one keeps small buffers.
-                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024,
-                                                                                           maximum: 512 * 1024))
                 .childChannelInitializer { channel in
                     // A broker cut off from the cluster (MockCluster.isolate) accepts no one.
                     if state.cluster.broker(state.nodeId)?.isolated == true {
@@ -152,8 +148,12 @@ public final class MockBroker: Service, Sendable {
                         return channel.eventLoop.makeFailedFuture(error)
                     }
                     return channel.eventLoop.makeCompletedFuture {
+                        // Produce requests run to megabytes: a busy connection's reads grow up to 512 KiB (NIO's
+                        // default stops at 64 KiB), an idle or trickling one keeps small buffers, and the rest of a
+                        // request spread over reads is read straight into its buffer.
+                        let slot = FrameReceiveSlot.installed(on: channel, maximumRead: 512 * 1024)
                         try channel.pipeline.syncOperations.addHandlers(
-                            BrokerFrameHandler(maxFrameSize: maxFrameSize),
+                            BrokerFrameHandler(maxFrameSize: maxFrameSize, receiveSlot: slot),
                             BrokerConnectionHandler(router: router, counters: state.counters, idleTimeout: idleTimeout,
                                                     partialFrameTimeout: partialFrameTimeout, logger: logger)
                         )

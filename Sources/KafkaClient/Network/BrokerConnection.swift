@@ -54,15 +54,14 @@ public final class BrokerConnection: Sendable {
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                // Fetch responses run to megabytes: reads grow up to 1 MiB (NIO's default stops at 64 KiB), so a
-                // busy connection takes a sixteenth of the syscalls and pipeline events.
-                .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024,
-                                                                                      maximum: 1024 * 1024))
                 .connectTimeout(configuration.connectTimeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // Fetch responses run to megabytes: reads grow up to 1 MiB (NIO's default stops at 64 KiB),
+                        // and the rest of a response spread over reads is read straight into its buffer.
+                        let slot = FrameReceiveSlot.installed(on: channel)
                         try channel.pipeline.syncOperations.addHandlers(
-                            KafkaFrameHandler(maxFrameSize: maxResponse),
+                            KafkaFrameHandler(maxFrameSize: maxResponse, receiveSlot: slot),
                             ClientChannelHandler()
                         )
                     }

@@ -3,7 +3,8 @@ import NIOCore
 /// Splits a byte stream into Kafka frames (`int32 size` + that many bytes, given without the size), copying each
 /// byte at most once: a frame that arrived whole inside one read is a slice of that read, and a frame spread over
 /// reads is gathered into one buffer allocated at its full size when its size prefix arrives, so it never grows
-/// (and copies what it holds) on the way.
+/// (and copies what it holds) on the way. With a ``FrameReceiveSlot`` the connection reads the rest of such a frame
+/// straight into that buffer, and only the part that came with the size prefix is copied.
 ///
 /// A value type with no channel in it: ``KafkaFrameHandler`` (and the mock broker's request handler) feed it reads,
 /// and tests feed it bytes directly.
@@ -14,12 +15,15 @@ public struct KafkaFrameAssembler: Sendable {
         case tooLarge(size: Int, limit: Int)
         /// A negative size prefix.
         case negativeSize(Int32)
+        /// A read into a frame's buffer (see ``FrameReceiveSlot``) did not come back: the frame's first part is gone.
+        case receiveBufferLost
 
         /// What was wrong with the frame, in one line.
         public var description: String {
             switch self {
             case let .tooLarge(size, limit): "frame of \(size) bytes exceeds the limit of \(limit) bytes"
             case let .negativeSize(size): "frame with negative size \(size)"
+            case .receiveBufferLost: "a read into a partly received frame's buffer did not come back"
             }
         }
     }
@@ -36,21 +40,27 @@ public struct KafkaFrameAssembler: Sendable {
         case header(UInt32, count: Int)
         /// Gathering a frame: `remaining` of its bytes are still to come.
         case body(ByteBuffer, remaining: Int)
+        /// A frame of `size` bytes, `received` of them in its buffer, which is in the receive slot or being read into.
+        case lent(size: Int, received: Int)
     }
 
     private var state: State = .header(0, count: 0)
     private let allocator = ByteBufferAllocator()
+    private let receiveSlot: FrameReceiveSlot?
 
-    /// An assembler that refuses frames larger than `maxFrameSize` bytes, before buffering any of them.
-    public init(maxFrameSize: Int) {
+    /// An assembler that refuses frames larger than `maxFrameSize` bytes, before buffering any of them; with
+    /// `receiveSlot`, the rest of a frame spread over reads is read into the frame's buffer (the reads must then be
+    /// the socket's own, from the slot's channel).
+    public init(maxFrameSize: Int, receiveSlot: FrameReceiveSlot? = nil) {
         self.maxFrameSize = maxFrameSize
+        self.receiveSlot = receiveSlot
     }
 
     /// Whether some bytes of a frame (or of its size prefix) have arrived but not all of them.
     public var hasPartialFrame: Bool {
         switch state {
         case .header(_, let count): count > 0
-        case .body: true
+        case .body, .lent: true
         }
     }
 
@@ -67,7 +77,27 @@ public struct KafkaFrameAssembler: Sendable {
                 var part = read.readSlice(length: taken)!
                 frame.writeBuffer(&part)
                 if taken == remaining { return frame }
-                state = .body(frame, remaining: remaining - taken)
+                keep(frame, remaining: remaining - taken, lendable: read.writableBytes > 0)
+                return nil
+
+            case .lent(let size, let received):
+                guard read.readableBytes > 0 else { return nil }
+                guard let slot = receiveSlot, !slot.lost else { throw .receiveBufferLost }
+                if let frame = slot.takeBack() {
+                    // The read went into another buffer: gather it as usual.
+                    state = .body(frame, remaining: size - received)
+                    continue
+                }
+                // `read` is the frame's own buffer, this read's bytes after the ones it held.
+                guard read.readerIndex == 0, read.writerIndex > received else { throw .receiveBufferLost }
+                slot.returned(bytes: read.writerIndex - received)
+                if read.writerIndex >= size {
+                    state = .header(0, count: 0)
+                    return read.readSlice(length: size)! // bytes after it (if any) start the next frame
+                }
+                state = .lent(size: size, received: read.writerIndex)
+                slot.lend(read)
+                read.moveReaderIndex(to: read.writerIndex)
                 return nil
 
             case .header(var prefix, var count):
@@ -92,9 +122,27 @@ public struct KafkaFrameAssembler: Sendable {
                 if read.readableBytes >= size {
                     return read.readSlice(length: size)! // whole in this read: no copy
                 }
-                let frame = allocator.buffer(capacity: min(size, Self.largestUpfrontCapacity))
-                state = .body(frame, remaining: size)
+                var frame = allocator.buffer(capacity: min(size, Self.largestUpfrontCapacity))
+                let taken = read.readableBytes
+                if taken > 0 {
+                    var part = read.readSlice(length: taken)!
+                    frame.writeBuffer(&part)
+                }
+                keep(frame, remaining: size - taken, lendable: read.writableBytes > 0)
+                return nil
             }
+        }
+    }
+
+    /// Waits for the rest of `frame`: in the receive slot when there is one, the buffer has room for the whole frame,
+    /// and the read that brought this part did not fill its buffer (NIO reads again at once after a full buffer, and
+    /// that read may find nothing and drop the buffer).
+    private mutating func keep(_ frame: ByteBuffer, remaining: Int, lendable: Bool) {
+        if let slot = receiveSlot, lendable, frame.writableBytes >= remaining {
+            state = .lent(size: frame.writerIndex + remaining, received: frame.writerIndex)
+            slot.lend(frame)
+        } else {
+            state = .body(frame, remaining: remaining)
         }
     }
 }

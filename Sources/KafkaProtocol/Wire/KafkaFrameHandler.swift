@@ -14,9 +14,11 @@ public final class KafkaFrameHandler: ChannelInboundHandler, RemovableChannelHan
     private var assembler: KafkaFrameAssembler
     private var failed = false
 
-    /// A handler that refuses frames larger than `maxFrameSize` bytes, before buffering any of them.
-    public init(maxFrameSize: Int) {
-        assembler = KafkaFrameAssembler(maxFrameSize: maxFrameSize)
+    /// A handler that refuses frames larger than `maxFrameSize` bytes, before buffering any of them; with
+    /// `receiveSlot` (``FrameReceiveSlot/installed(on:)`` on this channel, and this handler first in a plaintext
+    /// pipeline) the rest of a large frame is read straight into its buffer.
+    public init(maxFrameSize: Int, receiveSlot: FrameReceiveSlot? = nil) {
+        assembler = KafkaFrameAssembler(maxFrameSize: maxFrameSize, receiveSlot: receiveSlot)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -21,8 +21,9 @@ final class BrokerFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var partial = false
     private var failed = false
 
-    init(maxFrameSize: Int) {
-        assembler = KafkaFrameAssembler(maxFrameSize: maxFrameSize)
+    /// `receiveSlot`: see ``KafkaFrameHandler/init(maxFrameSize:receiveSlot:)``.
+    init(maxFrameSize: Int, receiveSlot: FrameReceiveSlot? = nil) {
+        assembler = KafkaFrameAssembler(maxFrameSize: maxFrameSize, receiveSlot: receiveSlot)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -81,8 +81,9 @@ final class BrokerLink: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // A follower's fetch responses run to megabytes: read straight into their buffers.
                     try channel.pipeline.syncOperations.addHandlers(
-                        KafkaFrameHandler(maxFrameSize: 256 * 1024 * 1024),
+                        KafkaFrameHandler(maxFrameSize: 256 * 1024 * 1024, receiveSlot: FrameReceiveSlot.installed(on: channel)),
                         Handler()
                     )
                 }

@@ -1,0 +1,108 @@
+import NIOCore
+
+/// Lets a connection read the rest of a large frame straight into the frame's own buffer, so a fetch response (or a
+/// produce request, on the broker) is copied once, by the kernel, instead of once more by the frame assembler.
+///
+/// The ``KafkaFrameAssembler`` puts a partly received frame's buffer here; the connection's
+/// ``FrameReceiveAllocator`` hands it to NIO as the buffer for the next socket read, and NIO fires it back with the
+/// new bytes after the old ones. Only for a frame handler that sees the socket's own bytes (plaintext): a handler
+/// behind TLS must not be given a slot, or ciphertext would be read into a frame.
+///
+/// A buffer NIO writes into must be held by NIO alone (a second holder makes the write copy it first), so the
+/// slot gives the buffer away rather than sharing it. If a read into it returned no bytes, NIO drops it with the
+/// frame's first part: the allocator notices (its next call finds the buffer still out) and the assembler fails
+/// the connection with ``KafkaFrameAssembler/FrameError/receiveBufferLost`` instead of misframing the stream. NIO
+/// reads once per readiness event (``installed(on:)``), so a read into the buffer always
+/// follows data the kernel has reported.
+public final class FrameReceiveSlot: @unchecked Sendable {
+    // @unchecked: NIO calls the allocator on the channel's event loop, and the frame handler that holds the
+    // assembler runs on the same loop; nothing else touches the slot.
+
+    /// The partly received frame, waiting to be read into.
+    fileprivate(set) var waiting: ByteBuffer?
+    /// Handed to NIO for a read whose bytes have not come back yet.
+    fileprivate(set) var readingInto = false
+    /// A read into the frame's buffer never came back: the frame's first part is gone.
+    fileprivate(set) var lost = false
+    /// Bytes read straight into frames' buffers (for tests: proof that the path is taken).
+    private(set) var bytesReadIntoFrames = 0
+
+    init() {}
+
+    /// A slot whose allocator now reads `channel`'s bytes; call on the channel's event loop before it reads, and give
+    /// the slot to the frame handler that sees the socket's own bytes. `nil` when the channel takes no options
+    /// synchronously: the handler then gathers frames as usual.
+    ///
+    /// Also sets one read per readiness event: NIO's buffer pool keeps a reference to the buffers it allocates after
+    /// the first in one event (which would make the next read copy the frame first), and a second read in one event
+    /// could find the socket empty and drop the frame's buffer.
+    /// Other reads take NIO's adaptive sizes, growing up to `maximumRead` bytes.
+    public static func installed(on channel: any Channel, maximumRead: Int = 1024 * 1024) -> FrameReceiveSlot? {
+        guard let options = channel.syncOptions else { return nil }
+        let slot = FrameReceiveSlot()
+        do {
+            try options.setOption(.recvAllocator, value: FrameReceiveAllocator(slot: slot, maximum: maximumRead))
+            try options.setOption(.maxMessagesPerRead, value: 1)
+        } catch {
+            return nil
+        }
+        return slot
+    }
+
+    /// Offers a partly received frame's buffer for the next read (the assembler's side).
+    func lend(_ frame: ByteBuffer) {
+        waiting = frame
+    }
+
+    /// The frame's buffer back if NIO did not take it (the read went into another buffer).
+    func takeBack() -> ByteBuffer? {
+        defer { waiting = nil }
+        return waiting
+    }
+
+    /// The read NIO fired was the frame's buffer, with `bytes` more in it.
+    func returned(bytes: Int) {
+        readingInto = false
+        bytesReadIntoFrames += bytes
+    }
+
+    fileprivate func handOut() -> ByteBuffer? {
+        if readingInto {
+            // The last buffer handed out never came back through the pipeline.
+            readingInto = false
+            lost = true
+        }
+        guard let frame = waiting else { return nil }
+        waiting = nil
+        readingInto = true
+        return frame
+    }
+}
+
+/// A connection's receive allocator: NIO's adaptive sizes, except that the rest of a large frame is read into the
+/// frame's own buffer (see ``FrameReceiveSlot``).
+struct FrameReceiveAllocator: RecvByteBufferAllocator {
+    private var adaptive: AdaptiveRecvByteBufferAllocator
+    private let slot: FrameReceiveSlot
+
+    /// Reads between `minimum` and `maximum` bytes (powers of two) when no frame is waiting in `slot`.
+    init(slot: FrameReceiveSlot, minimum: Int = 1024, initial: Int = 16 * 1024, maximum: Int = 1024 * 1024) {
+        adaptive = AdaptiveRecvByteBufferAllocator(minimum: minimum, initial: initial, maximum: maximum)
+        self.slot = slot
+    }
+
+    func buffer(allocator: ByteBufferAllocator) -> ByteBuffer {
+        slot.handOut() ?? adaptive.buffer(allocator: allocator)
+    }
+
+    /// No size while a frame waits: NIO then asks ``buffer(allocator:)`` instead of reusing its own buffer.
+    func nextBufferSize() -> Int? {
+        slot.waiting == nil ? adaptive.nextBufferSize() : nil
+    }
+
+    /// Always "may grow": NIO reuses its stored buffer without asking when this is false and there is no size.
+    mutating func record(actualReadBytes: Int) -> Bool {
+        if !slot.readingInto { _ = adaptive.record(actualReadBytes: actualReadBytes) }
+        return true
+    }
+}

@@ -1,0 +1,101 @@
+@testable import KafkaProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOPosix
+import Testing
+
+/// The receive slot over a real loopback socket: the assumption it rests on (NIO reads into the buffer the allocator
+/// hands out, and fires that buffer) holds for the NIO we build with, and frames come out byte for byte.
+@Suite("Framing over a socket: the rest of a large frame is read into its own buffer")
+struct FrameReceiveTests {
+    /// Collects frames; the test reads them on the channel's event loop.
+    final class Collector: ChannelInboundHandler, @unchecked Sendable {
+        // @unchecked: touched on the channel's event loop only.
+        typealias InboundIn = ByteBuffer
+        var frames: [ByteBuffer] = []
+        var errors: [any Error] = []
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { frames.append(unwrapInboundIn(data)) }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { errors.append(error) }
+    }
+
+    /// A frame's bytes: byte i is `(i + size) % 251`, built from a repeated block (this runs in debug builds).
+    static func content(size: Int) -> [UInt8] {
+        let cycle = (0..<502).map { UInt8($0 % 251) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        var next = size % 251
+        while bytes.count < size {
+            let take = min(251, size - bytes.count)
+            bytes.append(contentsOf: cycle[next..<next + take])
+            next = 0
+        }
+        return bytes
+    }
+
+    /// Frames of these sizes, each prefixed by its size.
+    static func stream(of sizes: [Int]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for size in sizes {
+            withUnsafeBytes(of: Int32(size).bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: content(size: size))
+        }
+        return bytes
+    }
+
+    static func expectFrame(_ frame: ByteBuffer, size: Int) {
+        #expect(frame.readableBytes == size)
+        let expected = content(size: size)
+        let same = frame.withUnsafeReadableBytes { frameBytes in
+            expected.withUnsafeBytes { $0.count == frameBytes.count && ($0.count == 0 || memcmp($0.baseAddress!, frameBytes.baseAddress!, $0.count) == 0) }
+        }
+        #expect(same, "frame of \(size) bytes")
+    }
+
+    @Test("frames of up to 3 MB written in pieces arrive byte for byte, most of their bytes read in place")
+    func largeFramesOverLoopback() async throws {
+        let sizes = [10, 3_000_000, 70_000, 0, 2_000_000, 5, 1_048_576]
+        let stream = Self.stream(of: sizes)
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                // The whole stream in writes of 100 KB, flushed as they go.
+                var offset = 0
+                while offset < stream.count {
+                    let end = min(offset + 100_000, stream.count)
+                    channel.writeAndFlush(ByteBuffer(bytes: stream[offset..<end]), promise: nil)
+                    offset = end
+                }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let collector = Collector()
+        let slotBox = NIOLockedValueBox<FrameReceiveSlot?>(nil)
+        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let slot = FrameReceiveSlot.installed(on: channel)
+                    slotBox.withLockedValue { $0 = slot }
+                    try channel.pipeline.syncOperations.addHandlers(KafkaFrameHandler(maxFrameSize: 16 << 20, receiveSlot: slot),
+                                                                    collector)
+                }
+            }
+            .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await client.eventLoop.submit({ collector.frames.count }).get() < sizes.count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let (frames, errors, bytesInPlace) = try await client.eventLoop.submit {
+            (collector.frames, collector.errors.map { "\($0)" }, slotBox.withLockedValue { $0?.bytesReadIntoFrames ?? -1 })
+        }.get()
+        try await client.close()
+        try await server.close()
+        #expect(errors.isEmpty)
+        #expect(frames.count == sizes.count)
+        for (frame, size) in zip(frames, sizes) { Self.expectFrame(frame, size: size) }
+        // Only the part of a frame that came with its size prefix is copied: most of 6 MB is read in place.
+        #expect(bytesInPlace >= 3_000_000)
+    }
+}
