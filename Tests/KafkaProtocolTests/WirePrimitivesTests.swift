@@ -141,4 +141,34 @@ struct FramingTests {
         _ = try KafkaFrame.readRequestHeader(from: &joined)
         #expect(try ProduceRequest(decoding: joined, version: 9) == request)
     }
+
+    @Test("a batch that refers to its values is written as its pieces: large values and the framing between them as they are, small values copied")
+    func piecesAreChunks() throws {
+        let value = ByteBuffer(repeating: 1, count: 10_000)
+        let framing = ByteBuffer(repeating: 2, count: 11)
+        let small = ByteBuffer(repeating: 3, count: 3_000)
+        // framing, large value, framing, large value, framing, small value, framing, small value, framing
+        let pieces = [framing, value, framing, value, framing, small, framing, small, framing]
+        let request = ProduceRequest(acks: 1, timeoutMs: 1000, topicData: [
+            .init(name: "t", partitionData: [.init(index: 0, records: RecordSet(pieces: pieces)),
+                                             .init(index: 1, records: RecordSet(ByteBuffer(repeating: 4, count: 5)))]),
+        ])
+        var writer = WireWriter()
+        try KafkaFrame.writeRequest(request, version: 9, correlationId: 1, clientId: nil, into: &writer)
+        let chunks = writer.finish().map { chunk -> ByteBuffer in
+            guard case .buffer(let buffer) = chunk else { Issue.record("a file region"); return ByteBuffer() }
+            return buffer
+        }
+        // The header with the first framing copied in; each large value and the framing after it as they are; the
+        // small values and the framing around them copied, with the rest of the request.
+        #expect(chunks.map(\.readableBytes).dropFirst().dropLast() == [10_000, 11, 10_000])
+        #expect(chunks[1] == value && chunks[3] == value && chunks[2] == framing)
+        #expect(chunks[1].withUnsafeReadableBytes { $0.baseAddress } == value.withUnsafeReadableBytes { $0.baseAddress })
+        #expect(chunks[2].withUnsafeReadableBytes { $0.baseAddress } == framing.withUnsafeReadableBytes { $0.baseAddress })
+        var joined = ByteBuffer()
+        for part in chunks { joined.writeImmutableBuffer(part) }
+        #expect(joined.readInteger(as: Int32.self) == Int32(joined.readableBytes))
+        _ = try KafkaFrame.readRequestHeader(from: &joined)
+        #expect(try ProduceRequest(decoding: joined, version: 9) == request)
+    }
 }

@@ -34,12 +34,16 @@ public struct WireWriter {
     public var rejectsFieldsMissingFromVersion = true
     private var sealed: [Chunk] = []
     private var sealedBytes = 0
+    /// What ``buffer`` becomes when it is sealed: the first write after gets a buffer of its own (copy on write), so
+    /// a chunk followed by another chunk allocates nothing in between.
+    private let unallocated: ByteBuffer
 
     /// An empty writer whose first chunk reserves `capacity` bytes.
     public init(allocator: ByteBufferAllocator = ByteBufferAllocator(), capacity: Int = 256, spliceThreshold: Int = 4096) {
         self.allocator = allocator
         self.buffer = allocator.buffer(capacity: capacity)
         self.spliceThreshold = spliceThreshold
+        self.unallocated = allocator.buffer(capacity: 0)
     }
 
     /// Bytes written so far across all chunks.
@@ -58,7 +62,25 @@ public struct WireWriter {
         case .file(let region):
             append(.fileRegion(region))
         case .pieces(let pieces):
-            for piece in pieces { write(piece) }
+            writePieces(pieces)
+        }
+    }
+
+    /// A batch that refers to its large values (see `RecordBatchBuilder.pieces(of:referencing:)`): large pieces
+    /// become chunks; a small piece between two of them (a record's framing) becomes a chunk too, as it is, rather
+    /// than a copy in a buffer of its own; runs of small pieces are copied into ``buffer``, grown once for them.
+    private mutating func writePieces(_ pieces: [ByteBuffer]) {
+        let copied = pieces.reduce(0) { $1.readableBytes < spliceThreshold ? $0 + $1.readableBytes : $0 }
+        if copied >= spliceThreshold { buffer.reserveCapacity(minimumWritableBytes: copied) }
+        sealed.reserveCapacity(sealed.count + pieces.count + 1)
+        for index in pieces.indices {
+            let piece = pieces[index]
+            let nextIsLarge = index + 1 == pieces.count || pieces[index + 1].readableBytes >= spliceThreshold
+            if piece.readableBytes >= spliceThreshold || (buffer.readableBytes == 0 && nextIsLarge) {
+                append(.buffer(piece))
+            } else {
+                buffer.writeImmutableBuffer(piece)
+            }
         }
     }
 
@@ -76,7 +98,7 @@ public struct WireWriter {
         if buffer.readableBytes > 0 {
             sealedBytes += buffer.readableBytes
             sealed.append(.buffer(buffer))
-            buffer = allocator.buffer(capacity: 256)
+            buffer = unallocated
         }
         sealedBytes += chunk.byteCount
         sealed.append(chunk)
