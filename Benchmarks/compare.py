@@ -275,6 +275,10 @@ def add_row(name, unit_count, ours, theirs, theirs_202=None, note="", kind="clie
            "note": note}
     if theirs_202:
         row["librdkafka_202_seconds"] = median([r.wall for r in theirs_202])
+    if all(hasattr(r, "broker_cpu") for r in ours + theirs):
+        # What the broker spent serving each side: where it is as busy as the wall clock, it is the bottleneck.
+        row["broker_cpu_seconds_ours"] = median([r.broker_cpu for r in ours])
+        row["broker_cpu_seconds_theirs"] = median([r.broker_cpu for r in theirs])
     row["ratio"] = row["theirs_seconds"] / row["ours_seconds"]
     ROWS.append(row)
     print_row(row)
@@ -285,6 +289,8 @@ def print_row(row):
     extra = ""
     if "librdkafka_202_seconds" in row:
         extra = "  (librdkafka 2.0.2: %.2f s)" % row["librdkafka_202_seconds"]
+    if "broker_cpu_seconds_ours" in row:
+        extra += "  broker CPU %.2f vs %.2f s" % (row["broker_cpu_seconds_ours"], row["broker_cpu_seconds_theirs"])
     print("%-58s ours %7.2f s  librdkafka %7.2f s  ratio %5.2f  CPU/M %5.2f vs %5.2f s  RSS %5.0f vs %5.0f MB%s %s" % (
         row["workload"], row["ours_seconds"], row["theirs_seconds"], row["ratio"],
         row["ours_cpu_seconds"] * per_million, row["theirs_cpu_seconds"] * per_million,
@@ -301,15 +307,24 @@ MATCHED = {"ours": ["--acks", "1", "--linger-ms", "5", "--batch-size", "1000000"
            "theirs": ["-a", "1", "-X", "linger.ms=5", "-X", "batch.size=1000000"]}
 
 
+def run_measuring_broker(broker, cmd, env=None, stdout_to_null=False):
+    """`run`, with the CPU seconds the broker spent meanwhile as `broker_cpu`."""
+    before = process_cpu(broker.process.pid)
+    result = run(cmd, env=env, stdout_to_null=stdout_to_null)
+    result.broker_cpu = process_cpu(broker.process.pid) - before
+    return result
+
+
 def produce_row(broker, name, count, size, ours_flags, theirs_flags, rounds, with_202=False):
     ours, theirs, theirs_202 = [], [], []
     for _ in range(rounds):
         ours_topic = unique("ours")
-        result = run(ours_produce(broker.bootstrap, ours_topic, count, size, ours_flags))
+        result = run_measuring_broker(broker, ours_produce(broker.bootstrap, ours_topic, count, size, ours_flags))
         check_ours_produced(result, count)
         ours.append(result)
         theirs_topic = unique("theirs")
-        result = run(theirs_produce(broker.bootstrap, theirs_topic, count, size, theirs_flags), env=LIBRDKAFKA_216)
+        result = run_measuring_broker(broker, theirs_produce(broker.bootstrap, theirs_topic, count, size, theirs_flags),
+                                      env=LIBRDKAFKA_216)
         check_theirs_produced(result, count)
         theirs.append(result)
         used = [ours_topic, theirs_topic]
@@ -327,10 +342,11 @@ def consume_row(broker, name, count, partitions, codec, rounds, size=100, with_2
     populate(broker.bootstrap, topic, count, size, codec, partitions=partitions)
     ours, theirs, theirs_202 = [], [], []
     for _ in range(rounds):
-        result = run(ours_consume(broker.bootstrap, topic, count), stdout_to_null=True)
+        result = run_measuring_broker(broker, ours_consume(broker.bootstrap, topic, count), stdout_to_null=True)
         check_ours_consumed(result, count)
         ours.append(result)
-        result = run(theirs_consume(broker.bootstrap, topic, count, partitions, theirs_flags), env=LIBRDKAFKA_216)
+        result = run_measuring_broker(broker, theirs_consume(broker.bootstrap, topic, count, partitions, theirs_flags),
+                                      env=LIBRDKAFKA_216)
         check_theirs_consumed(result, count)
         theirs.append(result)
         if with_202:
@@ -568,17 +584,19 @@ def markdown_table(count, rounds):
     """The rows as Markdown tables: client workloads (speed ratio > 1: we are faster), then the other kinds."""
     lines = ["Machine: %d cores, Linux %s; %d rounds per side, medians; librdkafka 2.16.0 (confluent-kafka wheel) "
              "unless noted." % (os.cpu_count(), os.uname().release, rounds), "",
-             "| Workload | ours (s) | librdkafka (s) | speed ours / librdkafka | CPU s per M records, ours / librdkafka | peak RSS MB, ours / librdkafka |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| Workload | ours (s) | librdkafka (s) | speed ours / librdkafka | CPU s per M records, ours / librdkafka | peak RSS MB, ours / librdkafka | mock-broker CPU s, serving ours / librdkafka |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in ROWS:
         if row["kind"] not in ("client", "group"):
             continue
         per_million = 1e6 / row["records"] if row["records"] else 0
         extra = " (2.0.2: %.2f s)" % row["librdkafka_202_seconds"] if "librdkafka_202_seconds" in row else ""
-        lines.append("| %s | %.2f | %.2f%s | **%.2f** | %.2f / %.2f | %.0f / %.0f |" % (
+        broker_cpu = "%.2f / %.2f" % (row["broker_cpu_seconds_ours"], row["broker_cpu_seconds_theirs"]) \
+            if "broker_cpu_seconds_ours" in row else ""
+        lines.append("| %s | %.2f | %.2f%s | **%.2f** | %.2f / %.2f | %.0f / %.0f | %s |" % (
             row["workload"], row["ours_seconds"], row["theirs_seconds"], extra, row["ratio"],
             row["ours_cpu_seconds"] * per_million, row["theirs_cpu_seconds"] * per_million,
-            row["ours_peak_rss_mb"], row["theirs_peak_rss_mb"]))
+            row["ours_peak_rss_mb"], row["theirs_peak_rss_mb"], broker_cpu))
     lines += ["", "| Other measurement | ours | reference | ratio |", "| --- | --- | --- | ---: |"]
     for row in ROWS:
         kind = row["kind"]
