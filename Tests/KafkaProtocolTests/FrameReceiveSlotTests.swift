@@ -94,15 +94,4 @@ struct FrameReceiveSlotTests {
             offset += try connection.read(stream, from: offset, available: 60_000)
         }
     }
-
-    @Test("a read that fills its buffer does not lend the frame: NIO reads again at once and may find nothing")
-    func fullReadDoesNotLend() throws {
-        let stream = KafkaFrameAssemblerTests.stream(of: [200_000])
-        var connection = Connection(initialRead: 1024)
-        // The first buffer is 1,024 bytes; the socket has more, so the read fills it.
-        _ = try connection.read(stream, from: 0, available: 100_000)
-        #expect(connection.slot.waiting == nil)
-        #expect(connection.assembler.hasPartialFrame)
-        #expect(connection.allocator.nextBufferSize() != nil)
-    }
 }

@@ -33,9 +33,10 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     /// the slot to the frame handler that sees the socket's own bytes. `nil` when the channel takes no options
     /// synchronously: the handler then gathers frames as usual.
     ///
-    /// Also sets one read per readiness event: NIO's buffer pool keeps a reference to the buffers it allocates after
-    /// the first in one event (which would make the next read copy the frame first), and a second read in one event
-    /// could find the socket empty and drop the frame's buffer.
+    /// Also sets one read per readiness event, which must stay so: NIO's buffer pool keeps a reference to the
+    /// buffers it allocates after the first in one event (which would make the next read copy the frame first), and
+    /// a second read in one event could find the socket empty and drop the frame's buffer. (NIO's epoll is level
+    /// triggered: bytes left in the socket after one read make the next wait return at once.)
     /// Other reads take NIO's adaptive sizes, growing up to `maximumRead` bytes.
     public static func installed(on channel: any Channel, maximumRead: Int = 1024 * 1024) -> FrameReceiveSlot? {
         guard let options = channel.syncOptions else { return nil }

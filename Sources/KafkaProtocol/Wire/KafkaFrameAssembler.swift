@@ -77,7 +77,7 @@ public struct KafkaFrameAssembler: Sendable {
                 var part = read.readSlice(length: taken)!
                 frame.writeBuffer(&part)
                 if taken == remaining { return frame }
-                keep(frame, remaining: remaining - taken, lendable: read.writableBytes > 0)
+                keep(frame, remaining: remaining - taken)
                 return nil
 
             case .lent(let size, let received):
@@ -128,17 +128,16 @@ public struct KafkaFrameAssembler: Sendable {
                     var part = read.readSlice(length: taken)!
                     frame.writeBuffer(&part)
                 }
-                keep(frame, remaining: size - taken, lendable: read.writableBytes > 0)
+                keep(frame, remaining: size - taken)
                 return nil
             }
         }
     }
 
-    /// Waits for the rest of `frame`: in the receive slot when there is one, the buffer has room for the whole frame,
-    /// and the read that brought this part did not fill its buffer (NIO reads again at once after a full buffer, and
-    /// that read may find nothing and drop the buffer).
-    private mutating func keep(_ frame: ByteBuffer, remaining: Int, lendable: Bool) {
-        if let slot = receiveSlot, lendable, frame.writableBytes >= remaining {
+    /// Waits for the rest of `frame`: in the receive slot when there is one and the buffer has room for the whole
+    /// frame.
+    private mutating func keep(_ frame: ByteBuffer, remaining: Int) {
+        if let slot = receiveSlot, frame.writableBytes >= remaining {
             state = .lent(size: frame.writerIndex + remaining, received: frame.writerIndex)
             slot.lend(frame)
         } else {
