@@ -15,7 +15,8 @@ final class RecordAccumulator: @unchecked Sendable {
     private let lock = AdaptiveLock()
     @exclusivity(unchecked) private var topics: [String: TopicQueues] = [:]
     /// The topic of the last append: producers mostly send runs of records to one topic.
-    @exclusivity(unchecked) private var lastTopic: TopicQueues?
+    /// Unretained: `topics` holds every topic for the accumulator's life.
+    @exclusivity(unchecked) private var lastTopic: Unmanaged<TopicQueues>?
     @exclusivity(unchecked) private var nextSerial: UInt64 = 0
     @exclusivity(unchecked) private var nextRecordId: UInt64 = 0
     @exclusivity(unchecked) private var chooser = PartitionChooser()
@@ -61,6 +62,13 @@ final class RecordAccumulator: @unchecked Sendable {
 
         func queue(_ partition: Int32) -> CircularBuffer<ProducerBatch>? {
             Int(partition) < queues.count ? queues[Int(partition)] : nil
+        }
+
+        /// The partition's newest batch if it still takes records, unretained (see ``RecordAccumulator/append``).
+        @inline(__always)
+        func openBatch(_ partition: Int32) -> Unmanaged<ProducerBatch>? {
+            guard let last = queues[Int(partition)].last, !last.isFull else { return nil }
+            return Unmanaged.passUnretained(last)
         }
 
         /// Grows `queues` so that `partition` has a slot (retries and explicit partitions may come before the count).
@@ -122,75 +130,94 @@ final class RecordAccumulator: @unchecked Sendable {
         var news = SenderNews.none
         let result = lock.withLock { () -> AppendResult in
             guard !closed else { return .closed }
-            let topic: TopicQueues
-            if let last = lastTopic, last.name == record.topic {
-                topic = last
-            } else if let known = topics[record.topic] {
-                topic = known
-                lastTopic = known
-            } else {
-                topic = newTopic(record.topic)
-                topics[record.topic] = topic
-                lastTopic = topic
-            }
-            let count = topic.partitionCount
-            guard count > 0 else { return .needsMetadata }
-            let partition: Int32
-            switch placement {
-            case .explicit(let explicit):
-                guard explicit >= 0, explicit < count else { return .invalidPartition(partitionCount: count) }
-                partition = explicit
-            case .keyHash(let hash):
-                partition = hash % count
-            case .keyless:
-                partition = keylessPartition(topic)
-            }
-            topic.ensureSlot(partition)
-            if let last = topic.queues[Int(partition)].last, !last.isFull {
-                let id = nextRecordId
-                if last.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes, value: record.valueBytes, headers: record.headers,
-                                  recordSize: recordSize, limit: batchSize, waiter: waiter) {
-                    nextRecordId &+= 1
-                    if last.sizeInBytes >= batchSize {
+            // The topic's queues and the open batch are used without a retain and release per record: the sender
+            // retains them too when it looks, and their reference counts then bounce between the two threads'
+            // cores (that pair cost more than the rest of an append of a 100-byte record).
+            return queues(of: record.topic)._withUnsafeGuaranteedRef { topic -> AppendResult in
+                let count = topic.partitionCount
+                guard count > 0 else { return .needsMetadata }
+                let partition: Int32
+                switch placement {
+                case .explicit(let explicit):
+                    guard explicit >= 0, explicit < count else { return .invalidPartition(partitionCount: count) }
+                    partition = explicit
+                case .keyHash(let hash):
+                    partition = hash % count
+                case .keyless:
+                    partition = keylessPartition(topic)
+                }
+                topic.ensureSlot(partition)
+                if let open = topic.openBatch(partition) {
+                    // The queue holds the batch; batches leave it only under this lock.
+                    let appended = open._withUnsafeGuaranteedRef { last -> Bool in
+                        let id = nextRecordId
+                        if last.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes,
+                                          value: record.valueBytes, headers: record.headers, recordSize: recordSize,
+                                          limit: batchSize, waiter: waiter) {
+                            nextRecordId &+= 1
+                            if last.sizeInBytes >= batchSize {
+                                closeForAppends(last, of: topic)
+                                news = .batchFull
+                            }
+                            return true
+                        }
                         closeForAppends(last, of: topic)
                         news = .batchFull
+                        return false
                     }
-                    return .appended(ProducerRecordID(rawValue: id), usedReservation: false)
+                    if appended {
+                        return .appended(ProducerRecordID(rawValue: nextRecordId &- 1), usedReservation: false)
+                    }
                 }
-                closeForAppends(last, of: topic)
-                news = .batchFull
+                let bytes = max(batchSize, recordSize + RecordBatchLayout.headerSize)
+                let reserved: Int
+                if let reservation {
+                    reserved = reservation
+                } else if memory.tryReserve(bytes) {
+                    reserved = bytes
+                } else {
+                    return .needsMemory(bytes: bytes)
+                }
+                nextSerial &+= 1
+                let now = NIODeadline.now()
+                let batch = ProducerBatch(serial: nextSerial, topic: record.topic, partition: partition,
+                                          reservedBytes: reserved, now: now,
+                                          buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil,
+                                          referencingValuesFrom: referencingValuesFrom)
+                let id = nextRecordId
+                nextRecordId &+= 1
+                _ = batch.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes, value: record.valueBytes,
+                                    headers: record.headers, recordSize: recordSize, limit: .max, waiter: waiter)
+                topic.queues[Int(partition)].append(batch)
+                incomplete.insert(batch.serial)
+                if batch.sizeInBytes >= batchSize {
+                    closeForAppends(batch, of: topic)
+                    news = .batchFull
+                } else if case .none = news {
+                    // A new batch: the sender must know, to send it when its linger time is up.
+                    news = .batchStarted(dueAt: now + linger)
+                }
+                return .appended(ProducerRecordID(rawValue: id), usedReservation: reservation != nil)
             }
-            let bytes = max(batchSize, recordSize + RecordBatchLayout.headerSize)
-            let reserved: Int
-            if let reservation {
-                reserved = reservation
-            } else if memory.tryReserve(bytes) {
-                reserved = bytes
-            } else {
-                return .needsMemory(bytes: bytes)
-            }
-            nextSerial &+= 1
-            let now = NIODeadline.now()
-            let batch = ProducerBatch(serial: nextSerial, topic: record.topic, partition: partition, reservedBytes: reserved,
-                                      now: now, buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil,
-                                      referencingValuesFrom: referencingValuesFrom)
-            let id = nextRecordId
-            nextRecordId &+= 1
-            _ = batch.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes, value: record.valueBytes, headers: record.headers,
-                                recordSize: recordSize, limit: .max, waiter: waiter)
-            topic.queues[Int(partition)].append(batch)
-            incomplete.insert(batch.serial)
-            if batch.sizeInBytes >= batchSize {
-                closeForAppends(batch, of: topic)
-                news = .batchFull
-            } else if case .none = news {
-                // A new batch: the sender must know, to send it when its linger time is up.
-                news = .batchStarted(dueAt: now + linger)
-            }
-            return .appended(ProducerRecordID(rawValue: id), usedReservation: reservation != nil)
         }
         if case .none = news {} else { wake(news) }
         return result
+    }
+
+    /// A topic's queues, unretained (`topics` keeps every topic), made the first time. Under the lock.
+    @inline(__always)
+    private func queues(of name: String) -> Unmanaged<TopicQueues> {
+        if let last = lastTopic, last._withUnsafeGuaranteedRef({ $0.name == name }) { return last }
+        let topic: TopicQueues
+        if let known = topics[name] {
+            topic = known
+        } else {
+            topic = newTopic(name)
+            topics[name] = topic
+        }
+        let unretained = Unmanaged.passUnretained(topic)
+        lastTopic = unretained
+        return unretained
     }
 
     /// A topic's queues the first time the accumulator sees it; round robin starts at a random partition. Under the lock.

@@ -12,8 +12,8 @@ import NIOCore
 /// slot gives the buffer away rather than sharing it. If a read into it returned no bytes, NIO drops it with the
 /// frame's first part: the allocator notices (its next call finds the buffer still out) and the assembler fails
 /// the connection with ``KafkaFrameAssembler/FrameError/receiveBufferLost`` instead of misframing the stream. NIO
-/// reads once per readiness event (``installed(on:)``), so a read into the buffer always
-/// follows data the kernel has reported.
+/// reads once per readiness event (``installed(on:)``), so a read into the buffer always follows data the kernel
+/// has reported.
 public final class FrameReceiveSlot: @unchecked Sendable {
     // @unchecked: NIO calls the allocator on the channel's event loop, and the frame handler that holds the
     // assembler runs on the same loop; nothing else touches the slot.
@@ -37,6 +37,7 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     /// buffers it allocates after the first in one event (which would make the next read copy the frame first), and
     /// a second read in one event could find the socket empty and drop the frame's buffer. (NIO's epoll is level
     /// triggered: bytes left in the socket after one read make the next wait return at once.)
+    ///
     /// Other reads take NIO's adaptive sizes, growing up to `maximumRead` bytes.
     public static func installed(on channel: any Channel, maximumRead: Int = 1024 * 1024) -> FrameReceiveSlot? {
         guard let options = channel.syncOptions else { return nil }
