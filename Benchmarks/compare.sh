@@ -25,9 +25,11 @@ python3 -c 'import confluent_kafka' 2>/dev/null \
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-swift build -c release --product mock-broker >/dev/null
-swift build -c release --product kafka-producer >/dev/null
-swift build -c release --product kafka-consumer >/dev/null
+# The tools as the README has them built for use: release, with the Swift runtime linked in. They start in 10 ms
+# instead of 15 and run about a tenth faster (the runtime's functions are called directly, not through the PLT).
+swift build -c release --static-swift-stdlib --product mock-broker >/dev/null
+swift build -c release --static-swift-stdlib --product kafka-producer >/dev/null
+swift build -c release --static-swift-stdlib --product kafka-consumer >/dev/null
 Benchmarks/build-rdkafka-performance.sh "$work/rdkafka_performance"
 mkdir -p "$work/librdkafka-2.16"
 library=$(python3 -c 'import confluent_kafka, glob, os; print(sorted(glob.glob(os.path.dirname(confluent_kafka.__file__) + ".libs/librdkafka*.so*"))[0])')

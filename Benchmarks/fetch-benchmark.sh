@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 command -v iperf3 >/dev/null || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq iperf3 >/dev/null || sudo apt-get install -y -qq iperf3 >/dev/null; }
 
-swift build -c release --product fetch-benchmark >/dev/null
+swift build -c release --static-swift-stdlib --product fetch-benchmark >/dev/null
 echo "== mock broker fetch (sendfile) =="
 zero_copy=$(.build/release/fetch-benchmark "$@" | tee >(cat >&2) | sed -n 's/^FETCH_MBPS=//p')
 echo "== mock broker fetch (records copied through memory, for comparison) =="

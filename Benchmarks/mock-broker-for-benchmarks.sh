@@ -9,7 +9,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_mock_broker() {
-    swift build -c release --product mock-broker >/dev/null
+    swift build -c release --static-swift-stdlib --product mock-broker >/dev/null
     .build/release/mock-broker --port 0 --log-level error "$@" >"$work/broker.out" 2>"$work/broker.err" &
     broker_pid=$!
     for _ in $(seq 1 100); do grep -q "listening on" "$work/broker.out" 2>/dev/null && break; sleep 0.1; done

@@ -12,7 +12,7 @@ size=100
 scripts/install-dependencies.sh
 source Benchmarks/mock-broker-for-benchmarks.sh
 Benchmarks/build-rdkafka-performance.sh "$work/rdkafka_performance"
-swift build -c release --product producer-benchmark >/dev/null
+swift build -c release --static-swift-stdlib --product producer-benchmark >/dev/null
 start_mock_broker
 echo "mock broker at $bootstrap; $count records of $size bytes, acks=1"
 
