@@ -1,6 +1,7 @@
 import KafkaCompression
 import NIOCore
 import Testing
+import KafkaTestSupport
 
 /// Damaged, truncated, random and explosive inputs must end in a `CompressionError` (or, where the format
 /// cannot tell, in bounded output), never in a trap or unbounded memory.

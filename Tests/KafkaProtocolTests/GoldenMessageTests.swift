@@ -3,6 +3,7 @@ import NIOCore
 import Testing
 
 @testable import KafkaProtocol
+import KafkaTestSupport
 
 /// Messages encoded by kafka-python (an independent implementation working from Kafka's own schemas), for every
 /// version of every message we support: see `Fixtures/generate_fixtures.py`.
@@ -206,20 +207,5 @@ enum FieldComparison {
         let mirror = Mirror(reflecting: value)
         guard mirror.displayStyle == .optional else { return value }
         return mirror.children.first.map { unwrap($0.value) } ?? nil
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so corruption tests are repeatable.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 
 @testable import KafkaProtocol
+import KafkaTestSupport
 
 @Suite("CRC-32C and murmur2")
 struct HashingTests {

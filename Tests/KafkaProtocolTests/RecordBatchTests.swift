@@ -4,6 +4,7 @@ import NIOCore
 import Testing
 
 @testable import KafkaProtocol
+import KafkaTestSupport
 
 @Suite("Record batches")
 struct RecordBatchTests {

@@ -2,13 +2,13 @@ import Foundation
 import KafkaProtocol
 import NIOCore
 
-/// SplitMix64: a small, fast generator whose whole sequence follows from its seed, so a failure found with one
-/// seed happens again with it.
+/// A generator whose whole sequence follows from its seed (``SplitMix64``), so a failure found with one seed happens
+/// again with it.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var source: SplitMix64
 
     public init(seed: UInt64) {
-        state = seed
+        source = SplitMix64(seed: seed)
     }
 
     /// The seed a hostile-input test uses: `TORTURE_SEED` from the environment when set (to replay or vary a run),
@@ -17,13 +17,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         ProcessInfo.processInfo.environment["TORTURE_SEED"].flatMap { UInt64($0) } ?? fallback
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { source.next() }
 
     public mutating func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }

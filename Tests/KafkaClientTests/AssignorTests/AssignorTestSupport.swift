@@ -1,4 +1,5 @@
 import KafkaClient
+import KafkaProtocol
 import NIOCore
 import Testing
 
@@ -20,19 +21,13 @@ func assignorMember(
     GroupMemberSubscription(memberId: id, groupInstanceId: instance, topics: topics, ownedPartitions: owned, generationId: generation)
 }
 
-/// A deterministic generator (SplitMix64), so that every property test sees the same scenarios on every run.
+/// A deterministic generator (``SplitMix64``), so that every property test sees the same scenarios on every run.
 struct AssignorRandom: RandomNumberGenerator {
-    private var state: UInt64
+    private var source: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { source = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { source.next() }
 
     mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
     mutating func chance(_ probability: Double) -> Bool { Double.random(in: 0..<1, using: &self) < probability }
