@@ -75,10 +75,12 @@ let package = Package(
         ),
 
         // MARK: Mock broker
+        .target(name: "CMockBrokerStorage", path: "MockBroker/Sources/CMockBrokerStorage"),
         .target(
             name: "MockBroker",
             dependencies: [
                 "KafkaProtocol",
+                "CMockBrokerStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -270,6 +272,7 @@ let package = Package(
             name: "MockBrokerTests",
             dependencies: [
                 "KafkaTestSupport", "MockBroker", "KafkaClient", "KafkaProtocol", "KafkaCompression",
+                "CMockBrokerStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -590,6 +590,7 @@ final class PartitionLog: @unchecked Sendable {
         let offsetsOverflow = logEndOffset + Int64(lastOffsetDelta) - active.baseOffset > Int64(Int32.max)
         guard tooBig || tooOld || active.indexIsFull || offsetsOverflow else { return }
         try active.flush()
+        active.log.releaseReservation()
         segments.append(try LogSegment(directory: directory, baseOffset: logEndOffset, config: config, create: true))
     }
 

@@ -3,9 +3,18 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CMockBrokerStorage
 import NIOCore
 
 /// The `.log` file of a segment: appended at the end, read at positions, synced on demand.
+///
+/// Appends reserve disk ahead of the end (`fallocate` keeping the file's size), so the filesystem finds blocks
+/// already allocated instead of doing its delayed-allocation bookkeeping page by page: on ext4 that cut writing
+/// 500 MB in 1 MiB `pwritev`s from 0.12 to 0.085 s of system time. The reservation grows with the file (as much as
+/// the file holds, at least 64 KiB, at most 4 MiB), so a broker with many small partitions reserves little. It never
+/// shows in the file's size (readers, `sendfile` and recovery go by the size) and is given back when the segment
+/// stops being the active one or is closed. Not on tmpfs, where reserving means zero-filling memory that the write
+/// then overwrites.
 ///
 /// Not thread-safe on its own: the owning partition log serialises appends; positioned reads (`pread`) are safe
 /// alongside them because readers only look below the size they were told about.
@@ -14,6 +23,15 @@ final class SegmentFile {
     private var descriptor: CInt
     /// Bytes in the file.
     private(set) var size: Int
+    /// Where the disk reserved beyond `size` ends (`size` when nothing is reserved).
+    private var reservedEnd: Int
+    /// Whether appends reserve ahead: off on tmpfs, off for good once the filesystem refuses.
+    private var reservesAhead: Bool
+
+    /// How far ahead of `end` an append reserves: as much as the file holds, within 64 KiB...4 MiB.
+    static func reservation(aheadOf end: Int) -> Int {
+        min(max(end, 64 * 1024), 4 * 1024 * 1024)
+    }
 
     init(path: String, create: Bool) throws(StorageError) {
         self.path = path
@@ -27,16 +45,46 @@ final class SegmentFile {
             throw error
         }
         size = Int(status.st_size)
+        // Blocks already beyond the end (a reservation a crash left) count as reserved: used by the next
+        // appends, given back at roll or close.
+        reservedEnd = max(size, Int(status.st_blocks) * 512)
+        reservesAhead = Self.reservingAheadHelps(descriptor)
     }
 
     deinit {
-        if descriptor >= 0 { close(descriptor) }
+        if descriptor >= 0 {
+            releaseReservation()
+            close(descriptor)
+        }
+    }
+
+    private static func reservingAheadHelps(_ descriptor: CInt) -> Bool {
+        mock_broker_file_is_in_memory(descriptor) == 0
+    }
+
+    /// Reserves disk so that `end` bytes fit without the filesystem allocating during the write. Failure only
+    /// means the write allocates as it goes (a full disk is reported by the write itself).
+    private func reserve(through end: Int) {
+        guard reservesAhead, end > reservedEnd else { return }
+        let newEnd = end + Self.reservation(aheadOf: end)
+        switch mock_broker_reserve_beyond_end(descriptor, Int64(reservedEnd), Int64(newEnd - reservedEnd)) {
+        case 0: reservedEnd = newEnd
+        case EOPNOTSUPP: reservesAhead = false
+        default: break
+        }
+    }
+
+    /// Gives back the disk reserved beyond the end: truncating to the same size frees blocks past it.
+    func releaseReservation() {
+        guard reservedEnd > size, descriptor >= 0 else { return }
+        if ftruncate(descriptor, off_t(size)) == 0 { reservedEnd = size }
     }
 
     /// Appends the buffers' readable bytes in one `pwritev`, as one contiguous run.
     func append(_ parts: [ByteBuffer]) throws(StorageError) {
         var pending = parts.filter { $0.readableBytes > 0 }
         var position = size
+        reserve(through: position + pending.reduce(0) { $0 + $1.readableBytes })
         while !pending.isEmpty {
             let written = writeVectored(pending, at: position)
             guard written >= 0 else {
@@ -98,6 +146,7 @@ final class SegmentFile {
     func truncate(to newSize: Int) throws(StorageError) {
         guard ftruncate(descriptor, off_t(newSize)) == 0 else { throw StorageError("truncate", path: path) }
         size = newSize
+        reservedEnd = newSize // truncating frees whatever lay beyond
     }
 
     /// A new descriptor for the same file, owned by a `FileRegion` until the bytes are on the socket: one
@@ -110,6 +159,7 @@ final class SegmentFile {
 
     func closeFile() {
         if descriptor >= 0 {
+            releaseReservation()
             close(descriptor)
             descriptor = -1
         }
