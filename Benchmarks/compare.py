@@ -316,24 +316,36 @@ def run_measuring_broker(broker, cmd, env=None, stdout_to_null=False):
 
 
 def produce_row(broker, name, count, size, ours_flags, theirs_flags, rounds, with_202=False):
+    """Each run writes to a topic of its own, deleted as soon as the run is done, and the two clients take turns
+    going first. Both matter on a VM: the kernel hands out pages freed a moment ago cheaply, but pages the host has
+    to map again cost several times more to fill (500 MB into a topic took 0.3 s or 2 s of the broker's CPU
+    depending on which it got), so a run that went second onto a grown page cache timed the host, not the client."""
     ours, theirs, theirs_202 = [], [], []
-    for _ in range(rounds):
-        ours_topic = unique("ours")
-        result = run_measuring_broker(broker, ours_produce(broker.bootstrap, ours_topic, count, size, ours_flags))
+
+    def run_ours():
+        topic = unique("ours")
+        result = run_measuring_broker(broker, ours_produce(broker.bootstrap, topic, count, size, ours_flags))
         check_ours_produced(result, count)
         ours.append(result)
-        theirs_topic = unique("theirs")
-        result = run_measuring_broker(broker, theirs_produce(broker.bootstrap, theirs_topic, count, size, theirs_flags),
+        delete_topics(broker.bootstrap, [topic])
+
+    def run_theirs():
+        topic = unique("theirs")
+        result = run_measuring_broker(broker, theirs_produce(broker.bootstrap, topic, count, size, theirs_flags),
                                       env=LIBRDKAFKA_216)
         check_theirs_produced(result, count)
         theirs.append(result)
-        used = [ours_topic, theirs_topic]
+        delete_topics(broker.bootstrap, [topic])
         if with_202:
-            used.append(unique("theirs202"))
-            result = run(theirs_produce(broker.bootstrap, used[-1], count, size, theirs_flags))
+            topic = unique("theirs202")
+            result = run(theirs_produce(broker.bootstrap, topic, count, size, theirs_flags))
             check_theirs_produced(result, count)
             theirs_202.append(result)
-        delete_topics(broker.bootstrap, used)
+            delete_topics(broker.bootstrap, [topic])
+
+    for round_number in range(rounds):
+        for side in ((run_ours, run_theirs) if round_number % 2 == 0 else (run_theirs, run_ours)):
+            side()
     add_row(name, count, ours, theirs, theirs_202 or None)
 
 
