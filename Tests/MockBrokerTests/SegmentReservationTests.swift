@@ -67,6 +67,21 @@ struct SegmentReservationTests {
         log.close()
         #expect(try Self.allocated(active) <= Self.unreserved(activeSize), "a closed segment still holds disk")
         #expect(try Self.fileSize(active) == activeSize)
+
+        // Opening and closing the log again leaves the segments alone: a block the filesystem rounds up to is not
+        // mistaken for a reservation to give back (truncating would touch every file).
+        let touched = try files.map(Self.modified)
+        let reopened = try PartitionLogTests.open(directory, PartitionLogTests.config { $0.segmentBytes = 16 * 1024 })
+        #expect(reopened.offsets.logEndOffset == 1_200)
+        reopened.close()
+        #expect(try files.map(Self.modified) == touched)
+    }
+
+    /// The file's modification time, in nanoseconds.
+    static func modified(_ path: String) throws -> Int {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw StorageError("stat", path: path) }
+        return status.st_mtim.tv_sec * 1_000_000_000 + status.st_mtim.tv_nsec
     }
 
     @Test("a reservation an unclean stop left behind is used by the next appends and given back at close")

@@ -45,9 +45,13 @@ final class SegmentFile {
             throw error
         }
         size = Int(status.st_size)
-        // Blocks already beyond the end (a reservation a crash left) count as reserved: used by the next
-        // appends, given back at roll or close.
-        reservedEnd = max(size, Int(status.st_blocks) * 512)
+        // A reservation an unclean stop left (at least the smallest one we make, past the last block the bytes
+        // use) counts as reserved: used by the next appends, given back at roll or close. Anything less is the
+        // filesystem's own (an extent block) and is left alone, so that reopening old segments frees nothing.
+        let allocated = Int(status.st_blocks) * 512
+        let block = max(Int(status.st_blksize), 512)
+        let used = (size + block - 1) / block * block
+        reservedEnd = allocated - used >= Self.reservation(aheadOf: 0) ? allocated : size
         reservesAhead = Self.reservingAheadHelps(descriptor)
     }
 
