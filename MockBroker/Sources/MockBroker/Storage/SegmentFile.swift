@@ -52,7 +52,7 @@ final class SegmentFile {
         let block = max(Int(status.st_blksize), 512)
         let used = (size + block - 1) / block * block
         reservedEnd = allocated - used >= Self.reservation(aheadOf: 0) ? allocated : size
-        reservesAhead = Self.reservingAheadHelps(descriptor)
+        reservesAhead = mock_broker_file_is_in_memory(descriptor) == 0 // on tmpfs reserving only zero-fills
     }
 
     deinit {
@@ -60,10 +60,6 @@ final class SegmentFile {
             releaseReservation()
             close(descriptor)
         }
-    }
-
-    private static func reservingAheadHelps(_ descriptor: CInt) -> Bool {
-        mock_broker_file_is_in_memory(descriptor) == 0
     }
 
     /// Reserves disk so that `end` bytes fit without the filesystem allocating during the write. Failure only
