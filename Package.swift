@@ -105,20 +105,23 @@ let package = Package(
 
         // MARK: Examples
         .target(name: "CKafkaToolProcess", path: "Examples/CKafkaToolProcess"),
+        // What kafka-producer and kafka-consumer would otherwise import Foundation for (number formatting, stderr).
+        .target(name: "KafkaToolSupport", path: "Examples/KafkaToolSupport"),
         .executableTarget(
             name: "kafka-producer",
             dependencies: [
-                "KafkaClient", "KafkaCompression", "KafkaProtocol", "CKafkaToolProcess",
+                "KafkaClient", "KafkaCompression", "KafkaProtocol", "CKafkaToolProcess", "KafkaToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Examples/kafka-producer"
         ),
         .executableTarget(
             name: "kafka-consumer",
             dependencies: [
-                "KafkaClient", "KafkaProtocol",
+                "KafkaClient", "KafkaProtocol", "KafkaToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,7 +1,9 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import Glibc
 import KafkaClient
 import KafkaProtocol
+import KafkaToolSupport
 import Logging
 import NIOCore
 import Synchronization
@@ -123,7 +125,7 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
                     summary.lastRecord = .now
                     if summary.lastRecord - summary.lastProgress > .seconds(1) {
                         output.flush()
-                        FileHandle.standardError.write(Data("\(summary.records) records\n".utf8))
+                        writeToStandardError("\(summary.records) records\n")
                         summary.lastProgress = summary.lastRecord
                     }
                 }
@@ -157,13 +159,18 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let rate = seconds > 0 ? Double(summary.records) / seconds : 0
         let megabytes = seconds > 0 ? Double(summary.bytes) / 1e6 / seconds : 0
-        let latencyText = summary.latency.map { String(format: ", end-to-end latency p50 %.2f ms p99 %.2f ms max %.2f ms", $0.p50, $0.p99, $0.max) } ?? ""
-        FileHandle.standardError.write(Data(String(format: "%d records, %d bytes in %.2f s: %.0f records/s, %.2f MB/s",
-                                                   summary.records, summary.bytes, seconds, rate, megabytes).utf8 + Array(latencyText.utf8) + [0x0A]))
+        let latencyText = summary.latency.map {
+            ", end-to-end latency p50 \(fixed($0.p50, 2)) ms p99 \(fixed($0.p99, 2)) ms max \(fixed($0.max, 2)) ms"
+        } ?? ""
+        writeToStandardError("\(summary.records) records, \(summary.bytes) bytes in \(fixed(seconds, 2)) s: "
+                             + "\(fixed(rate, 0)) records/s, \(fixed(megabytes, 2)) MB/s\(latencyText)\n")
         if statsJSON {
-            let latencyJSON = summary.latency.map { String(format: #","latency_p50_ms":%.3f,"latency_p99_ms":%.3f,"latency_max_ms":%.3f"#, $0.p50, $0.p99, $0.max) } ?? ""
-            FileHandle.standardError.write(Data(String(format: #"{"records":%d,"bytes":%d,"seconds":%.3f,"records_per_second":%.1f,"mb_per_second":%.3f"#,
-                                                       summary.records, summary.bytes, seconds, rate, megabytes).utf8 + Array(latencyJSON.utf8) + Array("}\n".utf8)))
+            let latencyJSON = summary.latency.map {
+                #","latency_p50_ms":\#(fixed($0.p50, 3)),"latency_p99_ms":\#(fixed($0.p99, 3)),"latency_max_ms":\#(fixed($0.max, 3))"#
+            } ?? ""
+            writeToStandardError(#"{"records":\#(summary.records),"bytes":\#(summary.bytes),"seconds":\#(fixed(seconds, 3)),"#
+                                 + #""records_per_second":\#(fixed(rate, 1)),"mb_per_second":\#(fixed(megabytes, 3))"#
+                                 + latencyJSON + "}\n")
         }
     }
 

@@ -1,10 +1,13 @@
 import ArgumentParser
 import CKafkaToolProcess
-import Foundation
+import Dispatch
+import Glibc
 import KafkaClient
 import KafkaCompression
 import KafkaProtocol
+import KafkaToolSupport
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
@@ -192,7 +195,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         } else {
             let separator = keySeparator
             while signals.count == 0, let line = readLine(strippingNewline: true) {
-                if let separator, let split = line.range(of: separator) {
+                if let separator, let split = line.firstRange(of: separator) {
                     let value = String(line[split.upperBound...])
                     await pace()
                     await send(ProducerRecord(topic: topic, key: String(line[..<split.lowerBound]), value: value, headers: headers),
@@ -219,7 +222,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         print(summary.text)
         if statsJSON { print(summary.json) }
         fflush(nil)
-        if signals.count > 1 { Foundation.exit(130) }
+        if signals.count > 1 { Glibc.exit(130) }
         if summary.errors > 0 || summary.undelivered > 0 { throw ExitCode(1) }
     }
 }
@@ -266,7 +269,7 @@ struct KeySource: Sendable {
 
     init(template: String?, distinct count: Int?) {
         distinct = (0..<(count ?? 0)).map { ByteBuffer(string: "key-\($0)") }
-        templateParts = template.map { $0.components(separatedBy: "{n}") }
+        templateParts = template.map { $0.split(separator: "{n}", omittingEmptySubsequences: false).map(String.init) }
     }
 
     func key(_ n: Int) -> ByteBuffer? {
@@ -313,7 +316,7 @@ final class DeliveryTracker: @unchecked Sendable {
     // @unchecked: every field is behind `lock`.
     static let sampleEvery = 16
     static let samplesPerHandover = 64
-    private let lock = NSLock()
+    private let lock = NIOLock()
     /// A sampled record's id and its enqueue or report time.
     struct Sample {
         var id: UInt64
@@ -380,7 +383,7 @@ final class DeliveryTracker: @unchecked Sendable {
             guard !Task.isCancelled else { return }
             elapsed += 1
             let (done, failed) = lock.withLock { (delivered, errors) }
-            FileHandle.standardError.write(Data("[\(elapsed)s] \(done) delivered, \(failed) failed\n".utf8))
+            writeToStandardError("[\(elapsed)s] \(done) delivered, \(failed) failed\n")
         }
     }
 
@@ -401,14 +404,16 @@ final class DeliveryTracker: @unchecked Sendable {
             let undelivered = max(records - delivered - errors, 0)
             let rate = seconds > 0 ? Double(records) / seconds : 0
             let megabytes = seconds > 0 ? Double(bytes) / 1e6 / seconds : 0
-            let text = String(format: "%d records, %d bytes in %.2f s: %.0f records/s, %.2f MB/s, delivery latency p50 %.2f ms p99 %.2f ms, %d errors",
-                              records, bytes, seconds, rate, megabytes, percentile(0.5), percentile(0.99), errors)
+            let text = "\(records) records, \(bytes) bytes in \(fixed(seconds, 2)) s: \(fixed(rate, 0)) records/s, "
+                + "\(fixed(megabytes, 2)) MB/s, delivery latency p50 \(fixed(percentile(0.5), 2)) ms p99 "
+                + "\(fixed(percentile(0.99), 2)) ms, \(errors) errors"
                 + (firstError.map { " (first: \($0))" } ?? "")
                 + (undelivered > 0 ? ", \(undelivered) without an outcome" : "")
                 + (interrupted ? " (interrupted)" : "")
-            let json = String(format: #"{"records":%d,"delivered":%d,"bytes":%d,"seconds":%.3f,"records_per_second":%.1f,"mb_per_second":%.3f,"p50_ms":%.3f,"p99_ms":%.3f,"errors":%d,"undelivered":%d,"interrupted":%@}"#,
-                              records, delivered, bytes, seconds, rate, megabytes, percentile(0.5), percentile(0.99), errors,
-                              undelivered, interrupted ? "true" : "false")
+            let json = #"{"records":\#(records),"delivered":\#(delivered),"bytes":\#(bytes),"seconds":\#(fixed(seconds, 3)),"#
+                + #""records_per_second":\#(fixed(rate, 1)),"mb_per_second":\#(fixed(megabytes, 3)),"#
+                + #""p50_ms":\#(fixed(percentile(0.5), 3)),"p99_ms":\#(fixed(percentile(0.99), 3)),"errors":\#(errors),"#
+                + #""undelivered":\#(undelivered),"interrupted":\#(interrupted)}"#
             return Summary(text: text, json: json, errors: errors, undelivered: undelivered)
         }
     }
