@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
-for package in librdkafka-dev iperf3; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
+for package in librdkafka-dev iperf3 time; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
 if [ "${#missing[@]}" -gt 0 ]; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -77,6 +77,9 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Option(name: .customLong("request-timeout-ms"), help: "request.timeout.ms: how long to wait for a broker's answer (default 30000).")
     var requestTimeoutMs: Int64?
 
+    @Option(name: .customLong("max-in-flight"), help: "max.in.flight.requests.per.connection (default 5; at most 5 with idempotence).")
+    var maxInFlight: Int?
+
     @Option(name: .customLong("max-block-ms"), help: "max.block.ms: how long sending may wait for metadata or buffer.memory (default 60000).")
     var maxBlockMs: Int64?
 
@@ -118,6 +121,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         if let deliveryTimeoutMs { configuration.deliveryTimeout = .milliseconds(deliveryTimeoutMs) }
         if let requestTimeoutMs { configuration.client.requestTimeout = .milliseconds(requestTimeoutMs) }
         if let maxBlockMs { configuration.maxBlock = .milliseconds(maxBlockMs) }
+        if let maxInFlight { configuration.maxInFlightRequestsPerConnection = maxInFlight }
         let headers = self.headers.map { header -> RecordHeader in
             let parts = header.split(separator: "=", maxSplits: 1)
             return RecordHeader(key: String(parts[0]), value: parts.count > 1 ? String(parts[1]) : "")

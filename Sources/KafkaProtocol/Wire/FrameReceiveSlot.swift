@@ -26,6 +26,18 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     fileprivate(set) var lost = false
     /// Bytes read straight into frames' buffers (for tests: proof that the path is taken).
     private(set) var bytesReadIntoFrames = 0
+    /// A large frame ended where a read ended: the next bytes are most likely another large frame's size prefix, so
+    /// the next read takes a few KB (``headerReadSize``) instead of a read sized for throughput, whose bytes past the
+    /// prefix the assembler would have to copy into the frame's buffer (most of a megabyte per frame, when a peer
+    /// sends megabyte requests or responses one after another and the reader keeps up).
+    fileprivate(set) var nextReadIsHeader = false
+    /// The read in flight is such a small read (not counted in the adaptive sizes).
+    fileprivate var readingHeader = false
+
+    /// Frames at least this large, once read into their own buffer, are taken to be followed by more like them.
+    static let largeFrameSize = 64 * 1024
+    /// The read after a large frame: its size prefix, and small frames whole.
+    static let headerReadSize = 4 * 1024
 
     init() {}
 
@@ -68,6 +80,11 @@ public final class FrameReceiveSlot: @unchecked Sendable {
         bytesReadIntoFrames += bytes
     }
 
+    /// A frame read into its own buffer is complete, with no bytes of the next one after it in that buffer.
+    func completedAtReadEnd(size: Int) {
+        nextReadIsHeader = size >= Self.largeFrameSize
+    }
+
     fileprivate func handOut() -> ByteBuffer? {
         if readingInto {
             // The last buffer handed out never came back through the pipeline.
@@ -94,17 +111,26 @@ struct FrameReceiveAllocator: RecvByteBufferAllocator {
     }
 
     func buffer(allocator: ByteBufferAllocator) -> ByteBuffer {
-        slot.handOut() ?? adaptive.buffer(allocator: allocator)
+        if let frame = slot.handOut() { return frame }
+        if slot.nextReadIsHeader {
+            slot.nextReadIsHeader = false
+            slot.readingHeader = true
+            return allocator.buffer(capacity: FrameReceiveSlot.headerReadSize)
+        }
+        return adaptive.buffer(allocator: allocator)
     }
 
-    /// No size while a frame waits: NIO then asks ``buffer(allocator:)`` instead of reusing its own buffer.
+    /// No size while a frame waits or a header read is due: NIO then asks ``buffer(allocator:)`` instead of reusing
+    /// its own buffer (whose capacity a read would fill).
     func nextBufferSize() -> Int? {
-        slot.waiting == nil ? adaptive.nextBufferSize() : nil
+        slot.waiting == nil && !slot.nextReadIsHeader ? adaptive.nextBufferSize() : nil
     }
 
     /// Always "may grow": NIO reuses its stored buffer without asking when this is false and there is no size.
+    /// Reads into a frame's buffer and header reads do not count towards the adaptive sizes.
     mutating func record(actualReadBytes: Int) -> Bool {
-        if !slot.readingInto { _ = adaptive.record(actualReadBytes: actualReadBytes) }
+        if !slot.readingInto && !slot.readingHeader { _ = adaptive.record(actualReadBytes: actualReadBytes) }
+        slot.readingHeader = false
         return true
     }
 }

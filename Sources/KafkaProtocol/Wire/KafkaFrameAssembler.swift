@@ -93,6 +93,7 @@ public struct KafkaFrameAssembler: Sendable {
                 slot.returned(bytes: read.writerIndex - received)
                 if read.writerIndex >= size {
                     state = .header(0, count: 0)
+                    if read.writerIndex == size { slot.completedAtReadEnd(size: size) }
                     return read.readSlice(length: size)! // bytes after it (if any) start the next frame
                 }
                 state = .lent(size: size, received: read.writerIndex)
