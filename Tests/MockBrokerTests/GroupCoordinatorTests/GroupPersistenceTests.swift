@@ -195,14 +195,15 @@ struct GroupPersistenceTests {
         try await withTemporaryDirectory("group-metadata-static") { directory in
             let group = "static-restart"
             let newId = try await withBroker({ $0.dataDirectory = directory }) { broker in
+                // A session that outlasts a loaded machine: the first member must not expire before the second joins.
                 let first = try await broker.connect()
-                let joined = try await first.joinGroup(group, instanceId: "instance", version: 5)
+                let joined = try await first.joinGroup(group, instanceId: "instance", sessionTimeoutMs: 120_000, version: 5)
                 #expect(code(joined.errorCode) == .none && joined.generationId == 1)
                 _ = try await first.syncGroup(group, generation: 1, memberId: joined.memberId, instanceId: "instance",
                                               assignments: [joined.memberId: "mine"])
                 // The instance restarts: a new member id, same generation, no rebalance.
                 let second = try await broker.connect()
-                let rejoined = try await second.joinGroup(group, instanceId: "instance", version: 5)
+                let rejoined = try await second.joinGroup(group, instanceId: "instance", sessionTimeoutMs: 120_000, version: 5)
                 #expect(code(rejoined.errorCode) == .none && rejoined.generationId == 1 && rejoined.memberId != joined.memberId)
                 await first.close()
                 await second.close()
