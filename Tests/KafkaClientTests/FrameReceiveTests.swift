@@ -54,20 +54,13 @@ struct FrameReceiveTests {
         #expect(same, "frame of \(size) bytes")
     }
 
-    @Test("frames of up to 3 MB written in pieces arrive byte for byte, most of their bytes read in place")
-    func largeFramesOverLoopback() async throws {
-        let sizes = [10, 3_000_000, 70_000, 0, 2_000_000, 5, 1_048_576]
-        let stream = Self.stream(of: sizes)
+    /// Serves `writes` (each written and flushed in turn) to a client whose frame handler has a receive slot, and
+    /// returns the first `count` frames it got, its errors, and the bytes it read straight into frames' buffers.
+    static func receive(_ writes: [ByteBuffer], frames count: Int) async throws -> (frames: [ByteBuffer], errors: [String], bytesInPlace: Int) {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                // The whole stream in writes of 100 KB, flushed as they go.
-                var offset = 0
-                while offset < stream.count {
-                    let end = min(offset + 100_000, stream.count)
-                    channel.writeAndFlush(ByteBuffer(bytes: stream[offset..<end]), promise: nil)
-                    offset = end
-                }
+                for write in writes { channel.writeAndFlush(write, promise: nil) }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -84,14 +77,26 @@ struct FrameReceiveTests {
             }
             .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
         let deadline = ContinuousClock.now + .seconds(20)
-        while try await client.eventLoop.submit({ collector.frames.count }).get() < sizes.count, ContinuousClock.now < deadline {
+        while try await client.eventLoop.submit({ collector.frames.count }).get() < count, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        let (frames, errors, bytesInPlace) = try await client.eventLoop.submit {
+        let received = try await client.eventLoop.submit {
             (collector.frames, collector.errors.map { "\($0)" }, slotBox.withLockedValue { $0?.bytesReadIntoFrames ?? -1 })
         }.get()
         try await client.close()
         try await server.close()
+        return received
+    }
+
+    @Test("frames of up to 3 MB written in pieces arrive byte for byte, most of their bytes read in place")
+    func largeFramesOverLoopback() async throws {
+        let sizes = [10, 3_000_000, 70_000, 0, 2_000_000, 5, 1_048_576]
+        let stream = Self.stream(of: sizes)
+        // The whole stream in writes of 100 KB, flushed as they go.
+        let writes = stride(from: 0, to: stream.count, by: 100_000).map {
+            ByteBuffer(bytes: stream[$0..<min($0 + 100_000, stream.count)])
+        }
+        let (frames, errors, bytesInPlace) = try await Self.receive(writes, frames: sizes.count)
         #expect(errors.isEmpty)
         #expect(frames.count == sizes.count)
         for (frame, size) in zip(frames, sizes) { Self.expectFrame(frame, size: size) }
@@ -107,34 +112,7 @@ struct FrameReceiveTests {
         var frame = ByteBuffer()
         frame.writeInteger(Int32(frameSize))
         frame.writeBytes(body)
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                for _ in 0..<frameCount { channel.writeAndFlush(frame, promise: nil) }
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let collector = Collector()
-        let slotBox = NIOLockedValueBox<FrameReceiveSlot?>(nil)
-        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let slot = FrameReceiveSlot.installed(on: channel)
-                    slotBox.withLockedValue { $0 = slot }
-                    try channel.pipeline.syncOperations.addHandlers(KafkaFrameHandler(maxFrameSize: 16 << 20, receiveSlot: slot),
-                                                                    collector)
-                }
-            }
-            .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
-        let deadline = ContinuousClock.now + .seconds(20)
-        while try await client.eventLoop.submit({ collector.frames.count }).get() < frameCount, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        let (frames, errors, bytesInPlace) = try await client.eventLoop.submit {
-            (collector.frames, collector.errors.map { "\($0)" }, slotBox.withLockedValue { $0?.bytesReadIntoFrames ?? -1 })
-        }.get()
-        try await client.close()
-        try await server.close()
+        let (frames, errors, bytesInPlace) = try await Self.receive(Array(repeating: frame, count: frameCount), frames: frameCount)
         #expect(errors.isEmpty)
         #expect(frames.count == frameCount)
         for frame in frames {
