@@ -1,7 +1,11 @@
 import ArgumentParser
 import CKafkaToolProcess
-import Dispatch
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
 import KafkaClient
 import KafkaCompression
 import KafkaProtocol
@@ -226,7 +230,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         print(summary.text)
         if statsJSON { print(summary.json) }
         fflush(nil)
-        if signals.count > 1 { Glibc.exit(130) }
+        if signals.count > 1 { exitProcess(130) }
         if summary.errors > 0 || summary.undelivered > 0 { throw ExitCode(1) }
     }
 }
