@@ -126,4 +126,88 @@ struct FrameReceiveTests {
         let copied = frameSize * frameCount - bytesInPlace
         #expect(copied <= 16 * 1024 + frameCount * 64 * 1024, "\(copied) bytes copied")
     }
+
+    #if os(Linux)
+    @Test("while a large frame arrives the socket wakes its reader once per quarter megabyte, never for more than the frame still lacks, and for any byte between frames")
+    func lowWaterMarkFollowsTheFrame() async throws {
+        let frameSize = 1 << 20
+        let stream = Self.stream(of: [frameSize])
+        let served = NIOLockedValueBox<(any Channel)?>(nil)
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                served.withLockedValue { $0 = channel }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let collector = Collector()
+        let slotBox = NIOLockedValueBox<FrameReceiveSlot?>(nil)
+        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let slot = FrameReceiveSlot.installed(on: channel)
+                    slotBox.withLockedValue { $0 = slot }
+                    try channel.pipeline.syncOperations.addHandlers(KafkaFrameHandler(maxFrameSize: 16 << 20, receiveSlot: slot),
+                                                                    collector)
+                }
+            }
+            .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
+        let deadline = ContinuousClock.now + .seconds(20)
+        var peer: (any Channel)?
+        while peer == nil, ContinuousClock.now < deadline {
+            peer = served.withLockedValue { $0 }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let slot = try #require(slotBox.withLockedValue { $0 })
+        /// The frame's bytes received so far, the slot's mark, and the socket's own (`getsockopt`).
+        func receiver() async throws -> (received: Int?, mark: Int, socketMark: Int) {
+            try await client.eventLoop.submit {
+                let socketMark = try client.syncOptions!.getOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)))
+                return (slot.waiting?.writerIndex, slot.lowWaterMark, socketMark)
+            }.get()
+        }
+        func send(_ range: Range<Int>) async throws {
+            try await try #require(peer).writeAndFlush(ByteBuffer(bytes: stream[range])).get()
+        }
+        /// Waits until the reader has read all it should: what it has not read of `sent` is less than its mark (the
+        /// socket does not report fewer bytes readable, and they will be read with the rest of the frame).
+        func settled(sent: Int) async throws -> (received: Int?, mark: Int, socketMark: Int) {
+            var state = try await receiver()
+            while sent - (state.received ?? 0) >= state.mark, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+                state = try await receiver()
+            }
+            return state
+        }
+        let cap = 256 * 1024
+
+        // The size prefix and 500,000 bytes: over a quarter megabyte is still to come.
+        try await send(0..<500_004)
+        let first = try await settled(sent: 500_000)
+        let firstReceived = try #require(first.received)
+        #expect(500_000 - firstReceived < cap)
+        #expect(first.mark == cap && first.socketMark == cap)
+        // 400,000 more: the mark is a quarter megabyte or, once less is missing, what is missing.
+        try await send(500_004..<900_004)
+        let second = try await settled(sent: 900_000)
+        let secondReceived = try #require(second.received)
+        #expect(900_000 - secondReceived < second.mark)
+        #expect(second.mark == min(cap, frameSize - secondReceived) && second.socketMark == second.mark)
+        // The rest in two writes, the first smaller than the mark: the frame completes, and the mark is back at one
+        // byte for the next frame's size prefix.
+        try await send(900_004..<1_000_004)
+        try await send(1_000_004..<stream.count)
+        while try await client.eventLoop.submit({ collector.frames.count }).get() < 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let (frames, errors) = try await client.eventLoop.submit { (collector.frames, collector.errors.map { "\($0)" }) }.get()
+        let after = try await receiver()
+        try await client.close()
+        try await server.close()
+        #expect(errors.isEmpty)
+        try #require(frames.count == 1)
+        Self.expectFrame(frames[0], size: frameSize)
+        #expect(after.mark == 1 && after.socketMark == 1)
+    }
+    #endif
 }

@@ -1,4 +1,7 @@
 import NIOCore
+#if os(Linux)
+import Glibc
+#endif
 
 /// Lets a connection read the rest of a large frame straight into the frame's own buffer, so a fetch response (or a
 /// produce request, on the broker) is copied once, by the kernel, instead of once more by the frame assembler.
@@ -34,8 +37,19 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     /// The read in flight is such a small read (not counted in the adaptive sizes).
     fileprivate var readingHeader = false
 
+    /// The channel whose receive low-water mark (`SO_RCVLOWAT`) the slot moves while a large frame arrives; weak,
+    /// as the channel holds the slot (through its allocator).
+    private weak var channel: (any Channel)?
+    /// The low-water mark set on the socket now (1, the kernel's default, between frames).
+    private(set) var lowWaterMark = 1
+
     /// Frames at least this large, once read into their own buffer, are taken to be followed by more like them.
     static let largeFrameSize = 64 * 1024
+    /// While at least this much of a frame is still to come, the socket reports itself readable only once this much
+    /// has arrived (or all that is left, if less): one wake-up and one read per quarter megabyte rather than one per
+    /// loopback segment (64 KB) or less. Every wake-up costs the sender too: the kernel wakes the reader in the
+    /// sender's `write`.
+    static let lowWaterMarkCap = 256 * 1024
     /// The read after a large frame: its size prefix, and small frames whole.
     static let headerReadSize = 4 * 1024
 
@@ -54,6 +68,7 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     public static func installed(on channel: any Channel, maximumRead: Int = 1024 * 1024) -> FrameReceiveSlot? {
         guard let options = channel.syncOptions else { return nil }
         let slot = FrameReceiveSlot()
+        slot.channel = channel
         do {
             try options.setOption(.recvAllocator, value: FrameReceiveAllocator(slot: slot, maximum: maximumRead))
             try options.setOption(.maxMessagesPerRead, value: 1)
@@ -63,15 +78,44 @@ public final class FrameReceiveSlot: @unchecked Sendable {
         return slot
     }
 
-    /// Offers a partly received frame's buffer for the next read (the assembler's side).
-    func lend(_ frame: ByteBuffer) {
+    /// Offers a partly received frame's buffer for the next read (the assembler's side), `remaining` bytes short of
+    /// the whole frame.
+    func lend(_ frame: ByteBuffer, remaining: Int) {
         waiting = frame
+        if remaining >= Self.largeFrameSize {
+            awaitBytes(min(remaining, Self.lowWaterMarkCap))
+        } else if lowWaterMark > remaining {
+            awaitBytes(remaining) // the last part of a large frame: the mark must not ask for more than will come
+        }
     }
 
     /// The frame's buffer back if NIO did not take it (the read went into another buffer).
     func takeBack() -> ByteBuffer? {
         defer { waiting = nil }
         return waiting
+    }
+
+    /// The frame lent last is complete (or no longer read into its buffer): any byte is worth a read again.
+    func frameEnded() {
+        awaitBytes(1)
+    }
+
+    /// Sets the socket's low-water mark to `bytes` where that changes it; best effort (a socket that refuses it is
+    /// simply read as it fills).
+    ///
+    /// The kernel never holds back the rest of a frame: the mark is at most what the frame still lacks, setting it
+    /// reports the socket readable at once if that much is already there, and a peer's close or a full receive
+    /// window wakes the reader whatever the mark. Linux only, where `epoll` honours the mark.
+    private func awaitBytes(_ bytes: Int) {
+        #if os(Linux)
+        guard bytes != lowWaterMark, let options = channel?.syncOptions else { return }
+        do {
+            try options.setOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)), value: bytes)
+            lowWaterMark = bytes
+        } catch {
+            channel = nil // closed, or refuses the option: leave the mark alone from now on
+        }
+        #endif
     }
 
     /// The read NIO fired was the frame's buffer, with `bytes` more in it.

@@ -85,6 +85,7 @@ public struct KafkaFrameAssembler: Sendable {
                 guard let slot = receiveSlot, !slot.lost else { throw .receiveBufferLost }
                 if let frame = slot.takeBack() {
                     // The read went into another buffer: gather it as usual.
+                    slot.frameEnded()
                     state = .body(frame, remaining: size - received)
                     continue
                 }
@@ -93,11 +94,12 @@ public struct KafkaFrameAssembler: Sendable {
                 slot.returned(bytes: read.writerIndex - received)
                 if read.writerIndex >= size {
                     state = .header(0, count: 0)
+                    slot.frameEnded()
                     if read.writerIndex == size { slot.completedAtReadEnd(size: size) }
                     return read.readSlice(length: size)! // bytes after it (if any) start the next frame
                 }
                 state = .lent(size: size, received: read.writerIndex)
-                slot.lend(read)
+                slot.lend(read, remaining: size - read.writerIndex)
                 read.moveReaderIndex(to: read.writerIndex)
                 return nil
 
@@ -140,7 +142,7 @@ public struct KafkaFrameAssembler: Sendable {
     private mutating func keep(_ frame: ByteBuffer, remaining: Int) {
         if let slot = receiveSlot, frame.writableBytes >= remaining {
             state = .lent(size: frame.writerIndex + remaining, received: frame.writerIndex)
-            slot.lend(frame)
+            slot.lend(frame, remaining: remaining)
         } else {
             state = .body(frame, remaining: remaining)
         }
