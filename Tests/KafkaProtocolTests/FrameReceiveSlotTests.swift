@@ -51,6 +51,36 @@ struct FrameReceiveSlotTests {
         #expect(!connection.assembler.hasPartialFrame)
     }
 
+    #if os(Linux)
+    @Test("while at least 64 KB of a frame is missing the reader waits for a quarter megabyte or all that is missing; between frames, for any byte")
+    func lowWaterMarkFollowsTheFrame() throws {
+        let sizes = [3_000_000, 100_000, 10]
+        let stream = KafkaFrameAssemblerTests.stream(of: sizes)
+        var connection = Connection(initialRead: 16 * 1024)
+        var offset = 0
+        var marks: [Int] = []
+        while offset < stream.count {
+            // The socket holds what the reader waits for (the mark), or 50,000 bytes when it waits for less.
+            offset += try connection.read(stream, from: offset, available: max(connection.slot.lowWaterMark, 50_000))
+            if marks.last != connection.slot.lowWaterMark { marks.append(connection.slot.lowWaterMark) }
+            let missing = connection.slot.waiting.map { buffer in
+                (connection.frames.count < sizes.count ? sizes[connection.frames.count] : 0) - buffer.writerIndex
+            }
+            if let missing {
+                #expect(connection.slot.lowWaterMark <= missing, "the mark never asks for more than will come")
+            } else {
+                #expect(connection.slot.lowWaterMark == 1, "between frames any byte wakes the reader")
+            }
+        }
+        #expect(connection.frames.count == sizes.count)
+        for (frame, size) in zip(connection.frames, sizes) { KafkaFrameAssemblerTests.expectFrame(frame, size: size) }
+        // A quarter megabyte at a time, then what was missing as the frames' ends near; one byte after the last.
+        #expect(marks.first == 256 * 1024)
+        #expect(marks.contains { $0 > 1 && $0 < 256 * 1024 })
+        #expect(marks.last == 1)
+    }
+    #endif
+
     @Test("after the read that brings its start, a large frame's bytes are read into the frame's own buffer")
     func restIsReadInPlace() throws {
         let stream = KafkaFrameAssemblerTests.stream(of: [3_000_000, 10])

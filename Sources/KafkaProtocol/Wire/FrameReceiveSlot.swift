@@ -37,9 +37,13 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     /// The read in flight is such a small read (not counted in the adaptive sizes).
     fileprivate var readingHeader = false
 
-    /// The channel whose receive low-water mark (`SO_RCVLOWAT`) the slot moves while a large frame arrives; weak,
-    /// as the channel holds the slot (through its allocator).
-    private weak var channel: (any Channel)?
+    /// The channel whose receive low-water mark (`SO_RCVLOWAT`) the slot moves while a large frame arrives.
+    /// Unowned, as the channel holds the slot (through its allocator), and used only from the channel's own reads.
+    /// Not weak: a weak reference gives the channel a side table, which makes every retain and release of it slow.
+    /// (No channel in tests that play NIO's part: the mark is then only kept here.)
+    private unowned let channel: (any Channel)?
+    /// Whether the socket takes the mark (it stops trying after a refusal).
+    private var movesLowWaterMark = true
     /// The low-water mark set on the socket now (1, the kernel's default, between frames).
     private(set) var lowWaterMark = 1
 
@@ -53,7 +57,9 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     /// The read after a large frame: its size prefix, and small frames whole.
     static let headerReadSize = 4 * 1024
 
-    init() {}
+    init(channel: (any Channel)? = nil) {
+        self.channel = channel
+    }
 
     /// A slot whose allocator now reads `channel`'s bytes; call on the channel's event loop before it reads, and give
     /// the slot to the frame handler that sees the socket's own bytes. `nil` when the channel takes no options
@@ -67,8 +73,7 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     /// Other reads take NIO's adaptive sizes, growing up to `maximumRead` bytes.
     public static func installed(on channel: any Channel, maximumRead: Int = 1024 * 1024) -> FrameReceiveSlot? {
         guard let options = channel.syncOptions else { return nil }
-        let slot = FrameReceiveSlot()
-        slot.channel = channel
+        let slot = FrameReceiveSlot(channel: channel)
         do {
             try options.setOption(.recvAllocator, value: FrameReceiveAllocator(slot: slot, maximum: maximumRead))
             try options.setOption(.maxMessagesPerRead, value: 1)
@@ -108,13 +113,16 @@ public final class FrameReceiveSlot: @unchecked Sendable {
     /// window wakes the reader whatever the mark. Linux only, where `epoll` honours the mark.
     private func awaitBytes(_ bytes: Int) {
         #if os(Linux)
-        guard bytes != lowWaterMark, let options = channel?.syncOptions else { return }
-        do {
-            try options.setOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)), value: bytes)
-            lowWaterMark = bytes
-        } catch {
-            channel = nil // closed, or refuses the option: leave the mark alone from now on
+        guard bytes != lowWaterMark, movesLowWaterMark else { return }
+        if let channel {
+            do {
+                try channel.syncOptions?.setOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)), value: bytes)
+            } catch {
+                movesLowWaterMark = false // closed, or refuses the option: leave the mark alone from now on
+                return
+            }
         }
+        lowWaterMark = bytes
         #endif
     }
 
