@@ -660,7 +660,7 @@ def markdown_table(count, rounds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=1_000_000, help="records per produce/consume run (100 B)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each side per workload (medians are reported)")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each side per workload (medians are reported)")
     parser.add_argument("--only", default="", help="comma-separated groups: produce,consume,group,latency,memory,broker,loopback")
     parser.add_argument("--json", default="", help="also write the table as JSON to this file")
     parser.add_argument("--markdown", default="", help="also write the table as Markdown to this file (BENCHMARKS.md's table)")

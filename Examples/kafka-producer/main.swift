@@ -87,6 +87,9 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-block-ms"), help: "max.block.ms: how long sending may wait for metadata or buffer.memory (default 60000).")
     var maxBlockMs: Int64?
 
+    @Option(name: .customLong("buffer-memory"), help: "buffer.memory: bytes of batches the producer may hold before sending waits (default 33554432).")
+    var bufferMemory: Int?
+
     @Option(name: .customLong("log-level"), help: "Client log level.")
     var logLevel = "warning"
 
@@ -125,6 +128,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         if let deliveryTimeoutMs { configuration.deliveryTimeout = .milliseconds(deliveryTimeoutMs) }
         if let requestTimeoutMs { configuration.client.requestTimeout = .milliseconds(requestTimeoutMs) }
         if let maxBlockMs { configuration.maxBlock = .milliseconds(maxBlockMs) }
+        if let bufferMemory { configuration.bufferMemory = bufferMemory }
         if let maxInFlight { configuration.maxInFlightRequestsPerConnection = maxInFlight }
         let headers = self.headers.map { header -> RecordHeader in
             let parts = header.split(separator: "=", maxSplits: 1)
