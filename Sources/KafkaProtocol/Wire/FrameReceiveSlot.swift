@@ -1,6 +1,8 @@
 import NIOCore
-#if os(Linux)
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// Lets a connection read the rest of a large frame straight into the frame's own buffer, so a fetch response (or a
