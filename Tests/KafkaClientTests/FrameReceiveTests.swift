@@ -54,38 +54,69 @@ struct FrameReceiveTests {
         #expect(same, "frame of \(size) bytes")
     }
 
+    /// A loopback connection: a server that hands each channel it accepts to `onAccept`, and a client whose frame
+    /// handler has a receive slot and passes frames to `collector`.
+    struct Loopback {
+        struct NoReceiveSlot: Error {}
+
+        let server: any Channel
+        let client: any Channel
+        let slot: FrameReceiveSlot
+        let collector = Collector()
+
+        init(onAccept: @escaping @Sendable (any Channel) -> Void) async throws {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    onAccept(channel)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+            let collector = self.collector
+            let slotBox = NIOLockedValueBox<FrameReceiveSlot?>(nil)
+            client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let slot = FrameReceiveSlot.installed(on: channel)
+                        slotBox.withLockedValue { $0 = slot }
+                        try channel.pipeline.syncOperations.addHandlers(KafkaFrameHandler(maxFrameSize: 16 << 20, receiveSlot: slot),
+                                                                        collector)
+                    }
+                }
+                .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
+            guard let slot = slotBox.withLockedValue({ $0 }) else { throw NoReceiveSlot() }
+            self.slot = slot
+        }
+
+        /// Waits (up to `deadline`) until the client has `count` frames.
+        func waitForFrames(_ count: Int, until deadline: ContinuousClock.Instant) async throws {
+            while try await client.eventLoop.submit({ collector.frames.count }).get() < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+
+        /// The client's frames and errors so far.
+        func received() async throws -> (frames: [ByteBuffer], errors: [String]) {
+            try await client.eventLoop.submit { (collector.frames, collector.errors.map { "\($0)" }) }.get()
+        }
+
+        func close() async throws {
+            try await client.close()
+            try await server.close()
+        }
+    }
+
     /// Serves `writes` (each written and flushed in turn) to a client whose frame handler has a receive slot, and
     /// returns the first `count` frames it got, its errors, and the bytes it read straight into frames' buffers.
     static func receive(_ writes: [ByteBuffer], frames count: Int) async throws -> (frames: [ByteBuffer], errors: [String], bytesInPlace: Int) {
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                for write in writes { channel.writeAndFlush(write, promise: nil) }
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let collector = Collector()
-        let slotBox = NIOLockedValueBox<FrameReceiveSlot?>(nil)
-        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let slot = FrameReceiveSlot.installed(on: channel)
-                    slotBox.withLockedValue { $0 = slot }
-                    try channel.pipeline.syncOperations.addHandlers(KafkaFrameHandler(maxFrameSize: 16 << 20, receiveSlot: slot),
-                                                                    collector)
-                }
-            }
-            .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
-        let deadline = ContinuousClock.now + .seconds(20)
-        while try await client.eventLoop.submit({ collector.frames.count }).get() < count, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
+        let loopback = try await Loopback { channel in
+            for write in writes { channel.writeAndFlush(write, promise: nil) }
         }
-        let received = try await client.eventLoop.submit {
-            (collector.frames, collector.errors.map { "\($0)" }, slotBox.withLockedValue { $0?.bytesReadIntoFrames ?? -1 })
-        }.get()
-        try await client.close()
-        try await server.close()
-        return received
+        try await loopback.waitForFrames(count, until: .now + .seconds(20))
+        let (frames, errors) = try await loopback.received()
+        let bytesInPlace = try await loopback.client.eventLoop.submit { loopback.slot.bytesReadIntoFrames }.get()
+        try await loopback.close()
+        return (frames, errors, bytesInPlace)
     }
 
     @Test("frames of up to 3 MB written in pieces arrive byte for byte, most of their bytes read in place")
@@ -133,32 +164,14 @@ struct FrameReceiveTests {
         let frameSize = 1 << 20
         let stream = Self.stream(of: [frameSize])
         let served = NIOLockedValueBox<(any Channel)?>(nil)
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                served.withLockedValue { $0 = channel }
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let collector = Collector()
-        let slotBox = NIOLockedValueBox<FrameReceiveSlot?>(nil)
-        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let slot = FrameReceiveSlot.installed(on: channel)
-                    slotBox.withLockedValue { $0 = slot }
-                    try channel.pipeline.syncOperations.addHandlers(KafkaFrameHandler(maxFrameSize: 16 << 20, receiveSlot: slot),
-                                                                    collector)
-                }
-            }
-            .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
+        let loopback = try await Loopback { channel in served.withLockedValue { $0 = channel } }
+        let (client, slot) = (loopback.client, loopback.slot)
         let deadline = ContinuousClock.now + .seconds(20)
         var peer: (any Channel)?
         while peer == nil, ContinuousClock.now < deadline {
             peer = served.withLockedValue { $0 }
             try await Task.sleep(for: .milliseconds(5))
         }
-        let slot = try #require(slotBox.withLockedValue { $0 })
         /// The frame's bytes received so far, the slot's mark, and the socket's own (`getsockopt`).
         func receiver() async throws -> (received: Int?, mark: Int, socketMark: Int) {
             try await client.eventLoop.submit {
@@ -197,13 +210,10 @@ struct FrameReceiveTests {
         // byte for the next frame's size prefix.
         try await send(900_004..<1_000_004)
         try await send(1_000_004..<stream.count)
-        while try await client.eventLoop.submit({ collector.frames.count }).get() < 1, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        let (frames, errors) = try await client.eventLoop.submit { (collector.frames, collector.errors.map { "\($0)" }) }.get()
+        try await loopback.waitForFrames(1, until: deadline)
+        let (frames, errors) = try await loopback.received()
         let after = try await receiver()
-        try await client.close()
-        try await server.close()
+        try await loopback.close()
         #expect(errors.isEmpty)
         try #require(frames.count == 1)
         Self.expectFrame(frames[0], size: frameSize)
