@@ -1,5 +1,11 @@
-// CRC-32C with the CPU's own instruction. Three independent streams hide the instruction's latency: each
-// stream is checksummed separately and the partial results are combined with a precomputed shift.
+// CRC-32C with the CPU's own instructions, two ways:
+// - three streams of the CRC-32C instruction, which hide its latency: each stream is checksummed separately and the
+//   partial results are combined with a precomputed shift;
+// - on x86-64 with carry-less multiplication (PCLMULQDQ), folding: four 16-byte accumulators each multiplied forward
+//   by 64 bytes and added to the next 64, then reduced to 16 bytes whose CRC is the input's.
+// Which is faster depends on the CPU: on AMD's first Zen cores the CRC-32C instruction issues once every three
+// cycles and folding is 1.4-1.7x faster; on cores that issue it every cycle the three streams are as fast or faster.
+// So the library times both once as it loads and uses the faster.
 
 #include "kafka_crc32c.h"
 
@@ -8,7 +14,10 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <nmmintrin.h>
+#include <time.h>
+#include <wmmintrin.h>
 #define KAFKA_CRC_TARGET __attribute__((target("sse4.2")))
+#define KAFKA_FOLD_TARGET __attribute__((target("sse4.2,pclmul")))
 #define CRC_U8(crc, v) _mm_crc32_u8((crc), (v))
 #define CRC_U64(crc, v) ((uint32_t)_mm_crc32_u64((crc), (v)))
 #elif defined(__aarch64__) && defined(__linux__)
@@ -64,10 +73,13 @@ static void fill_shift_table(uint32_t table[4][256], uint32_t shift) {
     }
 }
 
+static void choose_implementation(void);
+
 // Filled once as the library loads, before any thread can checksum.
 __attribute__((constructor)) static void fill_shift_tables(void) {
     fill_shift_table(long_shift_table, LONG_BLOCK_SHIFT);
     fill_shift_table(short_shift_table, SHORT_BLOCK_SHIFT);
+    choose_implementation();
 }
 
 static inline uint32_t shifted(const uint32_t table[4][256], uint32_t crc) {
@@ -106,7 +118,7 @@ static inline uint32_t crc_three_blocks(uint32_t crc, const unsigned char *p, si
 }
 
 KAFKA_CRC_TARGET
-uint32_t kafka_crc32c_hardware(uint32_t state, const void *bytes, size_t length) {
+uint32_t kafka_crc32c_three_streams(uint32_t state, const void *bytes, size_t length) {
     const unsigned char *p = bytes;
     uint32_t crc = state;
     while (length >= 3 * LONG_BLOCK) {
@@ -122,13 +134,132 @@ uint32_t kafka_crc32c_hardware(uint32_t state, const void *bytes, size_t length)
     return crc_words(crc, p, length);
 }
 
+
+#if defined(__x86_64__)
+
+// x^n modulo the polynomial, in the reflected order (bit 31 is x^0).
+static uint32_t x_to_the(unsigned n) {
+    uint32_t power = 0x80000000u;
+    while (n--) power = (power & 1) ? (power >> 1) ^ 0x82F63B78u : power >> 1;
+    return power;
+}
+
+// Sixteen bytes loaded little-endian hold, in the reflected order, a polynomial of degree < 128 whose low 64-bit
+// lane is the high half H (x^127..x^64) and whose high lane is the low half L. Moving them `distance` bits further
+// along is H * x^(64 + distance) + L * x^distance, and modulo the polynomial each power is a 32-bit constant. A
+// carry-less product of two reflected 64-bit lanes comes out multiplied by x once more, so the constants are the
+// powers less one; in a lane, a constant's reflected bits sit in the upper half.
+static uint64_t fold_512[2], fold_128[2];
+static int has_carryless_multiply;
+
+static void fill_fold_constants(uint64_t constants[2], unsigned distance) {
+    constants[0] = (uint64_t)x_to_the(64 + distance - 1) << 32;
+    constants[1] = (uint64_t)x_to_the(distance - 1) << 32;
+}
+
+KAFKA_FOLD_TARGET
+static inline __m128i fold(__m128i value, __m128i constants) {
+    return _mm_xor_si128(_mm_clmulepi64_si128(value, constants, 0x00), _mm_clmulepi64_si128(value, constants, 0x11));
+}
+
+#define LOAD(p) _mm_loadu_si128((const __m128i *)(p))
+
+KAFKA_FOLD_TARGET
+uint32_t kafka_crc32c_folded(uint32_t state, const void *bytes, size_t length) {
+    const unsigned char *p = bytes;
+    if (length < 64) return crc_words(state, p, length);
+    const __m128i by512 = _mm_set_epi64x((long long)fold_512[1], (long long)fold_512[0]);
+    const __m128i by128 = _mm_set_epi64x((long long)fold_128[1], (long long)fold_128[0]);
+    // The state enters as if added to the first four bytes.
+    __m128i a = _mm_xor_si128(LOAD(p), _mm_cvtsi32_si128((int)state));
+    __m128i b = LOAD(p + 16), c = LOAD(p + 32), d = LOAD(p + 48);
+    p += 64;
+    length -= 64;
+    while (length >= 64) {
+        a = _mm_xor_si128(fold(a, by512), LOAD(p));
+        b = _mm_xor_si128(fold(b, by512), LOAD(p + 16));
+        c = _mm_xor_si128(fold(c, by512), LOAD(p + 32));
+        d = _mm_xor_si128(fold(d, by512), LOAD(p + 48));
+        p += 64;
+        length -= 64;
+    }
+    d = _mm_xor_si128(fold(_mm_xor_si128(fold(_mm_xor_si128(fold(a, by128), b), by128), c), by128), d);
+    while (length >= 16) {
+        d = _mm_xor_si128(fold(d, by128), LOAD(p));
+        p += 16;
+        length -= 16;
+    }
+    // What is left is a 16-byte input with the same remainder: its CRC from a zero state is the input's so far.
+    uint32_t crc = (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(d));
+    crc = (uint32_t)_mm_crc32_u64(crc, (uint64_t)_mm_extract_epi64(d, 1));
+    return crc_words(crc, p, length);
+}
+
+#undef LOAD
+
+static uint32_t (*chosen)(uint32_t, const void *, size_t) = kafka_crc32c_three_streams;
+
+// The best of five runs of each over 32 KiB (about 10 us each), alternating. Either result is correct; the timing
+// only picks the faster.
+static void choose_implementation(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_SSE4_2) || !(ecx & bit_PCLMUL)) return;
+    has_carryless_multiply = 1;
+    fill_fold_constants(fold_512, 512);
+    fill_fold_constants(fold_128, 128);
+    static unsigned char sample[32768];
+    uint32_t (*const candidates[2])(uint32_t, const void *, size_t) = {kafka_crc32c_three_streams, kafka_crc32c_folded};
+    long best[2] = {-1, -1};
+    volatile uint32_t sink = 0;
+    for (int round = 0; round < 5; round++) {
+        for (int k = 0; k < 2; k++) {
+            struct timespec start, end;
+            clock_gettime(CLOCK_MONOTONIC, &start);
+            sink ^= candidates[k](sink, sample, sizeof sample);
+            clock_gettime(CLOCK_MONOTONIC, &end);
+            long nanoseconds = (end.tv_sec - start.tv_sec) * 1000000000L + (end.tv_nsec - start.tv_nsec);
+            if (best[k] < 0 || nanoseconds < best[k]) best[k] = nanoseconds;
+        }
+    }
+    if (best[1] < best[0]) chosen = kafka_crc32c_folded;
+}
+
+int kafka_crc32c_folding_available(void) { return has_carryless_multiply; }
+int kafka_crc32c_uses_folding(void) { return chosen == kafka_crc32c_folded; }
+
+uint32_t kafka_crc32c_hardware(uint32_t state, const void *bytes, size_t length) {
+    return length >= 128 ? chosen(state, bytes, length) : kafka_crc32c_three_streams(state, bytes, length);
+}
+
+#else
+
+static void choose_implementation(void) {}
+int kafka_crc32c_folding_available(void) { return 0; }
+int kafka_crc32c_uses_folding(void) { return 0; }
+uint32_t kafka_crc32c_folded(uint32_t state, const void *bytes, size_t length) {
+    return kafka_crc32c_three_streams(state, bytes, length);
+}
+uint32_t kafka_crc32c_hardware(uint32_t state, const void *bytes, size_t length) {
+    return kafka_crc32c_three_streams(state, bytes, length);
+}
+
+#endif
+
 #else
 
 int kafka_crc32c_hardware_available(void) { return 0; }
+int kafka_crc32c_folding_available(void) { return 0; }
+int kafka_crc32c_uses_folding(void) { return 0; }
 uint32_t kafka_crc32c_hardware(uint32_t state, const void *bytes, size_t length) {
     (void)bytes;
     (void)length;
     return state;
+}
+uint32_t kafka_crc32c_three_streams(uint32_t state, const void *bytes, size_t length) {
+    return kafka_crc32c_hardware(state, bytes, length);
+}
+uint32_t kafka_crc32c_folded(uint32_t state, const void *bytes, size_t length) {
+    return kafka_crc32c_hardware(state, bytes, length);
 }
 
 #endif

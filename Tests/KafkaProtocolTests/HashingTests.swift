@@ -31,17 +31,22 @@ struct HashingTests {
         }
     }
 
-    @Test("the hardware path and slice-by-8 agree on large, odd-sized, unaligned buffers")
-    func hardwareMatchesSoftware() {
+    @Test("each hardware path agrees with slice-by-8 on large, odd-sized, unaligned buffers",
+          arguments: CRC32C.HardwarePath.allCases.filter(\.isAvailable))
+    func hardwareMatchesSoftware(path: CRC32C.HardwarePath) {
         var generator = SeededGenerator(seed: 99)
         let bytes = (0..<(3 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        // Lengths around both block sizes (three streams of 4 KiB, then of 256 bytes) and the single-stream tail.
+        // Lengths around the three streams' block sizes (three of 4 KiB, then of 256 bytes) and their single-stream
+        // tail, and around folding's (64 bytes a step, then 16, then a tail of under 16).
         for (offset, length) in [(0, 12_288), (1, 12_289), (3, 100_003), (5, 1 << 20), (7, 3 << 20 - 7), (0, 7),
-                                 (0, 767), (2, 768), (1, 769), (4, 10_000), (6, 12_287), (3, 12_288 + 768 * 5 + 5)] {
+                                 (0, 767), (2, 768), (1, 769), (4, 10_000), (6, 12_287), (3, 12_288 + 768 * 5 + 5),
+                                 (0, 63), (1, 64), (2, 65), (3, 79), (4, 80), (5, 127), (6, 128), (7, 129),
+                                 (0, 191), (1, 64 * 9 + 16 * 3 + 15)] {
             bytes.withUnsafeBytes { raw in
                 let slice = UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])
-                #expect(CRC32C.checksum(slice) == CRC32C.softwareChecksum(slice), "\(length) bytes at +\(offset)")
-                #expect(CRC32C.checksum(slice, continuing: 0x1234_5678) == CRC32C.softwareChecksum(slice, continuing: 0x1234_5678))
+                #expect(CRC32C.checksum(slice, path: path) == CRC32C.softwareChecksum(slice), "\(length) bytes at +\(offset)")
+                #expect(CRC32C.checksum(slice, continuing: 0x1234_5678, path: path)
+                    == CRC32C.softwareChecksum(slice, continuing: 0x1234_5678), "\(length) bytes at +\(offset), continuing")
             }
         }
     }

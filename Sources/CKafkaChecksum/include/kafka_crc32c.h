@@ -9,6 +9,21 @@ int kafka_crc32c_hardware_available(void);
 
 /// Continues the raw (not inverted) CRC-32C state `state` over `length` bytes. Call only when
 /// kafka_crc32c_hardware_available() returned non-zero.
+/// Uses whichever of the two below the library found faster on this CPU as it loaded (inputs under 128 bytes always
+/// take the three streams).
 uint32_t kafka_crc32c_hardware(uint32_t state, const void *bytes, size_t length);
+
+/// Three interleaved streams of the CRC-32C instruction. Same contract as kafka_crc32c_hardware.
+uint32_t kafka_crc32c_three_streams(uint32_t state, const void *bytes, size_t length);
+
+/// Folding with carry-less multiplication (x86-64 PCLMULQDQ), the three streams elsewhere. Same contract as
+/// kafka_crc32c_hardware; call only when kafka_crc32c_folding_available() returned non-zero.
+uint32_t kafka_crc32c_folded(uint32_t state, const void *bytes, size_t length);
+
+/// Whether this CPU can fold (x86-64 with SSE4.2 and PCLMULQDQ).
+int kafka_crc32c_folding_available(void);
+
+/// Whether kafka_crc32c_hardware folds its longer inputs: it timed folding as the faster.
+int kafka_crc32c_uses_folding(void);
 
 #endif

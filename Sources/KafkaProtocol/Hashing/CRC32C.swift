@@ -4,10 +4,37 @@ import NIOCore
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of record batches.
 ///
 /// Uses the CPU's CRC-32C instruction (SSE4.2 on x86-64, the CRC extension on ARMv8) when it has one, and
-/// slice-by-8 in Swift otherwise: eight 256-entry tables fold eight input bytes per step instead of one.
+/// slice-by-8 in Swift otherwise: eight 256-entry tables fold eight input bytes per step instead of one. On x86-64
+/// with carry-less multiplication, inputs of 128 bytes or more are folded with it instead when the library, timing
+/// both as it loads, finds that faster (on AMD's first Zen cores it is 1.4-1.7x faster than the instruction).
 public enum CRC32C {
     /// Whether checksums run on the CPU's CRC-32C instruction.
     public static let usesHardware = kafka_crc32c_hardware_available() != 0
+
+    /// Whether longer inputs are checksummed by folding with carry-less multiplication.
+    public static let usesFolding = usesHardware && kafka_crc32c_uses_folding() != 0
+
+    /// The two hardware paths, for tests that check each against slice-by-8 whichever this CPU chose.
+    enum HardwarePath: CaseIterable {
+        case threeStreams
+        case folding
+
+        var isAvailable: Bool {
+            switch self {
+            case .threeStreams: CRC32C.usesHardware
+            case .folding: CRC32C.usesHardware && kafka_crc32c_folding_available() != 0
+            }
+        }
+    }
+
+    /// The checksum by one hardware path; call only when `path.isAvailable`.
+    static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0, path: HardwarePath) -> UInt32 {
+        guard let base = bytes.baseAddress else { return crc }
+        switch path {
+        case .threeStreams: return ~kafka_crc32c_three_streams(~crc, base, bytes.count)
+        case .folding: return ~kafka_crc32c_folded(~crc, base, bytes.count)
+        }
+    }
 
     /// The checksum of `bytes`, continuing from `crc` (the checksum of what came before, 0 to start).
     public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
