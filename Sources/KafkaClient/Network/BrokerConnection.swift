@@ -154,8 +154,12 @@ public final class BrokerConnection: Sendable {
 
     /// Sends a request; the future completes with its response (on the connection's event loop), or fails with a
     /// ``KafkaClientError``.
+    ///
+    /// - Parameter flush: false leaves the request queued on the connection until ``flush()``, so that several
+    ///   requests written together go out in one system call (and wake the broker once).
     public func sendRequest<Request: KafkaRequest>(_ request: Request, version requested: Int16? = nil,
-                                                   timeout requestedTimeout: TimeAmount? = nil) -> EventLoopFuture<Request.Response> {
+                                                   timeout requestedTimeout: TimeAmount? = nil,
+                                                   flush: Bool = true) -> EventLoopFuture<Request.Response> {
         let eventLoop = channel.eventLoop
         let version: Int16
         do {
@@ -173,7 +177,7 @@ public final class BrokerConnection: Sendable {
             // Responses come in order: after a lost one, the connection cannot be trusted (as in the Java client).
             channel.close(promise: nil)
         }
-        write(request, version: version, response: promise).whenFailure { error in promise.fail(error) }
+        write(request, version: version, response: promise, flush: flush).whenFailure { error in promise.fail(error) }
         return promise.futureResult.flatMapErrorThrowing { error in
             scheduled.cancel()
             switch error {
@@ -200,15 +204,24 @@ public final class BrokerConnection: Sendable {
     }
 
     /// Sends a request that gets no response; the future completes when it is written.
-    public func sendRequestWithoutResponse<Request: KafkaRequest>(_ request: Request, version: Int16? = nil) -> EventLoopFuture<Void> {
+    ///
+    /// - Parameter flush: false leaves the request queued on the connection until ``flush()``.
+    public func sendRequestWithoutResponse<Request: KafkaRequest>(_ request: Request, version: Int16? = nil,
+                                                                  flush: Bool = true) -> EventLoopFuture<Void> {
         do {
-            return write(request, version: try version ?? self.version(for: Request.self), response: nil)
+            return write(request, version: try version ?? self.version(for: Request.self), response: nil, flush: flush)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
     }
 
-    private func write<Request: KafkaRequest>(_ request: Request, version: Int16, response: EventLoopPromise<ByteBuffer>?) -> EventLoopFuture<Void> {
+    /// Writes out the requests sent with `flush: false`.
+    public func flush() {
+        channel.flush()
+    }
+
+    private func write<Request: KafkaRequest>(_ request: Request, version: Int16, response: EventLoopPromise<ByteBuffer>?,
+                                              flush: Bool) -> EventLoopFuture<Void> {
         let correlationId = correlation.withLockedValue { value in
             value = value == Int32.max ? 0 : value + 1
             return value
@@ -224,7 +237,7 @@ public final class BrokerConnection: Sendable {
         let outbound = OutboundRequest(chunks: writer.finish(), correlationId: correlationId, response: response,
                                        responseHeaderVersion: Request.responseHeaderVersion(for: version))
         let broker = self.broker
-        return channel.writeAndFlush(outbound).flatMapErrorThrowing { _ in
+        return (flush ? channel.writeAndFlush(outbound) : channel.write(outbound)).flatMapErrorThrowing { _ in
             throw KafkaClientError.connectionClosed(broker: broker)
         }
     }

@@ -203,22 +203,28 @@ final class Sender: @unchecked Sendable {
     // MARK: - Sending
 
     /// Sends requests to `node` while it has ready batches and room in `max.in.flight.requests.per.connection`: a
-    /// partition's batches go one per request, so several requests may be needed at once.
+    /// partition's batches go one per request, so several requests may be needed at once. They are flushed together
+    /// at the end, in one system call: on loopback each write also runs the broker's receive and wakes it, which
+    /// with small batches cost more than building the request.
     private func send(to node: Int32, over connection: BrokerConnection) {
         let metadata = cluster.metadata
+        var wrote = false
+        defer { if wrote { connection.flush() } }
         while !stopped, inFlight[node, default: 0] < configuration.maxInFlightRequestsPerConnection {
             let drained = accumulator.drain(node: node, metadata: metadata, maxRequestSize: configuration.maxRequestSize,
                                             now: .now()) { key, batch in
                 idempotence?.canSend(batch, of: key) ?? true
             }
             guard !drained.batches.isEmpty else { return }
-            send(drained.batches, to: node, over: connection)
+            wrote = send(drained.batches, to: node, over: connection) || wrote
             // Nothing else ready: spare the accumulator's lock (which the appending threads are taking) a look.
             guard drained.moreReady else { return }
         }
     }
 
-    private func send(_ batches: [ProducerBatch], to node: Int32, over connection: BrokerConnection) {
+    /// Writes one request without flushing it; returns whether there was one (a batch that cannot be encoded is
+    /// finished here instead).
+    private func send(_ batches: [ProducerBatch], to node: Int32, over connection: BrokerConnection) -> Bool {
         var sent: [ProducerBatch] = []
         var topics: [String: [ProduceRequest.PartitionProduceData]] = [:]
         var order: [String] = []
@@ -238,7 +244,7 @@ final class Sender: @unchecked Sendable {
                 finish(batch, .failure(.broker(.corruptMessage, topic: batch.topic, partition: batch.partition)))
             }
         }
-        guard !sent.isEmpty else { return }
+        guard !sent.isEmpty else { return false }
         let batchesSent = sent
         let request = ProduceRequest(acks: configuration.acks.rawValue,
                                      timeoutMs: Int32(configuration.client.requestTimeout.timeAmount.nanoseconds / 1_000_000),
@@ -247,7 +253,7 @@ final class Sender: @unchecked Sendable {
         outstanding.wrappingAdd(1, ordering: .relaxed)
         let started = NIODeadline.now()
         if configuration.acks == .none {
-            connection.sendRequestWithoutResponse(request).hop(to: eventLoop).whenComplete { result in
+            connection.sendRequestWithoutResponse(request, flush: false).hop(to: eventLoop).whenComplete { result in
                 self.inFlight[node, default: 1] -= 1
                 self.finishingTogether {
                     switch result {
@@ -257,11 +263,11 @@ final class Sender: @unchecked Sendable {
                         for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
                     }
                 }
-                self.run()
+                self.wakeup()
             }
-            return
+            return true
         }
-        connection.sendRequest(request).hop(to: eventLoop).whenComplete { result in
+        connection.sendRequest(request, flush: false).hop(to: eventLoop).whenComplete { result in
             self.inFlight[node, default: 1] -= 1
             self.outstanding.wrappingSubtract(1, ordering: .relaxed)
             self.metrics.requestLatency.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
@@ -275,8 +281,11 @@ final class Sender: @unchecked Sendable {
                     for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
                 }
             }
-            self.run()
+            // The next look comes after every answer that arrived with this one is handled (they are read
+            // together), so that the requests it frees room for are written out together.
+            self.wakeup()
         }
+        return true
     }
 
     private func handle(_ response: ProduceResponse, for batches: [ProducerBatch]) {
