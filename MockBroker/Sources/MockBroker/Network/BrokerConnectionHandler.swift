@@ -4,7 +4,10 @@ import NIOCore
 
 /// One client connection. Requests are handled one at a time and answered in the order they arrived, as Kafka
 /// does: a client may pipeline, and while a request is being handled (a long-polling fetch, say) later ones wait.
-/// Reading stops while too many requests are queued or the socket cannot take more responses.
+/// Reading stops while too many requests are queued or the socket cannot take more responses. Answers are written
+/// as they are ready and flushed together: those to requests that arrived in one read at the end of the read, any
+/// other as soon as the next request has to wait (so a client pipelining small requests gets its answers in one
+/// system call, and is woken once for them).
 ///
 /// Bytes that are not a valid request (a frame over `socket.request.max.bytes`, a header or body that does not
 /// parse, an API or version the broker does not offer) close this connection, with a log line; the broker keeps
@@ -24,6 +27,10 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     private var pending = CircularBuffer<ByteBuffer>()
     private var handling = false
     private var heldRead = false
+    /// Answers written and not yet flushed.
+    private var unflushed = false
+    /// Between a read's first request and `channelReadComplete`, which flushes what they were answered with.
+    private var reading = false
     private var active = true
     private var deadlines: ConnectionDeadlines
     /// The pending check of ``deadlines``, and when it runs.
@@ -61,9 +68,16 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         deadlines.activity(at: .now())
         pending.append(unwrapInboundIn(data))
         handleNext(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -161,8 +175,18 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard unflushed, !reading else { return }
+        unflushed = false
+        context.flush()
+    }
+
     private func handleNext(context: ChannelHandlerContext) {
-        guard active, !handling, context.channel.isWritable, let frame = pending.popFirst() else { return }
+        guard active, !handling, context.channel.isWritable, let frame = pending.popFirst() else {
+            // Nothing more to answer now: what is written goes out.
+            flushIfNeeded(context: context)
+            return
+        }
         handling = true
         if heldRead, pending.count < Self.maxQueuedRequests {
             heldRead = false
@@ -196,6 +220,8 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
             }
             self.handleNext(context: context)
         }
+        // This answer comes later (a long-polling fetch, an acks=all produce): the ones before it go out now.
+        if handling { flushIfNeeded(context: context) }
     }
 
     private func write(_ frame: ResponseFrame, context: ChannelHandlerContext) {
@@ -211,7 +237,8 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
                 continue
             }
             let written = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(data), promise: written)
+            context.write(wrapOutboundOut(data), promise: written)
+            unflushed = true
             let counters = self.counters
             written.futureResult.whenComplete { result in
                 frame.releaseFileRegions()
