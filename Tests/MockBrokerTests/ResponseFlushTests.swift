@@ -75,6 +75,21 @@ struct ResponseFlushTests {
         }
     }
 
+    @Test("a request that does not parse closes the connection, and the answers to the ones before it in the read still go out")
+    func answersBeforeABadRequestGoOut() throws {
+        try withConnection { (channel: EmbeddedChannel, _: FlushCounter) in
+            var read = channel.allocator.buffer(capacity: 256)
+            read.writeBytes(try ConnectionLimitTests.apiVersionsFrame(correlationId: 41))
+            read.writeBytes(try ConnectionLimitTests.apiVersionsFrame(correlationId: 42))
+            // A frame whose header is cut short: the broker closes the connection, as Kafka does.
+            read.writeInteger(Int32(3))
+            read.writeBytes([0, 18, 0])
+            channel.pipeline.fireChannelRead(NIOAny(read))
+            #expect(try correlationIds(from: channel) == [41, 42])
+            #expect(!channel.isActive)
+        }
+    }
+
     // MARK: - Helpers
 
     /// Counts flushes on their way to the socket.

@@ -160,19 +160,23 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Closes the connection. The answers already written go out first: they would have before the reason to close
+    /// came, had they not been waiting for the end of a read.
     private func close(context: ChannelHandlerContext) {
         active = false
         pending.removeAll()
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
         context.close(promise: nil)
     }
 
     private func closeForBadInput(context: ChannelHandlerContext, reason: String) {
         guard active else { return }
-        active = false
         counters.connectionClosedForBadInput()
         logger.warning("closing connection: \(reason)")
-        pending.removeAll()
-        context.close(promise: nil)
+        close(context: context)
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {
@@ -211,8 +215,7 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
                 break // acks=0: Kafka sends nothing back
             case .failure(RequestRouter.RouterError.injectedFault(let action)):
                 self.logger.debug("closing connection: injected \(action)")
-                self.active = false
-                context.close(promise: nil)
+                self.close(context: context)
                 return
             case .failure(let error):
                 self.closeForBadInput(context: context, reason: "\(error)")
