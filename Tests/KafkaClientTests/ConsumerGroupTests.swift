@@ -223,9 +223,17 @@ struct ConsumerGroupTests {
     func staticMembership() async throws {
         try await withGroupBroker { broker in
             try broker.createTopic("static", partitions: 4)
-            let configure: (inout ConsumerConfiguration) -> Void = { $0.groupInstanceId = "instance-a" }
-            let other = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "static") { $0.groupInstanceId = "instance-b" },
-                                          logger: testLogger)
+            // The restarted member must be back within the session timeout: on a loaded CI machine, with the whole
+            // suite running at once, the 6 s the other group tests use has not always been enough for a new
+            // consumer's first join.
+            let configure: (inout ConsumerConfiguration) -> Void = {
+                $0.groupInstanceId = "instance-a"
+                $0.sessionTimeout = .seconds(45)
+            }
+            let other = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "static") {
+                $0.groupInstanceId = "instance-b"
+                $0.sessionTimeout = .seconds(45)
+            }, logger: testLogger)
             var member = try KafkaConsumer(configuration: groupConsumerConfiguration(broker, group: "static", configure), logger: testLogger)
             try other.subscribe(topics: ["static"])
             try member.subscribe(topics: ["static"])
@@ -357,8 +365,10 @@ struct ConsumerGroupTests {
             configuration.maxPartitionFetchBytes = 256 * 1024
             let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
             try consumer.assign([TopicPartition(topic: "flood", partition: 0)])
-            // Read one record, then stall while the fetcher could read ahead 8 MB.
+            // Read one record, then stall while the fetcher could read ahead 8 MB: once it has read ahead (however
+            // long a loaded machine takes to get there), what it holds stays bounded while the application stalls.
             _ = try await consume(consumer, count: 1)
+            #expect(await eventually { consumer.bufferedBytes > 0 })
             var largest = 0
             for _ in 0..<20 {
                 try await Task.sleep(for: .milliseconds(25))
