@@ -298,16 +298,31 @@ struct PartitionLogTests {
         #expect(max == (offset: 299, timestamp: 10_000 + 99 * 100 + 2))
     }
 
-    @Test("fetch slices: a partial trailing batch within max bytes, and the first batch whole even when larger")
-    func fetchSlices() throws {
+    @Test("fetch slices: whole batches within max bytes (or Kafka's trailing part of a batch), the first batch whole even when larger",
+          arguments: [256, 1 << 20])
+    func fetchSlices(indexIntervalBytes: Int) throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let log = try Self.open(directory, Self.config { $0.segmentBytes = 1 << 20 })
+        let log = try Self.open(directory, Self.config {
+            $0.segmentBytes = 1 << 20
+            $0.indexIntervalBytes = indexIntervalBytes // an index entry every batch or so; or only the first
+        })
         defer { log.close() }
         try Self.fill(log, batches: 10)
-        let batchSize = try #require(try Self.batches(at: 0, in: log, maxBytes: 1).first).sizeInBytes
-        let (partial, _) = try log.read(from: 0, maxBytes: batchSize * 2 + 10, minOneBatch: true, readCommitted: false)
-        #expect(partial?.length == batchSize * 2 + 10)
+        let sizes = try Self.batches(at: 0, in: log).map(\.sizeInBytes)
+        #expect(sizes.count == 10)
+        // A limit anywhere inside batch k: batches 0..<k, or with Kafka's slicing everything up to the limit.
+        for k in 1..<10 {
+            let whole = sizes[..<k].reduce(0, +)
+            for extra in [0, 1, sizes[k] - 1] {
+                let (slice, _) = try log.read(from: 0, maxBytes: whole + extra, minOneBatch: true, readCommitted: false)
+                #expect(slice?.length == whole, "limit \(whole + extra)")
+                let (kafkas, _) = try log.read(from: 0, maxBytes: whole + extra, minOneBatch: true, readCommitted: false,
+                                               partialLastBatch: true)
+                #expect(kafkas?.length == whole + extra, "limit \(whole + extra)")
+            }
+        }
+        let batchSize = sizes[0]
         let (whole, _) = try log.read(from: 4, maxBytes: 10, minOneBatch: true, readCommitted: false)
         #expect(whole?.length == batchSize)
         let (none, _) = try log.read(from: 4, maxBytes: 0, minOneBatch: false, readCommitted: false)

@@ -132,6 +132,10 @@ struct MockBrokerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-zero-copy"), help: "Copy fetched records through memory instead of sendfile (for comparison).")
     var noZeroCopy = false
 
+    @Flag(name: .customLong("fetch-partial-batches"),
+          help: "End a partition's fetched records with the part of a batch that fits, as Kafka does (default: whole batches only).")
+    var fetchPartialBatches = false
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
         guard partitions > 0 else { throw ValidationError("--partitions must be at least 1") }
@@ -186,6 +190,7 @@ struct MockBrokerCommand: AsyncParsableCommand {
         if let flushMessages { configuration.log.flushMessages = flushMessages }
         configuration.retentionCheckInterval = .milliseconds(retentionCheckIntervalMs)
         configuration.zeroCopyFetch = !noZeroCopy
+        configuration.fetchPartialBatches = fetchPartialBatches
         configuration.groupInitialRebalanceDelay = .milliseconds(groupInitialRebalanceDelayMs)
         configuration.groupMinSessionTimeout = .milliseconds(groupMinSessionTimeoutMs)
         configuration.groupMaxSessionTimeout = .milliseconds(groupMaxSessionTimeoutMs)

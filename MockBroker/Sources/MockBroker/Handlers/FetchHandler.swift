@@ -97,7 +97,8 @@ struct FetchHandler: Sendable {
                     outcome.offsets = read.offsets
                 } else {
                     let (slice, offsets) = try log.read(from: target.fetchOffset, maxBytes: limit, minOneBatch: minOneBatch,
-                                                        readCommitted: readCommitted)
+                                                        readCommitted: readCommitted,
+                                                        partialLastBatch: state.configuration.fetchPartialBatches)
                     outcome.slice = slice
                     outcome.offsets = offsets
                 }

@@ -112,13 +112,14 @@ final class LogSegment {
         return found
     }
 
-    /// The byte range to send for a fetch from `offset`: whole batches from the one holding `offset`, cut at
-    /// `maxBytes` (a trailing partial batch is allowed, as Kafka sends it), never past `maxOffset`; with
-    /// `minOneBatch` the first batch is returned whole even when larger than `maxBytes`. Nil: nothing at `offset`
-    /// in this segment. Length 0: the first batch does not fit in `maxBytes` and `minOneBatch` is off; Kafka
-    /// answers that partition with no records rather than a piece of a batch (fetch v3+, KIP-74), so that the
-    /// consumer gets it whole when the partition comes first in a later fetch.
-    func slice(from offset: Int64, maxBytes: Int, maxOffset: Int64, minOneBatch: Bool) throws -> (position: Int, length: Int)? {
+    /// The byte range to send for a fetch from `offset`: the batches from the one holding `offset` that fit in
+    /// `maxBytes` (with `partialLastBatch`, the first part of the next one too, up to `maxBytes`, as Kafka sends
+    /// it), never past `maxOffset`; with `minOneBatch` the first batch is returned whole even when larger than
+    /// `maxBytes`. Nil: nothing at `offset` in this segment. Length 0: the first batch does not fit in `maxBytes`
+    /// and `minOneBatch` is off; Kafka answers that partition with no records rather than a piece of a batch
+    /// (fetch v3+, KIP-74), so that the consumer gets it whole when the partition comes first in a later fetch.
+    func slice(from offset: Int64, maxBytes: Int, maxOffset: Int64, minOneBatch: Bool,
+               partialLastBatch: Bool = false) throws -> (position: Int, length: Int)? {
         var maxPosition = log.size
         if maxOffset < nextOffset {
             guard let end = try locate(maxOffset) else { return nil }
@@ -127,7 +128,18 @@ final class LogSegment {
         guard let start = try locate(offset, below: maxPosition) else { return nil }
         if !minOneBatch && start.header.size > maxBytes { return (start.position, 0) }
         let wanted = minOneBatch ? max(maxBytes, start.header.size) : maxBytes
-        return (start.position, min(wanted, maxPosition - start.position))
+        let cut = start.position + min(wanted, maxPosition - start.position)
+        guard !partialLastBatch, cut < maxPosition, cut > start.position + start.header.size else {
+            return (start.position, cut - start.position)
+        }
+        // Up to the last whole batch before the cut: an index entry is where a batch starts (so where the one before
+        // it ends); the walk from the last entry before the cut reads the few headers after it.
+        var end = max(start.position + start.header.size, offsetIndex.lookup(position: cut))
+        try forEachBatch(from: end, to: cut) { header, position in
+            end = position + header.size
+            return true
+        }
+        return (start.position, end - start.position)
     }
 
     /// Reads whole batches' bytes (for timestamp searches that must look inside a batch).

@@ -45,6 +45,24 @@ final class OffsetIndex {
         return found
     }
 
+    /// The position of the last indexed batch starting at or before byte `position` (0 when none is).
+    func lookup(position: Int) -> Int {
+        var low = 0
+        var high = file.entryCount - 1
+        var found = 0
+        while low <= high {
+            let middle = (low + high) / 2
+            let candidate = entry(middle).position
+            if candidate <= position {
+                found = candidate
+                low = middle + 1
+            } else {
+                high = middle - 1
+            }
+        }
+        return found
+    }
+
     /// Whether the entries are ascending, inside the segment and below `logSize`: an index written by a crashed
     /// broker (or damaged) fails this and is rebuilt.
     func isSane(logSize: Int) -> Bool {

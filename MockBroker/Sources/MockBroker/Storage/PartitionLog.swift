@@ -628,7 +628,8 @@ final class PartitionLog: @unchecked Sendable {
     /// Finds the bytes to send for a consumer's fetch at `offset`, up to `maxBytes` (the first batch whole with
     /// `minOneBatch`), below the high watermark or, for read_committed, the last stable offset. Nil: nothing yet.
     /// Only the leader serves consumers.
-    func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, readCommitted: Bool) throws(ReadError) -> (Slice?, Offsets) {
+    func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool, readCommitted: Bool,
+              partialLastBatch: Bool = false) throws(ReadError) -> (Slice?, Offsets) {
         try lock.locked { () throws(ReadError) -> (Slice?, Offsets) in
             // A fetch still waiting when the broker stops is answered after its logs are closed: their indexes
             // are unmapped then.
@@ -638,20 +639,22 @@ final class PartitionLog: @unchecked Sendable {
             guard offset >= logStartOffset, offset <= logEndOffset else { throw .offsetOutOfRange }
             let limit = readCommitted ? offsets.lastStableOffset : offsets.highWatermark
             guard offset < limit, maxBytes > 0 || minOneBatch else { return (nil, offsets) }
-            return (try slice(from: offset, maxBytes: maxBytes, minOneBatch: minOneBatch, limit: limit), offsets)
+            return (try slice(from: offset, maxBytes: maxBytes, minOneBatch: minOneBatch, limit: limit,
+                              partialLastBatch: partialLastBatch), offsets)
         }
     }
 
     /// Reads the whole log from `offset` below `limit` regardless of role (the coordinator loading its groups, a
     /// replica's own inspection). Call with the lock held.
-    private func slice(from offset: Int64, maxBytes: Int, minOneBatch: Bool, limit: Int64) throws(ReadError) -> Slice? {
+    private func slice(from offset: Int64, maxBytes: Int, minOneBatch: Bool, limit: Int64,
+                       partialLastBatch: Bool = false) throws(ReadError) -> Slice? {
         var index = segmentIndex(containing: offset)
         while index < segments.count {
             let segment = segments[index]
             do {
                 if offset < segment.nextOffset,
                    let (position, length) = try segment.slice(from: offset, maxBytes: maxBytes, maxOffset: limit,
-                                                              minOneBatch: minOneBatch) {
+                                                              minOneBatch: minOneBatch, partialLastBatch: partialLastBatch) {
                     // Length 0: the batch at `offset` does not fit; nothing this time (not the next segment's).
                     return length > 0 ? Slice(segment: segment, position: position, length: length) : nil
                 }
