@@ -66,11 +66,11 @@ public struct MockBrokerConfiguration: Sendable {
     /// Serve fetched records from the segment files with `sendfile` (true) or by reading them into memory first
     /// (false, for comparison).
     public var zeroCopyFetch = true
-    /// Fill each partition's part of a fetch up to its byte limit as Kafka does, ending with the first part of a
-    /// batch that does not fit, which clients discard (true); or send whole batches only (false), as Redpanda does,
-    /// which spares the consumer copying bytes it throws away (with 1 MB batches and the default 1 MiB
-    /// `max.partition.fetch.bytes`, a twentieth of what it reads). Both are valid answers; turn this on to test a
-    /// client against Kafka's. The mock's own setting (flag `--fetch-partial-batches`). Default false.
+    /// Fill each partition's part of a fetch up to its byte limit as Kafka does, ending with the first part of a batch that
+    /// does not fit, which clients discard (true); or send whole batches only (false), as Redpanda did until 2025, which
+    /// spares the consumer copying bytes it throws away (with 1 MB batches and the default 1 MiB
+    /// `max.partition.fetch.bytes`, a twentieth of what it reads). Both are valid answers; turn this on to test a client
+    /// against Kafka's. The mock's own setting (flag `--fetch-partial-batches`). Default false.
     public var fetchPartialBatches = false
     /// Event loop threads; default: one per core.
     public var eventLoopThreads = System.coreCount
