@@ -108,6 +108,37 @@ struct ConsumerTests {
         }
     }
 
+    @Test("fetches cut inside a batch, as Kafka cuts them: the part is dropped and the batch read whole next time, every record once and in order")
+    func fetchesEndingInsideABatch() async throws {
+        try await withBroker({ $0.fetchPartialBatches = true }) { broker in
+            try broker.createTopic("cut", partitions: 2)
+            var configuration = ProducerConfiguration(bootstrapServers: broker.bootstrapServers)
+            configuration.partitioner = .roundRobin
+            configuration.batchSize = 2000 // batches of about 2 KB: a 5,000-byte limit ends inside the third
+            let producer = try KafkaProducer(configuration: configuration, logger: testLogger)
+            for index in 0..<3000 {
+                try await producer.enqueue(ProducerRecord(topic: "cut", key: "k\(index)", value: "v\(index)"))
+            }
+            await producer.shutdown()
+            // The broker answers this consumer's fetches with a part of a batch at the end.
+            let connection = try await broker.connect()
+            let answer = try await connection.fetch(topic: "cut", offset: 0, partitionMaxBytes: 5000)
+            var reader = RecordBatchReader(try #require(answer.records?.buffer))
+            while try reader.next() != nil {}
+            #expect(reader.remainingBytes > 0)
+            await connection.close()
+
+            let consumer = try assignedConsumer(broker, topic: "cut", partitions: 2) { $0.maxPartitionFetchBytes = 5000 }
+            let records = try await consume(consumer, count: 3000)
+            #expect(Set(values(records)) == Set((0..<3000).map { "v\($0)" }))
+            for partition: Int32 in 0..<2 {
+                let offsets = records.filter { $0.partition == partition }.map(\.offset)
+                #expect(offsets == Array(0..<Int64(offsets.count)), "offsets of partition \(partition) in order, none missing")
+            }
+            await consumer.close()
+        }
+    }
+
     @Test("every codec is decompressed; records and batches give the same records in partition order",
           arguments: CompressionCodec.allCases)
     func codecs(_ codec: CompressionCodec) async throws {
