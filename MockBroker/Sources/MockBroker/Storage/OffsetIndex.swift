@@ -29,32 +29,25 @@ final class OffsetIndex {
 
     /// The position of the last indexed batch starting at or before `offset` (0 when none is).
     func lookup(_ offset: Int64) -> Int {
+        lastPosition { $0.offset <= offset }
+    }
+
+    /// The position of the last indexed batch starting at or before byte `position` (0 when none is).
+    func lookup(position: Int) -> Int {
+        lastPosition { $0.position <= position }
+    }
+
+    /// The position of the last entry `isAtOrBefore` holds for (entries ascend in both offset and position, so it
+    /// holds for a prefix of them); 0 when it holds for none.
+    private func lastPosition(_ isAtOrBefore: ((offset: Int64, position: Int)) -> Bool) -> Int {
         var low = 0
         var high = file.entryCount - 1
         var found = 0
         while low <= high {
             let middle = (low + high) / 2
             let candidate = entry(middle)
-            if candidate.offset <= offset {
+            if isAtOrBefore(candidate) {
                 found = candidate.position
-                low = middle + 1
-            } else {
-                high = middle - 1
-            }
-        }
-        return found
-    }
-
-    /// The position of the last indexed batch starting at or before byte `position` (0 when none is).
-    func lookup(position: Int) -> Int {
-        var low = 0
-        var high = file.entryCount - 1
-        var found = 0
-        while low <= high {
-            let middle = (low + high) / 2
-            let candidate = entry(middle).position
-            if candidate <= position {
-                found = candidate
                 low = middle + 1
             } else {
                 high = middle - 1
