@@ -51,14 +51,17 @@ final class FaultInjector: Sendable {
 
     var pending: [Fault] { faults.withLockedValue { $0 } }
 
-    /// Takes one use of the first request-wide fault (delay, drop, close) for `api` that matches.
-    func take(api: ApiKey, partitions: [(String, Int32)] = []) -> Fault? {
-        faults.withLockedValue { faults in
+    /// Takes one use of the first request-wide fault (delay, drop, close) for `api` that matches. `partitions`, the
+    /// ones the request touches, is called only when a fault for `api` names a topic, not for every request.
+    func take(api: ApiKey, partitions: () -> [(String, Int32)] = { [] }) -> Fault? {
+        let scoped = faults.withLockedValue { $0.contains { $0.api == api && $0.topic != nil } }
+        let touched = scoped ? partitions() : []
+        return faults.withLockedValue { faults in
             guard let index = faults.firstIndex(where: { fault in
                 guard fault.api == api, fault.count > 0 else { return false }
                 if case .error = fault.action { return false }
                 guard let topic = fault.topic else { return true }
-                return partitions.contains { $0.0 == topic && (fault.partition == nil || fault.partition == $0.1) }
+                return touched.contains { $0.0 == topic && (fault.partition == nil || fault.partition == $0.1) }
             }) else { return nil }
             let fault = faults[index]
             faults[index].count -= 1

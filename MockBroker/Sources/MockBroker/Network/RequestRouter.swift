@@ -38,9 +38,7 @@ struct RequestRouter: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(RouterError.malformedHeader(error))
         }
-        var logger = logger
-        logger[metadataKey: "correlation"] = "\(header.correlationId)"
-        let context = RequestContext(header: header, eventLoop: eventLoop, remoteAddress: remoteAddress, logger: logger)
+        let context = RequestContext(header: header, eventLoop: eventLoop, remoteAddress: remoteAddress, connectionLogger: logger)
         let api = ApiKey(rawValue: header.requestApiKey)
         guard let entry = table.entry(api) else {
             // APIs it does not serve count under one name: a peer sending random keys must not grow the counters.
@@ -70,7 +68,7 @@ struct RequestRouter: Sendable {
         }
         let correlationId = context.header.correlationId
         // Request-wide faults; partition errors for Produce are applied by its handler.
-        let fault = state.faults.take(api: Request.apiKey, partitions: request.faultScope { self.state.topics.topic(id: $0)?.name })
+        let fault = state.faults.take(api: Request.apiKey) { request.faultScope { self.state.topics.topic(id: $0)?.name } }
         if case .closeConnection? = fault?.action {
             return context.eventLoop.makeFailedFuture(RouterError.injectedFault(.closeConnection))
         }
