@@ -33,6 +33,10 @@ final class MappedIndexFile {
         guard let base = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), base != MAP_FAILED else {
             throw StorageError("mmap", path: path)
         }
+        // Entries are written one page at a time and looked up by binary search: read-ahead would only fill (and
+        // zero, in the sparse part past the entries) pages around each fault that no entry uses yet. With it, the
+        // first entries of a new partition's indexes took 5 % of the broker's time taking 16 KB produce batches.
+        _ = madvise(base, mappedBytes, MADV_RANDOM)
         mapping = base
     }
 
