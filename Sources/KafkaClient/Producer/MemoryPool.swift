@@ -14,7 +14,9 @@ final class MemoryPool: Sendable {
     private let maxPooledBuffers: Int
     /// How much more than a waiter needs must be free before it is woken (unless everything is free): a
     /// sender blocked on a full buffer then goes on for a while on what was freed, instead of sleeping and waking
-    /// again for every batch the broker acknowledges (like a channel's low and high write watermarks).
+    /// again for every batch the broker acknowledges (like a channel's low and high write watermarks). A quarter of
+    /// `buffer.memory` (at most 8 MiB): with 1 MB batches a sixteenth woke the sender every second batch, and the
+    /// producer switched threads a third more often, for 3-4 % more CPU, taking 50,000 records of 10 KB.
     private let wakeSlack: Int
     private let state: NIOLockedValueBox<State>
     private let free: NIOLockedValueBox<[ByteBuffer]>
@@ -37,7 +39,7 @@ final class MemoryPool: Sendable {
         // At most half of `buffer.memory` (and 64 MiB) sits unused in the free list: enough for the batches in
         // circulation (queued, in flight), while an idle producer's footprint stays below `buffer.memory`.
         maxPooledBuffers = min(capacity / 2, 64 * 1024 * 1024) / max(pooledBufferSize, 1)
-        wakeSlack = min(capacity / 16, 1024 * 1024)
+        wakeSlack = min(capacity / 4, 8 * 1024 * 1024)
         state = NIOLockedValueBox(State(available: capacity))
         free = NIOLockedValueBox([])
     }
