@@ -232,17 +232,15 @@ def check_ours_produced(result, count):
 
 
 def check_theirs_produced(result, count):
-    """Every record delivered, none failed. rdkafka_performance exits with 1 when its count of records produced
-    differs from its count of delivery reports, and after backpressure (its queue full, a produce call retried) the
-    first can come out one short of what it sent and got reported ("999999 messages produced, 1000000 delivered (...,
-    0 failed), ... 324 produce failures", seen once with gzip on a slow machine): the run is good when its summary
-    says all were delivered and none failed."""
+    """Every record delivered, none failed. rdkafka_performance's exit status says whether its count of records
+    produced equals its count of delivery reports, but it takes that count as the records it sent less the length of
+    librdkafka's out-queue at the end, which can hold an event that is not a record: "999999 messages produced,
+    1000000 delivered (..., 0 failed)", exit status 1 (seen once, with gzip, after its queue had filled). So the run
+    is judged by its summary's delivered and failed counts, and exit status 1 is taken as that miscount."""
     text = result.stdout + result.stderr
     delivered = re.search(r" (\d+) delivered \(offset -?\d+, (\d+) failed\)", text)
-    if not delivered or int(delivered.group(1)) != count or int(delivered.group(2)) != 0:
+    if result.status not in (0, 1) or not delivered or int(delivered.group(1)) != count or int(delivered.group(2)) != 0:
         raise RuntimeError("rdkafka_performance -P failed (%s): %s %s" % (result.status, result.stdout[-500:], result.stderr[-500:]))
-    if result.status != 0 and "backpressure" not in text:
-        raise RuntimeError("rdkafka_performance -P exited with %s: %s %s" % (result.status, result.stdout[-500:], result.stderr[-500:]))
 
 
 def theirs_reported_seconds(result):
