@@ -233,7 +233,13 @@ final class Fetcher: @unchecked Sendable {
                 .init(topic: name, topicId: metadata.topics[name]?.id ?? .zero, partitions: forgottenTopics[name]!)
             }
         )
-        let names = Dictionary(metadata.topics.values.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        // v13+ answers name topics by id: the ids of the topics this fetch asks for, not of every topic the cluster has.
+        var names: [KafkaUUID: String] = [:]
+        if version >= 13 {
+            for partition in wanted.keys {
+                if let id = metadata.topics[partition.topic]?.id { names[id] = partition.topic }
+            }
+        }
         let started = NIODeadline.now()
         let sent = session
         let usedVersion = version
