@@ -1,4 +1,5 @@
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Testing
 
@@ -33,6 +34,49 @@ struct MemoryPoolTests {
         #expect(!pool.isExhausted)
         try await waiter.value
         #expect(pool.available == 4 * Self.megabyte)
+    }
+
+    @Test("a waiter whose max.block.ms runs out while what it needs is free (kept back by the slack) takes it, not bufferExhausted")
+    func expiryTakesWhatIsFree() async throws {
+        let clock = NIOAsyncTestingEventLoop()
+        let pool = MemoryPool(capacity: 16 * Self.megabyte, pooledBufferSize: Self.megabyte)
+        for _ in 0..<16 { #expect(pool.tryReserve(Self.megabyte)) }
+        let waiter = Task { try await pool.reserve(Self.megabyte, timeout: .seconds(1), eventLoop: clock) }
+        for _ in 0..<1000 where !pool.isExhausted { await Task.yield() }
+        try #require(pool.isExhausted, "the waiter never queued")
+        pool.release(Self.megabyte)
+        #expect(pool.isExhausted, "1 MiB free is less than the waiter and the slack")
+        // The waiter schedules its timeout just after it joins the queue: the clock goes on until it has run.
+        for _ in 0..<100 where pool.isExhausted {
+            await clock.advanceTime(by: .seconds(1))
+            await Task.yield()
+        }
+        try await waiter.value
+        #expect(pool.available == 0)
+        try await clock.shutdownGracefully()
+    }
+
+    @Test("a waiter whose max.block.ms runs out with too little free fails with bufferExhausted")
+    func expiryWithoutMemory() async throws {
+        let clock = NIOAsyncTestingEventLoop()
+        let pool = MemoryPool(capacity: 16 * Self.megabyte, pooledBufferSize: Self.megabyte)
+        for _ in 0..<16 { #expect(pool.tryReserve(Self.megabyte)) }
+        let waiter = Task { try await pool.reserve(2 * Self.megabyte, timeout: .seconds(1), eventLoop: clock) }
+        for _ in 0..<1000 where !pool.isExhausted { await Task.yield() }
+        try #require(pool.isExhausted, "the waiter never queued")
+        pool.release(Self.megabyte)
+        for _ in 0..<100 where pool.isExhausted {
+            await clock.advanceTime(by: .seconds(1))
+            await Task.yield()
+        }
+        do {
+            try await waiter.value
+            Issue.record("the waiter got memory that was not free")
+        } catch KafkaProducerError.bufferExhausted(let waited) {
+            #expect(waited == 1000)
+        }
+        #expect(pool.available == Self.megabyte)
+        try await clock.shutdownGracefully()
     }
 
     @Test("a waiter that needs nearly all of buffer.memory is woken when all of it is free")

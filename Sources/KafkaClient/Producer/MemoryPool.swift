@@ -96,13 +96,24 @@ final class MemoryPool: Sendable {
         }
     }
 
+    /// A waiter's time is up: it fails with `bufferExhausted`, unless it is first in line and what it needs is free
+    /// (kept back only by the wake-up slack), which it then takes.
     private func expire(_ id: UInt64, waited: TimeAmount) {
-        let expired = state.withLockedValue { state -> Waiter? in
+        let outcome = state.withLockedValue { state -> (waiter: Waiter, granted: Bool)? in
             guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.waiters.remove(at: index)
+            let first = index == state.waiters.startIndex
+            let waiter = state.waiters.remove(at: index)
+            guard first, waiter.bytes <= state.available else { return (waiter, false) }
+            state.available -= waiter.bytes
+            return (waiter, true)
         }
-        expired?.continuation.resume(throwing: KafkaProducerError.bufferExhausted(waitedMilliseconds: waited.nanoseconds / 1_000_000))
-        if expired != nil { release(0) }
+        guard let (waiter, granted) = outcome else { return }
+        if granted {
+            waiter.continuation.resume()
+        } else {
+            waiter.continuation.resume(throwing: KafkaProducerError.bufferExhausted(waitedMilliseconds: waited.nanoseconds / 1_000_000))
+            release(0)
+        }
     }
 
     /// Gives back `bytes` and wakes the waiters that now fit, in order.
