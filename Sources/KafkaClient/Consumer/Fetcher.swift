@@ -234,12 +234,13 @@ final class Fetcher: @unchecked Sendable {
             }
         )
         // v13+ answers name topics by id: the ids of the topics this fetch asks for, not of every topic the cluster has.
-        var names: [KafkaUUID: String] = [:]
+        var ids: [KafkaUUID: String] = [:]
         if version >= 13 {
             for partition in wanted.keys {
-                if let id = metadata.topics[partition.topic]?.id { names[id] = partition.topic }
+                if let id = metadata.topics[partition.topic]?.id { ids[id] = partition.topic }
             }
         }
+        let names = ids
         let started = NIODeadline.now()
         let sent = session
         let usedVersion = version
