@@ -234,13 +234,9 @@ final class Fetcher: @unchecked Sendable {
             }
         )
         // v13+ answers name topics by id: the ids of the topics this fetch asks for, not of every topic the cluster has.
-        var ids: [KafkaUUID: String] = [:]
-        if version >= 13 {
-            for partition in wanted.keys {
-                if let id = metadata.topics[partition.topic]?.id { ids[id] = partition.topic }
-            }
-        }
-        let names = ids
+        let names: [KafkaUUID: String] = version < 13 ? [:] : Dictionary(
+            wanted.keys.compactMap { partition in metadata.topics[partition.topic].map { ($0.id, partition.topic) } },
+            uniquingKeysWith: { first, _ in first })
         let started = NIODeadline.now()
         let sent = session
         let usedVersion = version
