@@ -29,11 +29,12 @@ struct LatencyRecorder {
     /// The stamped time, when the value starts with `LATENCY:` and digits.
     private static func stamp(in value: ByteBuffer) -> Int64? {
         value.withUnsafeReadableBytes { bytes -> Int64? in
-            let prefix = Array("LATENCY:".utf8)
-            guard bytes.count > prefix.count, bytes.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+            let prefix: StaticString = "LATENCY:"
+            let prefixBytes = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+            guard bytes.count > prefixBytes.count, bytes.prefix(prefixBytes.count).elementsEqual(prefixBytes) else { return nil }
             var stamp: Int64 = 0
             var digits = 0
-            for byte in bytes.dropFirst(prefix.count) {
+            for byte in bytes.dropFirst(prefixBytes.count) {
                 guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 18 else { break }
                 stamp = stamp * 10 + Int64(byte - UInt8(ascii: "0"))
                 digits += 1

@@ -5,6 +5,7 @@ import KafkaTestSupport
 import Logging
 import MockBroker
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Testing
 
@@ -80,6 +81,38 @@ struct ConsumerTests {
                         == broker.offsets(topic: "assigned", partition: partition)?.highWatermark)
             }
             await consumer.close()
+        }
+    }
+
+    @Test("records read on the consumer's executor are handed out on its event loop, every record once")
+    func readingOnTheConsumersExecutor() async throws {
+        try await withBroker { broker in
+            try broker.createTopic("executor", partitions: 3)
+            try await produce(broker, topic: "executor", count: 300)
+            let consumer = try assignedConsumer(broker, topic: "executor", partitions: 3)
+            let outcome = try await withThrowingTaskGroup(of: (values: [String], offLoop: Int)?.self) { group in
+                group.addTask(executorPreference: consumer.executor) {
+                    var values: [String] = []
+                    var offLoop = 0
+                    for try await record in consumer.records {
+                        if MultiThreadedEventLoopGroup.currentEventLoop == nil { offLoop += 1 }
+                        values.append(String(buffer: record.value!))
+                        if values.count == 300 { break }
+                    }
+                    return (values, offLoop)
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(20))
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            await consumer.close()
+            let (values, offLoop) = try #require(outcome, "300 records within 20 s")
+            #expect(offLoop == 0, "every record was handed out on an event loop")
+            #expect(values.sorted() == (0..<300).map { "v\($0)" }.sorted())
         }
     }
 
