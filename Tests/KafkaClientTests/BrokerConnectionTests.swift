@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import KafkaClient
 import KafkaProtocol
 import KafkaTestSupport
@@ -26,10 +23,9 @@ struct BrokerConnectionTests {
 
     @Test("a port nothing listens on fails as connectionFailed, naming the broker and the refusal")
     func refused() async throws {
-        // A socket bound to a port and not listening: connecting is refused, and while it is held no other test's
-        // broker can take the port (one stopped broker's port once went to the next broker started in parallel).
-        let (socket, port) = try Self.boundNotListening()
-        defer { close(socket) }
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         for host in ["127.0.0.1", "localhost"] {
             do {
                 _ = try await BrokerConnection.connect(host: host, port: port)
@@ -40,27 +36,4 @@ struct BrokerConnectionTests {
             }
         }
     }
-
-    /// A TCP socket bound to a free port of 127.0.0.1, not listening, and that port.
-    private static func boundNotListening() throws -> (Int32, Int) {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(socket >= 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                bind(socket, address, length) == 0 && getsockname(socket, address, &length) == 0
-            }
-        }
-        guard bound else {
-            close(socket)
-            throw SocketSetupFailed()
-        }
-        return (socket, Int(UInt16(bigEndian: address.sin_port)))
-    }
-
-    private struct SocketSetupFailed: Error {}
 }

@@ -166,8 +166,9 @@ struct KafkaAdminCommandTests {
 
     @Test("a broker that cannot be reached: exit 1 within --timeout-ms, naming the problem")
     func unreachable() async throws {
-        // A port nothing listens on: a broker started and stopped.
-        let port = try await withBroker { $0.port }
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         let output = try await kafkaAdmin(["--bootstrap-server", "127.0.0.1:\(port)", "--timeout-ms", "500", "topics", "list"])
         #expect(output.status == 1)
         #expect(output.stderr.contains("did not complete within default.api.timeout.ms"))

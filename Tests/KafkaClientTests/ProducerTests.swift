@@ -430,6 +430,9 @@ struct ProducerTests {
         }, logger: testLogger)
         _ = try await sendUntilDelivered(producer, ProducerRecord(topic: "lost", value: "warm-up"))
         try await broker.stop()
+        // Held, so that no broker another test starts meanwhile takes the port and answers in this one's place.
+        let gone = try RefusingPort(port: broker.port)
+        defer { gone.close() }
         var lost: Set<ProducerRecordID> = []
         for index in 0..<50 { lost.insert(try await producer.enqueue(ProducerRecord(topic: "lost", value: "\(index)"))) }
         // The awaited warm-up records are reported too; the 50 after them are the ones that must time out.

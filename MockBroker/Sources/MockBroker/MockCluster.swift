@@ -44,6 +44,9 @@ public final class MockCluster: Sendable {
         var broker: MockBroker?
         /// Raised at every start and kill, so that a session expiry scheduled by a kill ignores a later start.
         var incarnation = 0
+        /// While the broker is stopped or killed, its port, held so that clients are refused rather than answered
+        /// by whatever else was given the port meanwhile.
+        var heldPort: PortReservation?
     }
 
     /// The configuration every broker starts from (node id, port and data directory are set per broker).
@@ -148,6 +151,8 @@ public final class MockCluster: Sendable {
         var slot = try slot(id)
         guard slot.broker == nil else { throw ClusterError.brokerRunning(id) }
         if metadata.broker(id)?.registered == true { metadata.fence(id) }
+        slot.heldPort?.release()
+        slot.heldPort = nil
         let broker = MockBroker(configuration: slot.configuration, cluster: metadata, logger: brokerLogger(id))
         try await broker.start()
         slot.configuration.port = broker.port
@@ -175,6 +180,18 @@ public final class MockCluster: Sendable {
         }
     }
 
+    /// Binds the port of stopped broker `id` until it starts again (unless it already has, or the port is taken).
+    private func holdPort(_ id: Int32) {
+        guard let configuration = try? slot(id).configuration,
+              let reservation = PortReservation(host: configuration.host, port: configuration.port) else { return }
+        let kept = slots.withLockedValue { slots in
+            guard slots[Int(id)].broker == nil, slots[Int(id)].heldPort == nil else { return false }
+            slots[Int(id)].heldPort = reservation
+            return true
+        }
+        if !kept { reservation.release() }
+    }
+
     /// Controlled shutdown: the broker's leaderships move to other in-sync replicas and it leaves the ISRs, then
     /// it stops.
     public func stopBroker(_ id: Int32) async throws {
@@ -183,6 +200,7 @@ public final class MockCluster: Sendable {
         metadata.fence(id)
         let broker = try takeBroker(id)
         try await broker.shutdown()
+        holdPort(id)
         logger.info("broker \(id) stopped (controlled)")
     }
 
@@ -192,6 +210,7 @@ public final class MockCluster: Sendable {
         let broker = try takeBroker(id)
         let incarnation = try slot(id).incarnation
         try await broker.shutdown()
+        holdPort(id)
         logger.info("broker \(id) killed")
         scheduleSessionExpiry(id, incarnation: incarnation)
     }
@@ -343,6 +362,12 @@ public final class MockCluster: Sendable {
     public func stop() async throws {
         for id in brokerIds {
             if let broker = try? takeBroker(id) { try? await broker.shutdown() }
+        }
+        slots.withLockedValue { slots in
+            for index in slots.indices {
+                slots[index].heldPort?.release()
+                slots[index].heldPort = nil
+            }
         }
         if removeRoot { try? FileManager.default.removeItem(atPath: rootDirectory) }
     }
