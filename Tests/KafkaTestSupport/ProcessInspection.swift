@@ -36,4 +36,24 @@ public enum ProcessInspection {
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)"))?.hasPrefix("socket:") == true
         }
     }
+
+    /// Whether process `pid` itself holds a TCP socket listening on `port` (any local address): the inodes of the
+    /// listening sockets of `/proc/net/tcp` and `tcp6` on that port, among the process's descriptors. Unlike a
+    /// successful connection, this cannot be fooled by another process that took the port.
+    public static func listens(pid: Int32, port: Int) -> Bool {
+        let portField = String(format: "%04X", port)
+        var inodes: Set<String> = []
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            for line in (readProcFile(table) ?? "").split(separator: "\n").dropFirst() {
+                // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ..."
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count > 9, fields[3] == "0A", fields[1].hasSuffix(":\(portField)") else { continue }
+                inodes.insert("socket:[\(fields[9])]")
+            }
+        }
+        guard !inodes.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return false }
+        return entries.contains { entry in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)")).map(inodes.contains) == true
+        }
+    }
 }

@@ -24,8 +24,8 @@ public final class TansuBroker: Sendable {
     }
 
     /// Starts `tansu broker` on a loopback port that was free a moment before and waits (up to 30 s, a safety
-    /// bound) until it accepts connections. Another process may take the port in between: then up to `attempts`
-    /// ports are tried.
+    /// bound) until it listens there and accepts connections. Another process may take the port in between: then
+    /// Tansu exits, and up to `attempts` ports are tried.
     public static func launch(binary: String, attempts: Int = 3) async throws -> TansuBroker {
         var failures: [String] = []
         for _ in 0..<attempts {
@@ -36,7 +36,10 @@ public final class TansuBroker: Sendable {
                 ["broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
                 label: "tansu")
             for _ in 0..<1500 where child.isRunning {
-                if await acceptsConnections(port: port) { return TansuBroker(child: child, binary: binary, port: port) }
+                // Tansu's own listener, not another process's that was given the port meanwhile.
+                if ProcessInspection.listens(pid: child.pid, port: port), await acceptsConnections(port: port) {
+                    return TansuBroker(child: child, binary: binary, port: port)
+                }
                 try? await Task.sleep(for: .milliseconds(20))
             }
             let status = child.isRunning ? "still not accepting connections after 30 s" : "exited"
