@@ -408,9 +408,14 @@ struct ProducerTests {
         for index in 0..<100 { try await producer.enqueue(ProducerRecord(topic: "durable", value: "\(index)")) }
         try await producer.flush()
         try await first.stop()
+        // Held until the broker listens there again (its listener binds beside a socket that only holds the port),
+        // so that no broker another test starts meanwhile is given it.
+        let held = try RefusingPort(port: port)
+        defer { held.close() }
         for index in 100..<200 { try await producer.enqueue(ProducerRecord(topic: "durable", value: "\(index)")) }
         configuration.port = port
         let second = try await MockBroker.start(configuration: configuration, logger: testLogger)
+        held.close()
         let reports = await collectReports(events, count: 200)
         await producer.shutdown()
         #expect(reports.count == 200 && reports.allSatisfy { (try? $0.result.get()) != nil })

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,7 +12,8 @@ import Darwin
 /// the port, so it stays refusing until ``close()``.
 public final class RefusingPort: Sendable {
     public let port: Int
-    private let socket: Int32
+    /// The descriptor, -1 once closed (so that a second `close()` cannot close a descriptor reused meanwhile).
+    private let socket: NIOLockedValueBox<Int32>
 
     public struct SetupFailed: Error {}
 
@@ -46,12 +48,18 @@ public final class RefusingPort: Sendable {
             _ = closeSocket(socket)
             throw SetupFailed()
         }
-        self.socket = socket
+        self.socket = NIOLockedValueBox(socket)
         self.port = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Releases the port.
-    public func close() { _ = closeSocket(socket) }
+    /// Releases the port; again is a no-op.
+    public func close() {
+        socket.withLockedValue { socket in
+            guard socket >= 0 else { return }
+            _ = closeSocket(socket)
+            socket = -1
+        }
+    }
 }
 
 private func closeSocket(_ socket: Int32) -> Int32 {

@@ -68,9 +68,10 @@ struct ClusterInteropTests {
             return leader
         }
 
-        /// Waits until the topic exists with leaders (a producer auto-creates it).
+        /// Waits until the topic exists with leaders (a producer auto-creates it). Up to 120 s, a safety bound: the
+        /// producer may first wait for one of the test run's few process slots, which other tests' processes hold.
         func awaitTopic(_ topic: String) async throws {
-            let known = try await waitUntil { try await self.leader(topic, 0) != nil }
+            let known = try await waitUntil(120) { try await self.leader(topic, 0) != nil }
             try #require(known, "topic \(topic) never appeared")
         }
     }

@@ -35,6 +35,10 @@ struct MockBrokerCrashTests {
                                    killAfter: Int) async throws -> [String: RecordMetadata] {
         let producer = try producer(broker)
         let acknowledged = NIOLockedValueBox<[String: RecordMetadata]>([:])
+        // The dead broker's port, held while the writers still retry it (up to delivery.timeout.ms), so that a
+        // broker another test starts meanwhile is not given it and does not answer in the dead one's place.
+        let deadPort = NIOLockedValueBox<RefusingPort?>(nil)
+        defer { deadPort.withLockedValue { $0?.close() } }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<writers {
                 group.addTask {
@@ -56,6 +60,7 @@ struct MockBrokerCrashTests {
             }
             broker.send(SIGKILL)
             let exit = await broker.waitForExit(limit: .seconds(30))
+            deadPort.withLockedValue { $0 = try? RefusingPort(port: broker.port) }
             #expect(exit?.exitedNormally == false && exit?.status == SIGKILL, "mock-broker did not die of SIGKILL: \(String(describing: exit))")
             try await group.waitForAll()
         }

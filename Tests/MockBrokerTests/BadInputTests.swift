@@ -45,11 +45,11 @@ struct BadInputTests {
             let raw = try await RawConnection.connect(to: broker)
             // ApiVersions v9 with header v2: key, version, correlation 77, client id "x", empty tagged fields.
             try await raw.send(Self.frame([0x00, 0x12, 0x00, 0x09, 0x00, 0x00, 0x00, 0x4D, 0x00, 0x01, 0x78, 0x00]))
-            var frame = ByteBuffer()
-            for _ in 0..<200 where frame.readableBytes < 8 {
-                try await Task.sleep(for: .milliseconds(10))
-                frame = raw.bytes
-            }
+            // The whole frame: its size first, then that many bytes (10 s each, safety bounds).
+            #expect(await raw.waitForBytes(4))
+            let announced = raw.bytes.getInteger(at: raw.bytes.readerIndex, as: Int32.self).map(Int.init) ?? 0
+            #expect(await raw.waitForBytes(4 + announced))
+            var frame = raw.bytes
             let size = frame.readInteger(as: Int32.self)
             #expect(size.map(Int.init) == frame.readableBytes)
             #expect(frame.readInteger(as: Int32.self) == 77) // response header v0

@@ -205,13 +205,17 @@ public final class MockBroker: Service, Sendable {
     /// Stops serving at once. In a ``MockCluster`` the broker stays registered (a kill: the controller notices only
     /// after `broker.session.timeout.ms`); a controlled stop moves its leaderships first, which the cluster does
     /// before calling this.
-    func shutdown() async throws {
+    ///
+    /// - Parameter holdingPort: bind the port again (not listening) the moment the listener has closed, and return
+    ///   that hold: a cluster's broker that is down keeps its port for when it starts again.
+    @discardableResult
+    func shutdown(holdingPort: Bool = false) async throws -> PortReservation? {
         let running: Running? = lifecycle.withLockedValue {
             guard case .running(let running) = $0 else { return nil }
             $0 = .stopped(running.state.counters.snapshot)
             return running
         }
-        guard let running else { return }
+        guard let running else { return nil }
         let nodeId = running.state.nodeId
         running.state.cluster.members.withLockedValue { $0[nodeId] = nil }
         let lone = running.state.cluster.isLoneBroker
@@ -223,12 +227,14 @@ public final class MockBroker: Service, Sendable {
         running.isrCheck?.cancel()
         await running.state.stopFetchers()
         try? await running.server.close()
+        let held = holdingPort ? PortReservation(host: configuration.host, port: Int(running.state.advertisedPort)) : nil
         await running.connections.closeAll()
         await running.state.groups.shutdown()
         running.state.topics.close()
         try await running.group.shutdownGracefully()
         if running.removeDataDirectory { try? FileManager.default.removeItem(atPath: running.dataDirectory) }
         logger.info("mock broker stopped")
+        return held
     }
 
     /// Serves until graceful shutdown (or cancellation), then stops. Starts the broker first if needed.

@@ -151,10 +151,12 @@ public final class MockCluster: Sendable {
         var slot = try slot(id)
         guard slot.broker == nil else { throw ClusterError.brokerRunning(id) }
         if metadata.broker(id)?.registered == true { metadata.fence(id) }
+        let broker = MockBroker(configuration: slot.configuration, cluster: metadata, logger: brokerLogger(id))
+        // The hold on the port is let go only once the broker listens there (its SO_REUSEADDR listener may bind
+        // beside a socket that is bound and not listening), so that the port is never free in between.
+        try await broker.start()
         slot.heldPort?.release()
         slot.heldPort = nil
-        let broker = MockBroker(configuration: slot.configuration, cluster: metadata, logger: brokerLogger(id))
-        try await broker.start()
         slot.configuration.port = broker.port
         slot.broker = broker
         slot.incarnation += 1
@@ -180,10 +182,9 @@ public final class MockCluster: Sendable {
         }
     }
 
-    /// Binds the port of stopped broker `id` until it starts again (unless it already has, or the port is taken).
-    private func holdPort(_ id: Int32) {
-        guard let configuration = try? slot(id).configuration,
-              let reservation = PortReservation(host: configuration.host, port: configuration.port) else { return }
+    /// Keeps `reservation` (the port of broker `id`, stopped) until the broker starts again, unless it already has.
+    private func hold(_ reservation: PortReservation?, for id: Int32) {
+        guard let reservation else { return }
         let kept = slots.withLockedValue { slots in
             guard slots[Int(id)].broker == nil, slots[Int(id)].heldPort == nil else { return false }
             slots[Int(id)].heldPort = reservation
@@ -199,8 +200,7 @@ public final class MockCluster: Sendable {
         guard broker(id) != nil else { throw ClusterError.brokerNotRunning(id) }
         metadata.fence(id)
         let broker = try takeBroker(id)
-        try await broker.shutdown()
-        holdPort(id)
+        hold(try await broker.shutdown(holdingPort: true), for: id)
         logger.info("broker \(id) stopped (controlled)")
     }
 
@@ -209,8 +209,7 @@ public final class MockCluster: Sendable {
     public func killBroker(_ id: Int32) async throws {
         let broker = try takeBroker(id)
         let incarnation = try slot(id).incarnation
-        try await broker.shutdown()
-        holdPort(id)
+        hold(try await broker.shutdown(holdingPort: true), for: id)
         logger.info("broker \(id) killed")
         scheduleSessionExpiry(id, incarnation: incarnation)
     }

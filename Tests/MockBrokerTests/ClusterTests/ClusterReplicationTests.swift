@@ -90,7 +90,12 @@ extension ClusterTests {
 
         @Test("min.insync.replicas: NOT_ENOUGH_REPLICAS refuses the write, NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while it waited; acks=1 still writes")
         func minInsyncReplicas() async throws {
-            try await withCluster(sessionTimeout(60)) { cluster in
+            // The produce after the kill must reach the leader before the follower's lag passes replica.lag.time.max.ms
+            // (the test default of 2 s also covers the kill's own shutdown): 6 s, under the produce's 10 s timeout.
+            try await withCluster({
+                $0.replication.brokerSessionTimeout = .seconds(60)
+                $0.replication.replicaLagTimeMax = .seconds(6)
+            }) { cluster in
                 try cluster.createTopic("strict", partitions: 1, replicationFactor: 3, configs: ["min.insync.replicas": "3"])
                 #expect(await cluster.awaitFullyReplicated(topic: "strict", partition: 0))
                 let leader = try #require(cluster.leader(topic: "strict", partition: 0))

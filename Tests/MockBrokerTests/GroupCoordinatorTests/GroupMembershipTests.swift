@@ -162,11 +162,11 @@ struct GroupMembershipTests {
         try await withBroker({ $0.groupMinSessionTimeout = .milliseconds(1) }) { broker in
             let a = try await broker.connect(), b = try await broker.connect()
             let group = "expiry"
-            // B's session is short (3 s: long enough to get through joining and syncing on a loaded machine);
+            // B's session is short (6 s: long enough to get through joining and syncing on a loaded machine);
             // A's is long and A keeps heartbeating. B syncs first and waits, so its session starts over when the
             // leader's assignment arrives.
             let (aId, bId, _, _) = try await formTwoMemberGroup(broker, a, b, group: group,
-                                                                  sessionTimeoutMs: (30_000, 3000))
+                                                                  sessionTimeoutMs: (30_000, 6000))
             async let bSynced = b.syncGroup(group, generation: 2, memberId: bId)
             _ = try await broker.waitForGroup(group) { $0.member(bId)?.isAwaitingSync == true }
             _ = try await a.syncGroup(group, generation: 2, memberId: aId, assignments: [aId: "a", bId: "b"])
@@ -195,8 +195,8 @@ struct GroupMembershipTests {
         try await withBroker({ $0.groupMinSessionTimeout = .milliseconds(1) }) { broker in
             let a = try await broker.connect()
             let group = "pending"
-            // 3 s: long enough to still see it pending on a loaded machine.
-            let pendingId = try await a.requestMemberId(group, sessionTimeoutMs: 3000)
+            // 6 s: long enough to still see it pending on a loaded machine.
+            let pendingId = try await a.requestMemberId(group, sessionTimeoutMs: 6000)
             #expect(try await broker.describeGroup(group)?.pendingMemberIds == [pendingId])
             let gone = try await broker.waitForGroup(group) { $0.pendingMemberIds.isEmpty }
             #expect(gone.state == .empty)

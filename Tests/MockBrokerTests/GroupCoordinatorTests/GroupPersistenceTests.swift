@@ -57,10 +57,11 @@ struct GroupPersistenceTests {
                 configuration.dataDirectory = directory
                 configuration.groupMinSessionTimeout = .milliseconds(1)
             }
-            // B's session is short (3 s: long enough to get through joining and syncing on a loaded machine).
+            // B's session is short (6 s: long enough to get through joining and syncing, and to describe the loaded
+            // group, on a loaded machine).
             let (aId, bId) = try await withBroker(configure) { broker in
                 let a = try await broker.connect(), b = try await broker.connect()
-                let formed = try await formStableTwoMemberGroup(broker, a, b, group: group, sessionTimeoutMs: (30_000, 3000))
+                let formed = try await formStableTwoMemberGroup(broker, a, b, group: group, sessionTimeoutMs: (30_000, 6000))
                 await a.close()
                 await b.close()
                 return (formed.a, formed.b)
