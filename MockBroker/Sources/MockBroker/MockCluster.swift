@@ -194,7 +194,8 @@ public final class MockCluster: Sendable {
     }
 
     /// Controlled shutdown: the broker's leaderships move to other in-sync replicas and it leaves the ISRs, then
-    /// it stops.
+    /// it stops. Until it starts again its port stays bound and not listening: clients are refused, and no other
+    /// listener on the machine is given the port meanwhile.
     public func stopBroker(_ id: Int32) async throws {
         _ = try slot(id)
         guard broker(id) != nil else { throw ClusterError.brokerNotRunning(id) }
@@ -205,7 +206,8 @@ public final class MockCluster: Sendable {
     }
 
     /// Kills the broker: it stops answering at once, and only after `broker.session.timeout.ms` does the
-    /// controller fence it and move its leaderships (until then clients see a leader they cannot reach).
+    /// controller fence it and move its leaderships (until then clients see a leader they cannot reach). Its port
+    /// is held as after ``stopBroker(_:)``.
     public func killBroker(_ id: Int32) async throws {
         let broker = try takeBroker(id)
         let incarnation = try slot(id).incarnation
