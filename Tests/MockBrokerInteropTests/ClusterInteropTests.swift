@@ -59,6 +59,26 @@ struct ClusterInteropTests {
             try #require(code == 200, "\(action) \(broker): \(json)")
         }
 
+        /// Waits (up to 120 s, a safety bound) until every partition of every topic, `__consumer_offsets` included,
+        /// has a leader and all its replicas in sync, as an operator checks before taking the next broker down: a
+        /// broker stopped while it is some partition's last in-sync replica leaves that partition without a leader
+        /// (unclean election is off), which on a loaded machine once took a group's coordinator away for a whole run.
+        func awaitFullyReplicated() async throws {
+            var lagging: [String] = []
+            let done = try await waitUntil(120) {
+                lagging = []
+                for topic in try await status()["topics"] as? [[String: Any]] ?? [] {
+                    for partition in topic["partitions"] as? [[String: Any]] ?? [] {
+                        let replicas = Set(partition["replicas"] as? [Int] ?? []), isr = Set(partition["isr"] as? [Int] ?? [])
+                        guard replicas != isr || (partition["leader"] as? Int ?? -1) < 0 else { continue }
+                        lagging.append("\(topic["name"] ?? "?")-\(partition["partition"] ?? "?"): in sync \(isr.sorted()) of \(replicas.sorted())")
+                    }
+                }
+                return lagging.isEmpty
+            }
+            try #require(done, "not fully replicated within 120 s: \(lagging.prefix(10))")
+        }
+
         /// Kills the leader of `topic`-`partition`, waits until the controller moved its leadership.
         func killLeader(_ topic: String, _ partition: Int) async throws -> Int {
             let leader = try #require(try await leader(topic, partition))
@@ -79,9 +99,12 @@ struct ClusterInteropTests {
     private func withCluster(_ body: (Cluster) async throws -> Void) async throws {
         let directory = try makeTemporaryDirectory("cluster-interop")
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A dead broker leaves the ISRs when its session (1 s) expires; replica.lag.time.max.ms only has to catch a
+        // follower that is alive and behind, so it is long enough (10 s) that a loaded machine's stalls do not
+        // shrink the ISRs by themselves.
         try await withBrokerProcess(dataDirectory: directory, arguments: [
             "--brokers", "3", "--default-replication-factor", "3", "--min-insync-replicas", "2", "--partitions", "3",
-            "--broker-session-timeout-ms", "1000", "--replica-lag-time-max-ms", "3000", "--control-port", "0",
+            "--broker-session-timeout-ms", "1000", "--replica-lag-time-max-ms", "10000", "--control-port", "0",
             "--group-min-session-timeout-ms", "500", "--log-level", "warning",
         ]) { process in
             var lines: [Substring] = []
@@ -133,8 +156,10 @@ struct ClusterInteropTests {
                                       "--prefix", client, "--count", "1500", "--pause-ms", "40"])
                 }
                 try await cluster.awaitTopic(topic)
+                try await cluster.awaitFullyReplicated()
                 let victim = try await cluster.killLeader(topic, 0)
                 try await cluster.act("start", broker: victim)
+                try await cluster.awaitFullyReplicated()
                 let stopped = try #require(try await cluster.leader(topic, 1))
                 try await cluster.act("stop", broker: stopped)
                 let produced = try await producer.value
@@ -160,7 +185,10 @@ struct ClusterInteropTests {
                     }
                 } else {
                     let stopped = topic == "via-confluent" ? 2 : nil
-                    if let stopped { try await cluster.act("stop", broker: stopped) }
+                    if let stopped {
+                        try await cluster.awaitFullyReplicated()
+                        try await cluster.act("stop", broker: stopped)
+                    }
                     let consumed: Consumed = try await python(["consume-group", "--client", client, "--bootstrap", cluster.bootstrap,
                                                                "--topic", topic, "--group", "group-\(topic)",
                                                                "--expect", "\(expected.count)"])
@@ -168,6 +196,10 @@ struct ClusterInteropTests {
                     values = consumed.values
                 }
                 #expect(Set(values) == expected, "\(topic) read by \(client): \(Set(values).count) distinct of \(expected.count)")
+                if Set(values) != expected, let status = try? await cluster.status() {
+                    let offsets = (status["topics"] as? [[String: Any]])?.first { $0["name"] as? String == "__consumer_offsets" }
+                    Issue.record("the cluster when \(topic) was read short: brokers \(status["brokers"] ?? "?"), groups \(status["groups"] ?? "?"), \(offsets ?? [:])")
+                }
                 #expect(values.count == expected.count, "\(topic) read by \(client): \(values.count - Set(values).count) duplicate(s)")
 
                 // The log itself holds every acknowledged record exactly once.
