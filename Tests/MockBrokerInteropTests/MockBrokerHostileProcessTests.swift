@@ -11,7 +11,7 @@ import Glibc
 /// The `mock-broker` executable against hostile clients, measured from outside through `/proc`: it stays up, its
 /// descriptors come back to where they were and its resident memory stays bounded, while a well-behaved producer
 /// and consumer account for every record. Random choices come from a fixed seed (`TORTURE_SEED` overrides it).
-@Suite("mock-broker executable under hostile clients", .timeLimit(.minutes(5)))
+@Suite("mock-broker executable under hostile clients", .timeLimit(.minutes(2)))
 struct MockBrokerHostileProcessTests {
     static let seed = SeededGenerator.seed(default: 0x0BAD_F00D)
     /// How much resident memory the abuse may add. It measured under 4 MiB on the 2-core development machine

@@ -10,7 +10,7 @@ import Testing
 /// connections opened and dropped by the thousand, all at once, while a well-behaved producer and consumer work
 /// on another topic and account for every record. Random choices come from a fixed seed (`TORTURE_SEED`
 /// overrides it), so a failure reproduces.
-@Suite("Hostile clients", .timeLimit(.minutes(5)))
+@Suite("Hostile clients", .timeLimit(.minutes(2)))
 struct HostileClientTests {
     static let seed = SeededGenerator.seed(default: 0x5EED_0F_CAFE)
     static let maxFrameSize = 1 << 20
