@@ -1,6 +1,7 @@
 import KafkaClient
 import KafkaProtocol
 import KafkaTestSupport
+import MockBroker
 import Testing
 
 /// Opening a connection: an address written as digits is connected to directly, a name is looked up first; either
@@ -23,8 +24,8 @@ struct BrokerConnectionTests {
 
     @Test("a port nothing listens on fails as connectionFailed, naming the broker and the refusal")
     func refused() async throws {
-        let refusing = try RefusingPort()
-        defer { refusing.close() }
+        let refusing = try #require(PortReservation(port: 0))
+        defer { refusing.release() }
         let port = refusing.port
         for host in ["127.0.0.1", "localhost"] {
             do {

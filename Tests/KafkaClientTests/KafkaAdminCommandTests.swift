@@ -166,8 +166,8 @@ struct KafkaAdminCommandTests {
 
     @Test("a broker that cannot be reached: exit 1 within --timeout-ms, naming the problem")
     func unreachable() async throws {
-        let refusing = try RefusingPort()
-        defer { refusing.close() }
+        let refusing = try #require(PortReservation(port: 0))
+        defer { refusing.release() }
         let port = refusing.port
         let output = try await kafkaAdmin(["--bootstrap-server", "127.0.0.1:\(port)", "--timeout-ms", "500", "topics", "list"])
         #expect(output.status == 1)

@@ -410,12 +410,12 @@ struct ProducerTests {
         try await first.stop()
         // Held until the broker listens there again (its listener binds beside a socket that only holds the port),
         // so that no broker another test starts meanwhile is given it.
-        let held = try RefusingPort(port: port)
-        defer { held.close() }
+        let held = try #require(PortReservation(port: port))
+        defer { held.release() }
         for index in 100..<200 { try await producer.enqueue(ProducerRecord(topic: "durable", value: "\(index)")) }
         configuration.port = port
         let second = try await MockBroker.start(configuration: configuration, logger: testLogger)
-        held.close()
+        held.release()
         let reports = await collectReports(events, count: 200)
         await producer.shutdown()
         #expect(reports.count == 200 && reports.allSatisfy { (try? $0.result.get()) != nil })
@@ -436,8 +436,8 @@ struct ProducerTests {
         _ = try await sendUntilDelivered(producer, ProducerRecord(topic: "lost", value: "warm-up"))
         try await broker.stop()
         // Held, so that no broker another test starts meanwhile takes the port and answers in this one's place.
-        let gone = try RefusingPort(port: broker.port)
-        defer { gone.close() }
+        let gone = try #require(PortReservation(port: broker.port))
+        defer { gone.release() }
         var lost: Set<ProducerRecordID> = []
         for index in 0..<50 { lost.insert(try await producer.enqueue(ProducerRecord(topic: "lost", value: "\(index)"))) }
         // The awaited warm-up records are reported too; the 50 after them are the ones that must time out.

@@ -2,6 +2,7 @@ import Foundation
 import KafkaClient
 import KafkaProtocol
 import KafkaTestSupport
+import MockBroker
 import NIOConcurrencyHelpers
 import NIOCore
 import Testing
@@ -37,8 +38,8 @@ struct MockBrokerCrashTests {
         let acknowledged = NIOLockedValueBox<[String: RecordMetadata]>([:])
         // The dead broker's port, held while the writers still retry it (up to delivery.timeout.ms), so that a
         // broker another test starts meanwhile is not given it and does not answer in the dead one's place.
-        let deadPort = NIOLockedValueBox<RefusingPort?>(nil)
-        defer { deadPort.withLockedValue { $0?.close() } }
+        let deadPort = NIOLockedValueBox<PortReservation?>(nil)
+        defer { deadPort.withLockedValue { $0?.release() } }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<writers {
                 group.addTask {
@@ -60,7 +61,7 @@ struct MockBrokerCrashTests {
             }
             broker.send(SIGKILL)
             let exit = await broker.waitForExit(limit: .seconds(30))
-            deadPort.withLockedValue { $0 = try? RefusingPort(port: broker.port) }
+            deadPort.withLockedValue { $0 = PortReservation(port: broker.port) }
             #expect(exit?.exitedNormally == false && exit?.status == SIGKILL, "mock-broker did not die of SIGKILL: \(String(describing: exit))")
             try await group.waitForAll()
         }
