@@ -37,11 +37,13 @@ struct HashingTests {
         var generator = SeededGenerator(seed: 99)
         let bytes = (0..<(3 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
         // Lengths around the three streams' block sizes (three of 4 KiB, then of 256 bytes) and their single-stream
-        // tail, and around folding's (64 bytes a step, then 16, then a tail of under 16).
+        // tail, around folding's (64 bytes a step, then 16, then a tail of under 16), and around the wide folding's
+        // (256 bytes a step, then 64, then folding's).
         for (offset, length) in [(0, 12_288), (1, 12_289), (3, 100_003), (5, 1 << 20), (7, 3 << 20 - 7), (0, 7),
                                  (0, 767), (2, 768), (1, 769), (4, 10_000), (6, 12_287), (3, 12_288 + 768 * 5 + 5),
                                  (0, 63), (1, 64), (2, 65), (3, 79), (4, 80), (5, 127), (6, 128), (7, 129),
-                                 (0, 191), (1, 64 * 9 + 16 * 3 + 15)] {
+                                 (0, 191), (1, 64 * 9 + 16 * 3 + 15), (1, 255), (2, 256), (3, 257), (4, 319),
+                                 (5, 320), (6, 511), (7, 512 + 64 * 3 + 16 * 2 + 9), (0, 256 * 40 + 64 * 2 + 16)] {
             bytes.withUnsafeBytes { raw in
                 let slice = UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])
                 #expect(CRC32C.checksum(slice, path: path) == CRC32C.softwareChecksum(slice), "\(length) bytes at +\(offset)")

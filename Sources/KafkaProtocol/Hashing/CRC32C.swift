@@ -6,7 +6,8 @@ import NIOCore
 /// Uses the CPU's CRC-32C instruction (SSE4.2 on x86-64, the CRC extension on ARMv8) when it has one, and
 /// slice-by-8 in Swift otherwise: eight 256-entry tables fold eight input bytes per step instead of one. On x86-64
 /// with carry-less multiplication, inputs of 128 bytes or more are folded with it instead when the library, timing
-/// both as it loads, finds that faster (on AMD's first Zen cores it is 1.4-1.7x faster than the instruction).
+/// each as it loads, finds that faster (on AMD's first Zen cores it is 1.4-1.7x faster than the instruction), 64
+/// bytes to an instruction where the CPU has AVX-512 with VPCLMULQDQ.
 public enum CRC32C {
     /// Whether checksums run on the CPU's CRC-32C instruction.
     public static let usesHardware = kafka_crc32c_hardware_available() != 0
@@ -14,15 +15,20 @@ public enum CRC32C {
     /// Whether longer inputs are checksummed by folding with carry-less multiplication.
     public static let usesFolding = usesHardware && kafka_crc32c_uses_folding() != 0
 
-    /// The two hardware paths, for tests that check each against slice-by-8 whichever this CPU chose.
+    /// Whether longer inputs are folded 64 bytes to an instruction (AVX-512 with VPCLMULQDQ).
+    public static let usesWideFolding = usesHardware && kafka_crc32c_uses_wide_folding() != 0
+
+    /// The hardware paths, for tests that check each against slice-by-8 whichever this CPU chose.
     enum HardwarePath: CaseIterable {
         case threeStreams
         case folding
+        case wideFolding
 
         var isAvailable: Bool {
             switch self {
             case .threeStreams: CRC32C.usesHardware
             case .folding: CRC32C.usesHardware && kafka_crc32c_folding_available() != 0
+            case .wideFolding: CRC32C.usesHardware && kafka_crc32c_wide_folding_available() != 0
             }
         }
     }
@@ -33,6 +39,7 @@ public enum CRC32C {
         switch path {
         case .threeStreams: return ~kafka_crc32c_three_streams(~crc, base, bytes.count)
         case .folding: return ~kafka_crc32c_folded(~crc, base, bytes.count)
+        case .wideFolding: return ~kafka_crc32c_folded_wide(~crc, base, bytes.count)
         }
     }
 
