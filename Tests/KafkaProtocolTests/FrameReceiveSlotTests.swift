@@ -13,6 +13,8 @@ struct FrameReceiveSlotTests {
         var frames: [ByteBuffer] = []
         /// Storage addresses of the buffers the allocator handed out that were frames' own.
         var lentAddresses: [UInt] = []
+        /// The room each of those had for the read.
+        var lentRoom: [Int] = []
 
         init(initialRead: Int = 64 * 1024, limit: Int = 64 << 20) {
             allocator = FrameReceiveAllocator(slot: slot, minimum: 1024, initial: initialRead, maximum: 1024 * 1024)
@@ -24,7 +26,10 @@ struct FrameReceiveSlotTests {
         mutating func read(_ stream: [UInt8], from offset: Int, available: Int) throws -> Int {
             let lending = slot.waiting != nil
             var buffer = allocator.buffer(allocator: ByteBufferAllocator())
-            if lending { lentAddresses.append(Self.address(buffer)) }
+            if lending {
+                lentAddresses.append(Self.address(buffer))
+                lentRoom.append(buffer.writableBytes)
+            }
             let taken = min(buffer.writableBytes, available, stream.count - offset)
             buffer.writeBytes(stream[offset..<offset + taken])
             _ = allocator.record(actualReadBytes: taken)
@@ -95,6 +100,23 @@ struct FrameReceiveSlotTests {
         #expect(connection.slot.bytesReadIntoFrames >= 3_000_000 - 49_996)
         #expect(Set(connection.lentAddresses).count == 1)
         #expect(Connection.address(connection.frames[0]) == connection.lentAddresses.first)
+    }
+
+    @Test("a read into a frame's own buffer stops at the frame's end, however much of the next frame is waiting")
+    func readStopsAtFrameEnd() throws {
+        // Requests of 3 MB one after another, all of them in the socket: the first read (64 KB) brings the first
+        // frame's start, the rest of it goes into its buffer; each next frame starts with a 4 KB read.
+        let sizes = [3_000_000, 3_000_000, 10]
+        let stream = KafkaFrameAssemblerTests.stream(of: sizes)
+        var connection = Connection()
+        var offset = 0
+        while offset < stream.count { offset += try connection.read(stream, from: offset, available: stream.count) }
+        #expect(connection.frames.count == sizes.count)
+        for (frame, size) in zip(connection.frames, sizes) { KafkaFrameAssemblerTests.expectFrame(frame, size: size) }
+        // Each frame's buffer had room for the rest of its frame and no more. (A buffer of NIO's power-of-two size, 4 MB,
+        // would have taken 1.2 MB of the second frame, to be copied out of it into that frame's own buffer.)
+        #expect(connection.lentRoom == [3_000_000 - (64 * 1024 - 4), 3_000_000 - (4 * 1024 - 4)])
+        #expect(connection.slot.bytesReadIntoFrames == connection.lentRoom.reduce(0, +))
     }
 
     @Test("a read into another buffer while a frame waits is gathered into the frame as before")

@@ -125,7 +125,7 @@ public struct KafkaFrameAssembler: Sendable {
                 if read.readableBytes >= size {
                     return read.readSlice(length: size)! // whole in this read: no copy
                 }
-                var frame = allocator.buffer(capacity: min(size, Self.largestUpfrontCapacity))
+                var frame = Self.buffer(exactly: min(size, Self.largestUpfrontCapacity), allocator: allocator)
                 let taken = read.readableBytes
                 if taken > 0 {
                     var part = read.readSlice(length: taken)!
@@ -135,6 +135,19 @@ public struct KafkaFrameAssembler: Sendable {
                 return nil
             }
         }
+    }
+
+    /// A buffer of exactly `capacity` bytes. NIO allocates powers of two, and a socket read into a frame's buffer
+    /// fills all of its room: the room past the frame's end would take the next frame's first bytes (up to a megabyte
+    /// behind a 3 MB produce request), which then have to be copied out into that frame's own buffer. A slice of the
+    /// allocation, the only holder of it, ends where the frame does, so the read stops there.
+    private static func buffer(exactly capacity: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var allocation = allocator.buffer(capacity: capacity)
+        guard allocation.capacity > capacity else { return allocation }
+        allocation.moveWriterIndex(to: capacity)
+        var exact = allocation.getSlice(at: 0, length: capacity)!
+        exact.moveWriterIndex(to: 0)
+        return exact
     }
 
     /// Waits for the rest of `frame`: in the receive slot when there is one and the buffer has room for the whole
