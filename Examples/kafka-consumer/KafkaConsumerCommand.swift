@@ -63,6 +63,9 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("stats-json"), help: "Print the summary as one JSON object on the last line of stderr.")
     var statsJSON = false
 
+    @Option(name: .customLong("receive-buffer-bytes"), help: "receive.buffer.bytes: SO_RCVBUF of each broker connection (default -1: the system's automatic sizing).")
+    var receiveBufferBytes: Int?
+
     @Option(name: .customLong("log-level"), help: "Client log level.")
     var logLevel = "warning"
 
@@ -90,6 +93,7 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
         configuration.groupInstanceId = groupInstanceId
         configuration.maxPartitionFetchBytes = maxPartitionFetchBytes
         configuration.fetchMaxBytes = fetchMaxBytes
+        if let receiveBufferBytes { configuration.client.receiveBufferBytes = receiveBufferBytes }
         configuration.assignors = switch assignor {
         case "range": [RangeAssignor()]
         case "roundrobin": [RoundRobinAssignor()]

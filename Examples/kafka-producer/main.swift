@@ -90,6 +90,9 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Option(name: .customLong("buffer-memory"), help: "buffer.memory: bytes of batches the producer may hold before sending waits (default 33554432).")
     var bufferMemory: Int?
 
+    @Option(name: .customLong("send-buffer-bytes"), help: "send.buffer.bytes: SO_SNDBUF of each broker connection (default -1: the system's automatic sizing).")
+    var sendBufferBytes: Int?
+
     @Option(name: .customLong("log-level"), help: "Client log level.")
     var logLevel = "warning"
 
@@ -129,6 +132,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
         if let requestTimeoutMs { configuration.client.requestTimeout = .milliseconds(requestTimeoutMs) }
         if let maxBlockMs { configuration.maxBlock = .milliseconds(maxBlockMs) }
         if let bufferMemory { configuration.bufferMemory = bufferMemory }
+        if let sendBufferBytes { configuration.client.sendBufferBytes = sendBufferBytes }
         if let maxInFlight { configuration.maxInFlightRequestsPerConnection = maxInFlight }
         let headers = self.headers.map { header -> RecordHeader in
             let parts = header.split(separator: "=", maxSplits: 1)

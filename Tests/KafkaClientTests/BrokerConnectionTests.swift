@@ -1,4 +1,4 @@
-import KafkaClient
+@testable import KafkaClient
 import KafkaProtocol
 import KafkaTestSupport
 import MockBroker
@@ -36,5 +36,27 @@ struct BrokerConnectionTests {
                 #expect(reason.contains("Connection refused"), "\(reason)")
             }
         }
+    }
+
+    @Test("send.buffer.bytes and receive.buffer.bytes size the socket's buffers; unset, the kernel sizes them")
+    func socketBuffers() async throws {
+        try await withBroker { broker in
+            var configuration = BrokerConnection.Configuration()
+            configuration.sendBufferBytes = 65536
+            configuration.receiveBufferBytes = 32768
+            let sized = try await BrokerConnection.connect(host: "127.0.0.1", port: broker.port, configuration: configuration)
+            let sizes = try await sized.socketBufferSizes()
+            // Linux reports twice the size asked for: the other half is its bookkeeping.
+            #expect(sizes.send == 2 * 65536)
+            #expect(sizes.receive == 2 * 32768)
+            await sized.close()
+        }
+        var client = ClientConfiguration(bootstrapServers: "127.0.0.1:9092")
+        #expect(client.connection.sendBufferBytes == nil)
+        #expect(client.connection.receiveBufferBytes == nil)
+        client.sendBufferBytes = 131072
+        client.receiveBufferBytes = 65536
+        #expect(client.connection.sendBufferBytes == 131072)
+        #expect(client.connection.receiveBufferBytes == 65536)
     }
 }

@@ -28,4 +28,25 @@ struct ConfigurationTests {
                                                    BrokerAddress(host: "b.example", port: 9093)])
         #expect(throws: Never.self) { try KafkaProducer(configuration: ProducerConfiguration(bootstrapServers: "a:1,b:2")) }
     }
+
+    @Test("a socket buffer size is -1 (the system's) or positive; 0 and other negatives are refused by name",
+          arguments: [0, -2])
+    func badSocketBufferSizes(size: Int) {
+        var producer = ProducerConfiguration(bootstrapServers: "a:1")
+        producer.client.sendBufferBytes = size
+        do {
+            _ = try KafkaProducer(configuration: producer)
+            Issue.record("the producer took send.buffer.bytes \(size)")
+        } catch {
+            #expect("\(error)".contains("send.buffer.bytes"), "\(error)")
+        }
+        var consumer = ConsumerConfiguration(bootstrapServers: "a:1", groupId: nil)
+        consumer.client.receiveBufferBytes = size
+        do {
+            _ = try KafkaConsumer(configuration: consumer)
+            Issue.record("the consumer took receive.buffer.bytes \(size)")
+        } catch {
+            #expect("\(error)".contains("receive.buffer.bytes"), "\(error)")
+        }
+    }
 }

@@ -436,6 +436,8 @@ struct ConfigurationReferenceDefaultsTests {
         #expect(client.retryBackoffMax == .seconds(1))
         #expect(client.metadataMaxAge == .seconds(5 * 60))
         #expect(client.maxResponseBytes == 512 * 1024 * 1024)
+        #expect(client.sendBufferBytes == -1)
+        #expect(client.receiveBufferBytes == -1)
         #expect(client.metricsFactory == nil)
         #expect(client.tracer == nil)
         #expect(ClientConfiguration(bootstrapServers: "[::1]:9092").bootstrapServers == [BrokerAddress(host: "::1", port: 9092)])

@@ -53,6 +53,21 @@ public struct ClientConfiguration: Sendable {
     public var metadataMaxAge: Duration = .seconds(5 * 60)
     /// Largest response frame accepted (a safety bound; Kafka's `fetch.max.bytes` default is 50 MiB).
     public var maxResponseBytes = 512 * 1024 * 1024
+    /// `send.buffer.bytes`: the socket send buffer (`SO_SNDBUF`) of each broker connection; -1 (the default)
+    /// leaves it to the operating system.
+    ///
+    /// Java's producer sets 128 KiB by default; this client, like librdkafka (`socket.send.buffer.bytes` 0),
+    /// keeps the kernel's automatic sizing, which grows the buffer with the connection's bandwidth and delay: a fixed
+    /// 128 KiB made the 10 KB produce benchmark markedly slower (BENCHMARKS.md, "What was tried"). Set it for a link
+    /// whose bandwidth × delay the automatic sizing's ceiling (`net.ipv4.tcp_wmem`) does not cover.
+    public var sendBufferBytes = -1
+    /// `receive.buffer.bytes`: the socket receive buffer (`SO_RCVBUF`) of each broker connection; -1 (the
+    /// default) leaves it to the operating system.
+    ///
+    /// Java sets 32 KiB for its producer and 64 KiB for its consumer; this client, like librdkafka
+    /// (`socket.receive.buffer.bytes` 0), keeps the kernel's automatic sizing: a fixed 64 KiB made the consumer's
+    /// loopback benchmark markedly slower (BENCHMARKS.md, "What was tried").
+    public var receiveBufferBytes = -1
     /// Where the client's metrics go: nil (the default) for swift-metrics' bootstrapped `MetricsSystem.factory`;
     /// a factory of your own keeps them apart (a test, or one registry per client).
     public var metricsFactory: (any MetricsFactory)?
@@ -93,6 +108,11 @@ public struct ClientConfiguration: Sendable {
             return "bootstrap.servers entry \"\(bad)\" is not host:port"
         }
         if bootstrapServers.isEmpty { return "bootstrap.servers is empty" }
+        // Java accepts -1 (the system's default) or a size; a buffer of 0 bytes is no buffer.
+        if sendBufferBytes < -1 || sendBufferBytes == 0 { return "send.buffer.bytes must be -1 or positive, not \(sendBufferBytes)" }
+        if receiveBufferBytes < -1 || receiveBufferBytes == 0 {
+            return "receive.buffer.bytes must be -1 or positive, not \(receiveBufferBytes)"
+        }
         return nil
     }
 
@@ -102,6 +122,8 @@ public struct ClientConfiguration: Sendable {
         configuration.requestTimeout = requestTimeout.timeAmount
         configuration.connectTimeout = connectionSetupTimeout.timeAmount
         configuration.maxResponseBytes = maxResponseBytes
+        configuration.sendBufferBytes = sendBufferBytes > 0 ? sendBufferBytes : nil
+        configuration.receiveBufferBytes = receiveBufferBytes > 0 ? receiveBufferBytes : nil
         return configuration
     }
 }

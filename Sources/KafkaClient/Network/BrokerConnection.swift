@@ -18,6 +18,10 @@ public final class BrokerConnection: Sendable {
         public var connectTimeout: TimeAmount = .seconds(10)
         /// Responses larger than this close the connection (a broker's `fetch.max.bytes` is 50 MiB by default).
         public var maxResponseBytes = 512 * 1024 * 1024
+        /// `SO_SNDBUF` for the socket; nil (the default) keeps the kernel's automatic sizing.
+        public var sendBufferBytes: Int?
+        /// `SO_RCVBUF` for the socket; nil (the default) keeps the kernel's automatic sizing.
+        public var receiveBufferBytes: Int?
         /// Reported in ApiVersions v3+ (KIP-511).
         public var softwareName = "swift-kafka"
         /// Reported in ApiVersions v3+ (KIP-511).
@@ -52,7 +56,15 @@ public final class BrokerConnection: Sendable {
         let maxResponse = configuration.maxResponseBytes
         let channel: any Channel
         do {
-            let bootstrap = ClientBootstrap(group: eventLoopGroup)
+            // Buffer sizes are set before connecting: the receive buffer decides the window scale the SYN offers.
+            var bootstrap = ClientBootstrap(group: eventLoopGroup)
+            if let bytes = configuration.sendBufferBytes {
+                bootstrap = bootstrap.channelOption(.socketOption(.so_sndbuf), value: bytes)
+            }
+            if let bytes = configuration.receiveBufferBytes {
+                bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: bytes)
+            }
+            bootstrap = bootstrap
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(configuration.connectTimeout)
                 .channelInitializer { channel in
@@ -244,6 +256,14 @@ public final class BrokerConnection: Sendable {
 
     /// Whether the connection is still open.
     public var isActive: Bool { channel.isActive }
+
+    /// The socket's `SO_SNDBUF` and `SO_RCVBUF` as the kernel reports them (Linux doubles what was asked for, to
+    /// leave room for its bookkeeping).
+    func socketBufferSizes() async throws -> (send: Int, receive: Int) {
+        let send = try await channel.getOption(.socketOption(.so_sndbuf)).get()
+        let receive = try await channel.getOption(.socketOption(.so_rcvbuf)).get()
+        return (send, receive)
+    }
 
     /// Closes the connection; requests still waiting fail with ``KafkaClientError/connectionClosed(broker:)``.
     public func close() async {
