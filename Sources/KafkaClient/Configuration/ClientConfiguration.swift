@@ -59,14 +59,16 @@ public struct ClientConfiguration: Sendable {
     /// Java's producer sets 128 KiB by default; this client, like librdkafka (`socket.send.buffer.bytes` 0),
     /// keeps the kernel's automatic sizing, which grows the buffer with the connection's bandwidth and delay: a fixed
     /// 128 KiB made the 10 KB produce benchmark markedly slower (BENCHMARKS.md, "What was tried"). Set it for a link
-    /// whose bandwidth × delay the automatic sizing's ceiling (`net.ipv4.tcp_wmem`) does not cover.
+    /// whose bandwidth × delay the automatic sizing's ceiling (`net.ipv4.tcp_wmem`) does not cover; the kernel caps
+    /// a size set here at `net.core.wmem_max`.
     public var sendBufferBytes = -1
     /// `receive.buffer.bytes`: the socket receive buffer (`SO_RCVBUF`) of each broker connection; -1 (the
     /// default) leaves it to the operating system.
     ///
     /// Java sets 32 KiB for its producer and 64 KiB for its consumer; this client, like librdkafka
     /// (`socket.receive.buffer.bytes` 0), keeps the kernel's automatic sizing: a fixed 64 KiB made the consumer's
-    /// loopback benchmark markedly slower (BENCHMARKS.md, "What was tried").
+    /// loopback benchmark markedly slower (BENCHMARKS.md, "What was tried"). The kernel caps a size set here at
+    /// `net.core.rmem_max`.
     public var receiveBufferBytes = -1
     /// Where the client's metrics go: nil (the default) for swift-metrics' bootstrapped `MetricsSystem.factory`;
     /// a factory of your own keeps them apart (a test, or one registry per client).
@@ -108,8 +110,11 @@ public struct ClientConfiguration: Sendable {
             return "bootstrap.servers entry \"\(bad)\" is not host:port"
         }
         if bootstrapServers.isEmpty { return "bootstrap.servers is empty" }
-        // Java accepts -1 (the system's default) or a size; a buffer of 0 bytes is no buffer.
-        if sendBufferBytes < -1 || sendBufferBytes == 0 { return "send.buffer.bytes must be -1 or positive, not \(sendBufferBytes)" }
+        // -1 is the system's default; Java's config also takes 0, which then fails each connect (a socket refuses a
+        // zero-byte buffer), so it is refused here, up front.
+        if sendBufferBytes < -1 || sendBufferBytes == 0 {
+            return "send.buffer.bytes must be -1 or positive, not \(sendBufferBytes)"
+        }
         if receiveBufferBytes < -1 || receiveBufferBytes == 0 {
             return "receive.buffer.bytes must be -1 or positive, not \(receiveBufferBytes)"
         }
