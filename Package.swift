@@ -121,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "kafka-consumer",
             dependencies: [
-                "KafkaClient", "KafkaProtocol", "KafkaToolSupport",
+                "KafkaClient", "KafkaProtocol", "CKafkaToolProcess", "KafkaToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

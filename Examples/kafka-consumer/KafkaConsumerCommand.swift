@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKafkaToolProcess
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -70,6 +71,8 @@ struct KafkaConsumerCommand: AsyncParsableCommand {
     var logLevel = "warning"
 
     func validate() throws {
+        // The process's malloc settings, applied when the executable is loaded (see kafka_tool_process.c).
+        kafka_tool_process_settings_linked()
         guard !topics.isEmpty else { throw ValidationError("give at least one --topic") }
         guard ["value", "kv", "json"].contains(format) else { throw ValidationError("--format must be value, kv or json") }
         guard ["auto", "sync", "none"].contains(commit) else { throw ValidationError("--commit must be auto, sync or none") }

@@ -97,7 +97,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     var logLevel = "warning"
 
     func validate() throws {
-        // One malloc arena, set when the executable is loaded (see kafka_tool_process.c).
+        // The process's malloc settings, applied when the executable is loaded (see kafka_tool_process.c).
         kafka_tool_process_settings_linked()
         guard ["0", "1", "all", "-1"].contains(acks) else { throw ValidationError("--acks must be 0, 1 or all") }
         guard CompressionCodec(name: compression) != nil else { throw ValidationError("unknown --compression \(compression)") }
