@@ -277,11 +277,16 @@ def delete_topics(bootstrap, names):
 
 
 def populate(bootstrap, topic, count, size, codec="none", partitions=None):
-    """Writes `count` records with librdkafka (fast, and so not what is measured)."""
+    """Writes `count` records with librdkafka (fast, and so not what is measured), spread evenly over the topic's
+    partitions: each record goes to a partition of its own random choice. librdkafka's sticky partitioner would keep
+    a partition until 10 ms had passed, and `rdkafka_performance` queues 50,000 records of 10 KB in about that long,
+    so a "3-partition" topic used to hold all its records in one partition, or 369, 131 and 0 MB of 500."""
     if partitions:
         create_topic(bootstrap, topic, partitions)
     result = run(theirs_produce(bootstrap, topic, count, size, ["-a", "1", "-z", codec, "-X", "linger.ms=5",
-                                                                 "-X", "batch.size=1000000"]), env=LIBRDKAFKA_216)
+                                                                 "-X", "batch.size=1000000",
+                                                                 "-X", "sticky.partitioning.linger.ms=0"]),
+                 env=LIBRDKAFKA_216)
     check_theirs_produced(result, count)
 
 
@@ -549,6 +554,52 @@ def memory_row(seconds):
           flush=True)
 
 
+def consumer_memory_row(seconds):
+    """Our consumer reading 12 partitions of 10 KB records (100 MB, about three times what it may read ahead) into a
+    pipe nobody drains: once the pipe is full the application is stalled, and only the fetcher's read-ahead bound
+    keeps it from taking the whole topic. A partition gets a fetch while it holds less than two
+    `max.partition.fetch.bytes`, and a fetch brings at most one more: three per partition, 36 MB here (below
+    `fetch.max.bytes`, 50 MB, which bounds them all). Samples the consumer's peak RSS (VmHWM) for `seconds`. The limit
+    is what the same consumer holds after reading one record (its code, threads and connections) plus that bound;
+    the broker's counters say how much it fetched."""
+    partitions, count, size = 12, 10_000, 10_000
+    partition_fetch, fetch_max = 1_048_576, 52_428_800
+    broker = MockBrokerProcess()
+    single = unique("one-record")
+    populate(broker.bootstrap, single, 1, size, partitions=1)
+    idle = run(ours_consume(broker.bootstrap, single, 1), stdout_to_null=True).rss_mb
+    topic = unique("stalled-consumer")
+    populate(broker.bootstrap, topic, count, size, partitions=partitions)
+    process = subprocess.Popen(ours_consume(broker.bootstrap, topic, count), stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+    STARTED.append(process)
+    peak = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with open("/proc/%d/status" % process.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) / 1024)
+        except FileNotFoundError:
+            break
+        time.sleep(0.2)
+    stalled = process.poll() is None
+    stop(process, signal.SIGKILL)
+    stats = broker.statistics()
+    fetched_mb = (stats.get("fetch_bytes_sent_by_file_region", 0) + stats.get("fetch_bytes_copied", 0)) / 1e6
+    bound_mb = min(3 * partition_fetch * partitions, fetch_max) / 2**20
+    row = {"workload": "consumer peak RSS, application stalled %d s, 12 partitions of 10 KB records (MB)" % seconds,
+           "kind": "consumer-memory", "ours_peak_rss_mb": peak, "ours_limit_mb": idle + bound_mb, "idle_rss_mb": idle,
+           "read_ahead_bound_mb": bound_mb, "fetched_mb": fetched_mb, "topic_mb": count * size / 1e6,
+           "stalled_throughout": stalled}
+    ROWS.append(row)
+    print("%-58s ours %.0f MB (limit %.0f: %.0f MB after one record + a read-ahead bound of %.0f MB)  "
+          "fetched %.0f of %.0f MB%s" % (row["workload"], peak, row["ours_limit_mb"], idle, bound_mb, fetched_mb,
+                                         row["topic_mb"], "" if stalled else "  (the consumer ended: not stalled)"),
+          flush=True)
+
+
 def broker_rows(count, rounds):
     """librdkafka as the client of mock-broker and of Tansu: producing 100-byte and 10 KB records, and fetching 10 KB
     records. Besides the client's whole-process time, rdkafka_performance's own clock (first record to last) and the
@@ -705,6 +756,11 @@ def markdown_table(count, rounds):
         elif kind == "memory":
             lines.append("| %s | %.0f MB (limit %d) | librdkafka %.0f MB | |" % (
                 row["workload"], row["ours_peak_rss_mb"], row["ours_limit_mb"], row["theirs_peak_rss_mb"]))
+        elif kind == "consumer-memory":
+            lines.append("| %s | %.0f MB (limit %.0f: %.0f after one record + a read-ahead bound of %.0f; "
+                         "fetched %.0f of %.0f MB) | | |" % (
+                row["workload"], row["ours_peak_rss_mb"], row["ours_limit_mb"], row["idle_rss_mb"],
+                row["read_ahead_bound_mb"], row["fetched_mb"], row["topic_mb"]))
         elif kind == "broker":
             lines.append("| %s | mock-broker %.2f s (rdkafka_performance's clock %.2f s), CPU %.2f s | "
                          "Tansu %.2f s (%.2f s), CPU %.2f s | wall %.2f, rdkafka_performance's clock %.2f, CPU %.2f |" % (
@@ -765,6 +821,7 @@ def main():
         broker.stop()
     if "memory" in groups:
         memory_row(8)
+        consumer_memory_row(8)
     if "broker" in groups and TANSU:
         broker_rows(count, rounds)
     if "loopback" in groups:
