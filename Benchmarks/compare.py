@@ -518,15 +518,8 @@ def latency_row(broker, rate, seconds, rounds):
           flush=True)
 
 
-def peak_rss_under_stall(cmd, env, seconds):
-    """Runs a producer against its own broker, stops the broker (SIGSTOP) after a second, and samples the producer's
-    peak RSS (VmHWM) for `seconds`."""
-    broker = MockBrokerProcess()
-    process = subprocess.Popen(cmd(broker.bootstrap), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=merged_env(env))
-    STARTED.append(process)
-    time.sleep(1.0)
-    os.kill(broker.process.pid, signal.SIGSTOP)
+def sample_peak_rss(process, seconds):
+    """The process's peak RSS (VmHWM, MB), read every 0.2 s for `seconds` or until it ends."""
     peak = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and process.poll() is None:
@@ -538,6 +531,19 @@ def peak_rss_under_stall(cmd, env, seconds):
         except FileNotFoundError:
             break
         time.sleep(0.2)
+    return peak
+
+
+def peak_rss_under_stall(cmd, env, seconds):
+    """Runs a producer against its own broker, stops the broker (SIGSTOP) after a second, and samples the producer's
+    peak RSS (VmHWM) for `seconds`."""
+    broker = MockBrokerProcess()
+    process = subprocess.Popen(cmd(broker.bootstrap), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=merged_env(env))
+    STARTED.append(process)
+    time.sleep(1.0)
+    os.kill(broker.process.pid, signal.SIGSTOP)
+    peak = sample_peak_rss(process, seconds)
     os.kill(broker.process.pid, signal.SIGCONT)
     stop(process, signal.SIGKILL)
     broker.stop()
@@ -573,17 +579,7 @@ def consumer_memory_row(seconds):
     process = subprocess.Popen(ours_consume(broker.bootstrap, topic, count), stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL)
     STARTED.append(process)
-    peak = 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with open("/proc/%d/status" % process.pid) as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]) / 1024)
-        except FileNotFoundError:
-            break
-        time.sleep(0.2)
+    peak = sample_peak_rss(process, seconds)
     stalled = process.poll() is None
     stop(process, signal.SIGKILL)
     stats = broker.statistics()

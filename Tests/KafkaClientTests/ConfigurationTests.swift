@@ -34,19 +34,18 @@ struct ConfigurationTests {
     func badSocketBufferSizes(size: Int) {
         var producer = ProducerConfiguration(bootstrapServers: "a:1")
         producer.client.sendBufferBytes = size
-        do {
-            _ = try KafkaProducer(configuration: producer)
-            Issue.record("the producer took send.buffer.bytes \(size)")
-        } catch {
-            #expect("\(error)".contains("send.buffer.bytes"), "\(error)")
-        }
+        expectRefusal(naming: "send.buffer.bytes") { _ = try KafkaProducer(configuration: producer) }
         var consumer = ConsumerConfiguration(bootstrapServers: "a:1", groupId: nil)
         consumer.client.receiveBufferBytes = size
+        expectRefusal(naming: "receive.buffer.bytes") { _ = try KafkaConsumer(configuration: consumer) }
+    }
+
+    private func expectRefusal(naming setting: String, _ create: () throws -> Void) {
         do {
-            _ = try KafkaConsumer(configuration: consumer)
-            Issue.record("the consumer took receive.buffer.bytes \(size)")
+            try create()
+            Issue.record("\(setting) was taken")
         } catch {
-            #expect("\(error)".contains("receive.buffer.bytes"), "\(error)")
+            #expect("\(error)".contains(setting), "\(error)")
         }
     }
 }
