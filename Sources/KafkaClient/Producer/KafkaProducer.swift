@@ -30,7 +30,7 @@ public final class KafkaProducer: Service, Sendable {
     private let memory: MemoryPool
     private let sender: Sender
     private let logger: Logger
-    private let events: AsyncStream<ProducerEvent>.Continuation?
+    private let events: ProducerEventQueue?
     private let state = NIOLockedValueBox(LifecycleState.open)
     /// Set when `partitioner` is `.custom` (read per record, so not taken out of the configuration each time).
     private let customPartitioner: (any Partitioner)?
@@ -57,14 +57,14 @@ public final class KafkaProducer: Service, Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "kafka-producer")
     ) throws(KafkaProducerError) -> (KafkaProducer, ProducerEvents) {
-        let (stream, continuation) = AsyncStream.makeStream(of: ProducerEvent.self)
+        let queue = ProducerEventQueue()
         let producer = try KafkaProducer(configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger,
-                                         events: continuation)
-        return (producer, ProducerEvents(stream: stream, executor: EventLoopTaskExecutor(producer.cluster.eventLoop)))
+                                         events: queue)
+        return (producer, ProducerEvents(queue: queue, executor: EventLoopTaskExecutor(producer.cluster.eventLoop)))
     }
 
     private init(configuration: ProducerConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger,
-                 events: AsyncStream<ProducerEvent>.Continuation?) throws(KafkaProducerError) {
+                 events: ProducerEventQueue?) throws(KafkaProducerError) {
         try configuration.validate()
         self.configuration = configuration
         var logger = logger
@@ -381,11 +381,11 @@ public final class KafkaProducer: Service, Sendable {
 public struct ProducerEvents: AsyncSequence, Sendable {
     /// One event.
     public typealias Element = ProducerEvent
-    let stream: AsyncStream<ProducerEvent>
+    let queue: ProducerEventQueue
     let eventLoopExecutor: EventLoopTaskExecutor
 
-    init(stream: AsyncStream<ProducerEvent>, executor: EventLoopTaskExecutor) {
-        self.stream = stream
+    init(queue: ProducerEventQueue, executor: EventLoopTaskExecutor) {
+        self.queue = queue
         eventLoopExecutor = executor
     }
 
@@ -398,8 +398,32 @@ public struct ProducerEvents: AsyncSequence, Sendable {
     public var executor: any TaskExecutor { eventLoopExecutor }
 
     /// The events' iterator. The sequence has one consumer: iterate it from one task.
-    public func makeAsyncIterator() -> AsyncStream<ProducerEvent>.Iterator {
-        stream.makeAsyncIterator()
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(queue: queue)
+    }
+
+    /// Reads the events in order; ends when the producer has closed (after its last event) or when the reading
+    /// task is cancelled.
+    public struct Iterator: AsyncIteratorProtocol {
+        let queue: ProducerEventQueue
+        /// Events taken from the queue together and not yet returned.
+        private var taken: [ProducerEvent] = []
+        private var next = 0
+
+        init(queue: ProducerEventQueue) {
+            self.queue = queue
+        }
+
+        /// The next event, or nil at the end.
+        public mutating func next() async -> ProducerEvent? {
+            if next == taken.count {
+                guard let more = await queue.takeAll() else { return nil }
+                taken = more
+                next = 0
+            }
+            defer { next += 1 }
+            return taken[next]
+        }
     }
 }
 

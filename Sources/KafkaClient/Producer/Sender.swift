@@ -20,7 +20,7 @@ final class Sender: @unchecked Sendable {
     private let accumulator: RecordAccumulator
     private let memory: MemoryPool
     private let configuration: ProducerConfiguration
-    private let events: AsyncStream<ProducerEvent>.Continuation?
+    private let events: ProducerEventQueue?
     private let logger: Logger
     private let workspace = CompressionWorkspace()
     private let retryBackoff: ExponentialBackoff
@@ -36,14 +36,14 @@ final class Sender: @unchecked Sendable {
     private var lastMetadataError: String?
     /// Reports of batches finished during this turn of the event loop, handed to `events` together at its end:
     /// the application's task reading them is then woken once per turn, not once per batch.
-    private var pendingReports: [DeliveryReports] = []
+    private var pendingEvents: [ProducerEvent] = []
     /// Batches finished while a response (or a look at the queues) is handled, given back together at its end.
     private var finishing: [ProducerBatch]?
 
     private let metrics: ProducerMetrics
 
     init(eventLoop: any EventLoop, cluster: ClusterClient, accumulator: RecordAccumulator, memory: MemoryPool,
-         configuration: ProducerConfiguration, events: AsyncStream<ProducerEvent>.Continuation?, logger: Logger) {
+         configuration: ProducerConfiguration, events: ProducerEventQueue?, logger: Logger) {
         self.eventLoop = eventLoop
         self.cluster = cluster
         self.accumulator = accumulator
@@ -281,11 +281,26 @@ final class Sender: @unchecked Sendable {
                     for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
                 }
             }
-            // The next look comes after every answer that arrived with this one is handled (they are read
-            // together), so that the requests it frees room for are written out together.
-            self.wakeup()
+            if case .success = result, Sender.looksAtOnce(inFlight: self.inFlight[node, default: 0],
+                                                          maxInFlight: self.configuration.maxInFlightRequestsPerConnection) {
+                self.run()
+            } else {
+                self.wakeup()
+            }
         }
         return true
+    }
+
+    /// Whether an answer that leaves `inFlight` requests at a broker makes the sender look at the accumulator at
+    /// once (failures wait for the coalesced look, after every failure read with them is handled), before the answers read with it are handled, rather than once after all of them (a coalesced
+    /// wake-up). The later look writes the requests that the answers free room for together, in one system call,
+    /// and is taken while at least half of `max.in.flight.requests.per.connection` is still at the broker. Below
+    /// that the broker would run out of work: it answers requests in turn, so once the last one it holds is
+    /// answered it waits idle while the client handles the answers, and then takes the next requests all at
+    /// once. With batches that hold one record each (10 KB records in Java's default 16 KB `batch.size`) that
+    /// lock-step made the run 1.36 s against 0.97.
+    static func looksAtOnce(inFlight: Int, maxInFlight: Int) -> Bool {
+        inFlight * 2 < maxInFlight
     }
 
     private func handle(_ response: ProduceResponse, for batches: [ProducerBatch]) {
@@ -407,8 +422,8 @@ final class Sender: @unchecked Sendable {
             giveBack([batch])
         }
         if !reports.isEmpty, events != nil {
-            if pendingReports.isEmpty { eventLoop.execute { self.emitReports() } }
-            pendingReports.append(reports)
+            if pendingEvents.isEmpty { eventLoop.execute { self.emitReports() } }
+            pendingEvents.append(.deliveryReports(reports))
         }
     }
 
@@ -438,9 +453,9 @@ final class Sender: @unchecked Sendable {
     }
 
     private func emitReports() {
-        let reports = pendingReports
-        pendingReports.removeAll(keepingCapacity: true)
-        for batchReports in reports { events?.yield(.deliveryReports(batchReports)) }
+        let finished = pendingEvents
+        pendingEvents = []
+        events?.append(contentsOf: finished)
     }
 
     /// Fails every queued batch (closing without delivering).
