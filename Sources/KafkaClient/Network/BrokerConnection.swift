@@ -74,7 +74,7 @@ public final class BrokerConnection: Sendable {
                         let slot = FrameReceiveSlot.installed(on: channel)
                         try channel.pipeline.syncOperations.addHandlers(
                             KafkaFrameHandler(maxFrameSize: maxResponse, receiveSlot: slot),
-                            ClientChannelHandler()
+                            ClientChannelHandler(broker: broker)
                         )
                     }
                 }
@@ -179,26 +179,17 @@ public final class BrokerConnection: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        let promise = eventLoop.makePromise(of: ByteBuffer.self)
+        let body = eventLoop.makePromise(of: ByteBuffer.self)
         let broker = self.broker
-        let timeout = requestedTimeout ?? configuration.requestTimeout
-        let channel = self.channel
-        let scheduled = eventLoop.scheduleTask(in: timeout) {
-            promise.fail(KafkaClientError.requestTimedOut(api: Request.apiKey, broker: broker,
-                                                          milliseconds: timeout.nanoseconds / 1_000_000))
-            // Responses come in order: after a lost one, the connection cannot be trusted (as in the Java client).
-            channel.close(promise: nil)
+        // The connection's handler fails `body` with a KafkaClientError naming the broker: timed out, closed, or
+        // malformed. A write that cannot reach it (the connection closed first) fails it here.
+        let written = eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            body.fail(error as? KafkaClientError ?? KafkaClientError.connectionClosed(broker: broker))
         }
-        write(request, version: version, response: promise, flush: flush).whenFailure { error in promise.fail(error) }
-        return promise.futureResult.flatMapErrorThrowing { error in
-            scheduled.cancel()
-            switch error {
-            case let error as KafkaClientError: throw error
-            case is ClientChannelHandler.ConnectionClosed: throw KafkaClientError.connectionClosed(broker: broker)
-            default: throw KafkaClientError.malformedResponse(api: Request.apiKey, broker: broker, reason: "\(error)")
-            }
-        }.flatMapThrowing { body in
-            scheduled.cancel()
+        write(request, version: version, response: body, timeout: requestedTimeout ?? configuration.requestTimeout,
+              flush: flush, written: written)
+        return body.futureResult.flatMapThrowing { body in
             var body = body
             // An ApiVersions error answer is always a v0 body.
             let bodyVersion = Request.apiKey == .apiVersions && body.getInteger(at: body.readerIndex, as: Int16.self) != 0 ? 0 : version
@@ -220,10 +211,16 @@ public final class BrokerConnection: Sendable {
     /// - Parameter flush: false leaves the request queued on the connection until ``flush()``.
     public func sendRequestWithoutResponse<Request: KafkaRequest>(_ request: Request, version: Int16? = nil,
                                                                   flush: Bool = true) -> EventLoopFuture<Void> {
+        let written = channel.eventLoop.makePromise(of: Void.self)
         do {
-            return write(request, version: try version ?? self.version(for: Request.self), response: nil, flush: flush)
+            write(request, version: try version ?? self.version(for: Request.self), response: nil,
+                  timeout: configuration.requestTimeout, flush: flush, written: written)
         } catch {
-            return channel.eventLoop.makeFailedFuture(error)
+            written.fail(error)
+        }
+        let broker = self.broker
+        return written.futureResult.flatMapErrorThrowing { error in
+            throw error as? KafkaClientError ?? KafkaClientError.connectionClosed(broker: broker)
         }
     }
 
@@ -232,8 +229,10 @@ public final class BrokerConnection: Sendable {
         channel.flush()
     }
 
+    /// Encodes and writes `request`; `written` completes when it is written, or fails (with
+    /// ``KafkaClientError/requestNotEncodable(api:version:reason:)`` when it cannot be encoded).
     private func write<Request: KafkaRequest>(_ request: Request, version: Int16, response: EventLoopPromise<ByteBuffer>?,
-                                              flush: Bool) -> EventLoopFuture<Void> {
+                                              timeout: TimeAmount, flush: Bool, written: EventLoopPromise<Void>) {
         let correlationId = correlation.withLockedValue { value in
             value = value == Int32.max ? 0 : value + 1
             return value
@@ -243,14 +242,16 @@ public final class BrokerConnection: Sendable {
             try KafkaFrame.writeRequest(request, version: version, correlationId: correlationId,
                                         clientId: configuration.clientId, into: &writer)
         } catch {
-            return channel.eventLoop.makeFailedFuture(
-                KafkaClientError.requestNotEncodable(api: Request.apiKey, version: version, reason: "\(error)"))
+            written.fail(KafkaClientError.requestNotEncodable(api: Request.apiKey, version: version, reason: "\(error)"))
+            return
         }
         let outbound = OutboundRequest(chunks: writer.finish(), correlationId: correlationId, response: response,
-                                       responseHeaderVersion: Request.responseHeaderVersion(for: version))
-        let broker = self.broker
-        return (flush ? channel.writeAndFlush(outbound) : channel.write(outbound)).flatMapErrorThrowing { _ in
-            throw KafkaClientError.connectionClosed(broker: broker)
+                                       responseHeaderVersion: Request.responseHeaderVersion(for: version),
+                                       api: Request.apiKey, timeout: timeout)
+        if flush {
+            channel.writeAndFlush(outbound, promise: written)
+        } else {
+            channel.write(outbound, promise: written)
         }
     }
 
