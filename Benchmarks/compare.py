@@ -797,6 +797,8 @@ def main():
                         ["-a", "-1", "-X", "enable.idempotence=true", "-X", "linger.ms=5", "-X", "batch.size=1000000"], rounds)
             produce_row(broker, "produce %d x 10 KB, acks=1 (matched)" % (count // 20), count // 20, 10_000,
                         MATCHED["ours"], MATCHED["theirs"], rounds)
+            produce_row(broker, "produce %d x 10 KB, each tool's defaults" % (count // 20), count // 20, 10_000, [], [],
+                        rounds)
             produce_row(broker, "produce %d x 100 B, each tool's defaults" % count, count, 100, [], [], rounds)
             produce_row(broker, "produce %d x 100 B, lz4, each tool's defaults" % count, count, 100, ["--compression", "lz4"],
                         ["-z", "lz4"], rounds)
