@@ -406,9 +406,9 @@ public struct ProducerEvents: AsyncSequence, Sendable {
     /// task is cancelled.
     public struct Iterator: AsyncIteratorProtocol {
         let queue: ProducerEventQueue
-        /// Events taken from the queue together and not yet returned.
+        /// Events taken from the queue together, and how many of them were returned.
         private var taken: [ProducerEvent] = []
-        private var next = 0
+        private var returned = 0
 
         init(queue: ProducerEventQueue) {
             self.queue = queue
@@ -416,13 +416,13 @@ public struct ProducerEvents: AsyncSequence, Sendable {
 
         /// The next event, or nil at the end.
         public mutating func next() async -> ProducerEvent? {
-            if next == taken.count {
+            if returned == taken.count {
                 guard let more = await queue.takeAll() else { return nil }
                 taken = more
-                next = 0
+                returned = 0
             }
-            defer { next += 1 }
-            return taken[next]
+            defer { returned += 1 }
+            return taken[returned]
         }
     }
 }

@@ -5,8 +5,8 @@ import Synchronization
 /// In place of an `AsyncStream`: the sender hands over everything one turn of its loop produced in one step, and
 /// the reader takes everything waiting in one step, so a lock is taken once per turn on each side, not once per
 /// event. With batches of one record each (10 KB records in a 16 KB `batch.size`) the stream's generic code,
-/// taken per event on each side, was 7-9 % of the producer's CPU. Unbounded, like the stream it replaces: what
-/// it holds is bounded by the records in flight, which `buffer.memory` bounds.
+/// taken per event on each side, was 7-9 % of the producer's CPU. Unbounded, like the stream it replaces (an event
+/// holds a batch's record ids and timestamps, not its bytes): a reader that stops reading lets them pile up.
 final class ProducerEventQueue: Sendable {
     private struct State {
         var waiting: [ProducerEvent] = []
