@@ -335,6 +335,27 @@ struct PartitionLogTests {
         #expect(throws: PartitionLog.ReadError.offsetOutOfRange) { try log.read(from: 31, maxBytes: 100, minOneBatch: true, readCommitted: false) }
     }
 
+    @Test("batches appended in one call get offsets in order, roll segments between them at segment.bytes, and read back after a reopen")
+    func batchesAppendedTogether() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try Self.open(directory, Self.config())
+        let appends = try (0..<40).map { PartitionLog.Append(batch: try Self.batch(3, first: $0 * 3), now: 0) }
+        let results = log.append(appends)
+        #expect(try results.map { try $0.get().baseOffset } == (0..<40).map { Int64($0 * 3) })
+        #expect(log.segmentBaseOffsets.count >= 3, "40 batches of about 300 bytes in segments of 4 KB")
+        for index in [0, 7, 19, 20, 39] {
+            #expect(try Self.batches(at: Int64(index * 3 + 1), in: log).first?.baseOffset == Int64(index * 3))
+        }
+        let segments = log.segmentBaseOffsets
+        log.close()
+        let reopened = try Self.open(directory, Self.config())
+        defer { reopened.close() }
+        #expect(reopened.recoveries.isEmpty)
+        #expect(reopened.segmentBaseOffsets == segments)
+        #expect(reopened.offsets.logEndOffset == 120)
+    }
+
     @Test("a batch that does not fit is answered with nothing, never with a later segment's batches")
     func batchThatDoesNotFitAcrossSegments() throws {
         let directory = try makeTemporaryDirectory()

@@ -113,7 +113,7 @@ struct ResponseFlushTests {
         try withConnection { channel, _, state in try body(channel, state) }
     }
 
-    private func withConnection(_ body: (EmbeddedChannel, FlushCounter, BrokerState) throws -> Void) throws {
+    func withConnection(_ body: (EmbeddedChannel, FlushCounter, BrokerState) throws -> Void) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flush-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -70,6 +70,16 @@ final class FaultInjector: Sendable {
         }
     }
 
+    /// Whether a request-wide fault (delay, drop, close) for `api` is waiting.
+    func hasRequestFault(api: ApiKey) -> Bool {
+        faults.withLockedValue { faults in
+            faults.contains { fault in
+                if case .error = fault.action { return false }
+                return fault.api == api && fault.count > 0
+            }
+        }
+    }
+
     /// For Produce: the error a partition gets instead of an append, if a fault says so.
     func produceError(topic: String, partition: Int32) -> KafkaErrorCode? {
         partitionError(api: .produce, topic: topic, partition: partition)

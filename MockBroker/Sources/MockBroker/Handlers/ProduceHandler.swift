@@ -14,7 +14,8 @@ struct ProduceHandler: Sendable {
         let now = context.now
         let validAcks = [-1, 0, 1].contains(request.acks)
         var response = ProduceResponse()
-        var pending: [(topic: Int, partition: Int, log: PartitionLog, lastOffset: Int64)] = []
+        var appends: [(log: PartitionLog, append: PartitionLog.Append)] = []
+        var slots: [(topic: Int, partition: Int)] = []
         for topic in request.topicData {
             var topicResponse = ProduceResponse.TopicProduceResponse(name: topic.name)
             for partition in topic.partitionData {
@@ -24,18 +25,38 @@ struct ProduceHandler: Sendable {
                 } else if request.transactionalId != nil {
                     result.errorCode = KafkaErrorCode.invalidTxnState.rawValue
                     result.errorMessage = "Transactions are not supported by this broker yet"
-                } else if let wait = append(partition, topic: topic.name, acks: request.acks, now: now, into: &result,
-                                            context: context) {
-                    pending.append((response.responses.count, topicResponse.partitionResponses.count, wait.log, wait.lastOffset))
+                } else if let (log, batch) = validate(partition, topic: topic.name, into: &result, context: context) {
+                    appends.append((log, .init(batch: batch, requiredAcks: request.acks, now: now)))
+                    slots.append((response.responses.count, topicResponse.partitionResponses.count))
                 }
                 topicResponse.partitionResponses.append(result)
             }
             response.responses.append(topicResponse)
         }
-        if pending.isEmpty {
+        if appends.isEmpty {
             return context.eventLoop.makeSucceededFuture(request.acks == 0 ? nil : response)
         }
-        return awaitReplication(response, pending: pending, timeoutMs: request.timeoutMs, eventLoop: context.eventLoop)
+        let answered = context.eventLoop.makePromise(of: ProduceResponse?.self)
+        let group = context.appendGroup ?? AppendGroup()
+        group.add(appends) { outcomes in
+            var response = response
+            var pending: [(topic: Int, partition: Int, log: PartitionLog, lastOffset: Int64)] = []
+            for ((log, append), (slot, outcome)) in zip(appends, zip(slots, outcomes)) {
+                record(outcome, of: append.batch, to: log, in: &response.responses[slot.topic].partitionResponses[slot.partition],
+                       context: context)
+                if request.acks == -1, case .success(let appended) = outcome, appended.highWatermark <= appended.lastOffset {
+                    pending.append((slot.topic, slot.partition, log, appended.lastOffset))
+                }
+            }
+            if pending.isEmpty {
+                answered.succeed(request.acks == 0 ? nil : response)
+            } else {
+                answered.completeWith(awaitReplication(response, pending: pending, timeoutMs: request.timeoutMs,
+                                                       eventLoop: context.eventLoop))
+            }
+        }
+        if context.appendGroup == nil { group.commit() }
+        return answered.futureResult
     }
 
     /// Answers once every waiting partition is replicated (or failed), or at the request's timeout.
@@ -81,11 +102,12 @@ struct ProduceHandler: Sendable {
         var timer: Scheduled<Void>?
     }
 
-    /// Appends; returns the log and last offset to wait for when acks=all must wait for the ISR.
-    private func append(
-        _ partition: ProduceRequest.PartitionProduceData, topic: String, acks: Int16, now: Int64,
+    /// Checks a partition's batch before it is appended: the partition exists, no fault stands in for it, the bytes
+    /// are one valid batch. Returns the log and the batch, or nil with the error in `result`.
+    private func validate(
+        _ partition: ProduceRequest.PartitionProduceData, topic: String,
         into result: inout ProduceResponse.PartitionProduceResponse, context: RequestContext
-    ) -> (log: PartitionLog, lastOffset: Int64)? {
+    ) -> (PartitionLog, RecordBatch)? {
         guard let log = state.topics.partition(topic, partition.index) else {
             result.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
             return nil
@@ -95,10 +117,9 @@ struct ProduceHandler: Sendable {
             result.errorCode = injected.rawValue
             return nil
         }
-        let batch: RecordBatch
         switch ProduceValidator.validate(partition.records, maxMessageBytes: log.currentConfig.maxMessageBytes) {
-        case .success(let valid):
-            batch = valid
+        case .success(let batch):
+            return (log, batch)
         case .failure(let rejection):
             context.logger.debug("rejected produce to \(topic)-\(partition.index): \(rejection.message)")
             result.errorCode = rejection.code.rawValue
@@ -108,17 +129,22 @@ struct ProduceHandler: Sendable {
             }
             return nil
         }
-        do {
-            let appended = try log.append(batch, now: now, requiredAcks: acks)
+    }
+
+    /// Puts an append's outcome into the partition's answer.
+    private func record(_ outcome: AppendGroup.Outcome, of batch: RecordBatch, to log: PartitionLog,
+                        in result: inout ProduceResponse.PartitionProduceResponse, context: RequestContext) {
+        switch outcome {
+        case .success(let appended):
             result.baseOffset = appended.baseOffset
             result.logAppendTimeMs = appended.logAppendTime
             result.logStartOffset = appended.logStartOffset
             if !appended.duplicate { state.counters.produced(batch.sizeInBytes) }
-            if acks == -1, appended.highWatermark <= appended.lastOffset { return (log, appended.lastOffset) }
-        } catch {
-            if case .storage(let message) = error { context.logger.error("append to \(topic)-\(partition.index) failed: \(message)") }
+        case .failure(let error):
+            if case .storage(let message) = error {
+                context.logger.error("append to \(log.topic)-\(log.partition) failed: \(message)")
+            }
             result.errorCode = error.code.rawValue
         }
-        return nil
     }
 }

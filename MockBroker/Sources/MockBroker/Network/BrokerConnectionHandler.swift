@@ -37,6 +37,8 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     private var deadlineCheck: Scheduled<Void>?
     private var deadlineCheckTime = NIODeadline.distantFuture
     private static let maxQueuedRequests = 16
+    /// Produce requests this large are handled as they arrive, not kept for the end of the read.
+    private static let producePassedAlone = 256 * 1024
 
     init(router: RequestRouter, counters: BrokerCounters, idleTimeout: TimeAmount?, partialFrameTimeout: TimeAmount?,
          logger: Logger) {
@@ -70,12 +72,16 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
         deadlines.activity(at: .now())
-        pending.append(unwrapInboundIn(data))
-        handleNext(context: context)
+        let frame = unwrapInboundIn(data)
+        pending.append(frame)
+        // A small produce request waits for the end of the read, so that the ones it brought are appended together.
+        // A large one goes at once: its writes are large already, and are cheaper while its bytes are in cache.
+        if !Self.isProduce(frame) || frame.readableBytes >= Self.producePassedAlone { handleNext(context: context) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         reading = false
+        handleNext(context: context)
         flushIfNeeded(context: context)
         context.fireChannelReadComplete()
     }
@@ -192,6 +198,10 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
             return
         }
         handling = true
+        var frames = [frame]
+        if Self.isProduce(frame), let next = pending.first, Self.isProduce(next), router.mayGroupProduceRequests {
+            while let next = pending.first, Self.isProduce(next) { frames.append(pending.removeFirst()) }
+        }
         if heldRead, pending.count < Self.maxQueuedRequests {
             heldRead = false
             let now = NIODeadline.now()
@@ -199,32 +209,69 @@ final class BrokerConnectionHandler: ChannelDuplexHandler {
             scheduleDeadlineCheck(context: context, now: now)
             context.read()
         }
-        let response = router.route(frame, eventLoop: context.eventLoop, remoteAddress: remoteAddress,
-                                    logger: logger)
-        response.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-            self.handling = false
+        answer(route(frames, context: context)[...], context: context)
+    }
+
+    /// Routes the requests in order. Several are produce requests queued together, whose appends are done together
+    /// (``AppendGroup``). A request refused outright (bytes that do not parse) ends them: the connection closes
+    /// at its answer, and the requests behind it are not handled, as when they are handled one at a time.
+    private func route(_ frames: [ByteBuffer], context: ChannelHandlerContext) -> [EventLoopFuture<ResponseFrame?>] {
+        guard frames.count > 1 else {
+            return [router.route(frames[0], eventLoop: context.eventLoop, remoteAddress: remoteAddress, logger: logger)]
+        }
+        let group = AppendGroup()
+        var answers: [EventLoopFuture<ResponseFrame?>] = []
+        for frame in frames {
+            let answer = router.route(frame, eventLoop: context.eventLoop, remoteAddress: remoteAddress, logger: logger,
+                                      appendGroup: group)
+            answers.append(answer)
+            var refused = false
+            answer.assumeIsolated().whenFailure { _ in refused = true } // runs now if it has failed already
+            if refused { break }
+        }
+        group.commit()
+        return answers
+    }
+
+    /// Writes the answers in order, each as soon as it is ready, then handles the next request.
+    private func answer(_ answers: ArraySlice<EventLoopFuture<ResponseFrame?>>, context: ChannelHandlerContext) {
+        guard let next = answers.first else {
+            handling = false
+            handleNext(context: context)
+            return
+        }
+        var answered = false
+        next.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            answered = true
             self.deadlines.activity(at: .now())
             switch result {
             case .success(let frame?):
                 guard self.active else {
                     frame.releaseFileRegions()
+                    self.handling = false
                     return
                 }
                 self.write(frame, context: context)
             case .success(nil):
                 break // acks=0: Kafka sends nothing back
             case .failure(RequestRouter.RouterError.injectedFault(let action)):
+                self.handling = false
                 self.logger.debug("closing connection: injected \(action)")
                 self.close(context: context)
                 return
             case .failure(let error):
+                self.handling = false
                 self.closeForBadInput(context: context, reason: "\(error)")
                 return
             }
-            self.handleNext(context: context)
+            self.answer(answers.dropFirst(), context: context)
         }
         // This answer comes later (a long-polling fetch, an acks=all produce): the ones before it go out now.
-        if handling { flushIfNeeded(context: context) }
+        if !answered { flushIfNeeded(context: context) }
+    }
+
+    private static func isProduce(_ frame: ByteBuffer) -> Bool {
+        frame.getInteger(at: frame.readerIndex, as: Int16.self) == ApiKey.produce.rawValue
     }
 
     private func write(_ frame: ResponseFrame, context: ChannelHandlerContext) {

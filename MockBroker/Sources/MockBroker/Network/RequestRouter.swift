@@ -30,7 +30,13 @@ struct RequestRouter: Sendable {
         table = ApiTable(state: state)
     }
 
-    func route(_ frame: ByteBuffer, eventLoop: any EventLoop, remoteAddress: SocketAddress?, logger: Logger) -> EventLoopFuture<ResponseFrame?> {
+    /// Whether produce requests may be handled together (``AppendGroup``): not while a request-wide fault for
+    /// Produce is armed, whose dropped answer or closed connection must come before the requests behind it are
+    /// handled.
+    var mayGroupProduceRequests: Bool { !state.faults.hasRequestFault(api: .produce) }
+
+    func route(_ frame: ByteBuffer, eventLoop: any EventLoop, remoteAddress: SocketAddress?, logger: Logger,
+               appendGroup: AppendGroup? = nil) -> EventLoopFuture<ResponseFrame?> {
         var body = frame
         let header: RequestHeader
         do {
@@ -38,7 +44,8 @@ struct RequestRouter: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(RouterError.malformedHeader(error))
         }
-        let context = RequestContext(header: header, eventLoop: eventLoop, remoteAddress: remoteAddress, connectionLogger: logger)
+        let context = RequestContext(header: header, eventLoop: eventLoop, remoteAddress: remoteAddress, connectionLogger: logger,
+                                     appendGroup: appendGroup)
         let api = ApiKey(rawValue: header.requestApiKey)
         guard let entry = table.entry(api) else {
             // APIs it does not serve count under one name: a peer sending random keys must not grow the counters.

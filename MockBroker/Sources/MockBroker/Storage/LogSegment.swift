@@ -47,17 +47,30 @@ final class LogSegment {
 
     var size: Int { log.size }
     var isEmpty: Bool { log.size == 0 }
-    var indexIsFull: Bool { offsetIndex.isFull || timeIndex.isFull }
+    var indexIsFull: Bool { !indexHasRoom(forBatches: 1) }
+
+    /// Whether the indexes can take `count` more batches (each adds at most one entry to each index).
+    func indexHasRoom(forBatches count: Int) -> Bool {
+        offsetIndex.file.hasRoom(forEntries: count) && timeIndex.file.hasRoom(forEntries: count)
+    }
 
     // MARK: - Appending
 
     /// Appends one batch, given as parts written back to back (the broker's rewritten header prefix, then the
     /// producer's bytes), and indexes it.
     func append(_ header: BatchHeader, parts: [ByteBuffer], now: Int64) throws(StorageError) {
-        let position = log.size
-        try log.append(parts)
+        try append([(header, parts)], now: now)
+    }
+
+    /// Appends batches back to back in one write (see ``append(_:parts:now:)``), then indexes each.
+    func append(_ batches: [(header: BatchHeader, parts: [ByteBuffer])], now: Int64) throws(StorageError) {
+        var position = log.size
+        try log.append(batches.count == 1 ? batches[0].parts : batches.flatMap(\.parts))
         if firstAppendTime == nil { firstAppendTime = now }
-        account(header, at: position)
+        for (header, _) in batches {
+            account(header, at: position)
+            position += header.size
+        }
     }
 
     /// Updates the indexes and counters for a batch at `position` (on append and while recovering).

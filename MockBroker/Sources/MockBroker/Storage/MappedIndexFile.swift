@@ -42,7 +42,10 @@ final class MappedIndexFile {
 
     deinit { close() }
 
-    var isFull: Bool { (entryCount + 1) * entrySize > mappedBytes }
+    var isFull: Bool { !hasRoom(forEntries: 1) }
+
+    /// Whether `count` more entries fit.
+    func hasRoom(forEntries count: Int) -> Bool { (entryCount + count) * entrySize <= mappedBytes }
     var isOpen: Bool { mapping != nil }
 
     /// The bytes of entry `index`.

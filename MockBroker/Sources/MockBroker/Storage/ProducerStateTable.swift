@@ -34,7 +34,12 @@ struct ProducerStateTable {
 
     /// What to do with a batch from an idempotent producer (Kafka's `ProducerAppendInfo` rules).
     func check(producerId: Int64, epoch: Int16, firstSequence: Int32, lastSequence: Int32) -> Verdict {
-        guard let entry = entries[producerId] else {
+        Self.check(entries[producerId], epoch: epoch, firstSequence: firstSequence, lastSequence: lastSequence)
+    }
+
+    /// The verdict for a batch of a producer whose state is `entry` (nil: nothing known).
+    static func check(_ entry: Entry?, epoch: Int16, firstSequence: Int32, lastSequence: Int32) -> Verdict {
+        guard let entry else {
             // Nothing known: a new producer (or one whose state expired) must start at sequence 0.
             return firstSequence == 0 ? .append : .outOfOrder
         }
@@ -53,14 +58,23 @@ struct ProducerStateTable {
 
     /// Records a written batch.
     mutating func record(producerId: Int64, epoch: Int16, batch: BatchRecord) {
-        var entry = entries[producerId] ?? Entry(epoch: epoch, batches: [])
+        entries[producerId] = Self.recording(batch, epoch: epoch, in: entries[producerId])
+    }
+
+    /// `entry` (nil: nothing known) after a batch of the producer's is written.
+    static func recording(_ batch: BatchRecord, epoch: Int16, in entry: Entry?) -> Entry {
+        var entry = entry ?? Entry(epoch: epoch, batches: [])
         if epoch != entry.epoch {
             entry = Entry(epoch: epoch, batches: [])
         }
         entry.batches.append(batch)
         if entry.batches.count > Self.retainedBatches { entry.batches.removeFirst() }
-        entries[producerId] = entry
+        return entry
     }
+
+    func entry(_ producerId: Int64) -> Entry? { entries[producerId] }
+
+    mutating func set(_ entry: Entry, for producerId: Int64) { entries[producerId] = entry }
 
     /// Forgets batches below the log start offset (after retention or DeleteRecords).
     mutating func removeBatches(before offset: Int64) {
