@@ -362,7 +362,7 @@ public final class MockCluster: Sendable {
     /// Stops every broker and removes a temporary data directory.
     public func stop() async throws {
         for id in brokerIds {
-            if let broker = try? takeBroker(id) { try? await broker.shutdown() }
+            if let broker = try? takeBroker(id) { _ = try? await broker.shutdown() }
         }
         slots.withLockedValue { slots in
             for index in slots.indices {

@@ -120,7 +120,8 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private func armTimer(context: ChannelHandlerContext, at deadline: NIODeadline) {
         timer?.cancel()
         timerDeadline = deadline
-        timer = context.eventLoop.scheduleTask(deadline: deadline) { [self] in
+        // The handler and its context belong to the channel's event loop, which is where the timer fires.
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
             timerDeadline = nil
             expireRequests(context: context)
