@@ -281,25 +281,18 @@ final class Sender: @unchecked Sendable {
                     for batch in batchesSent { self.failed(batch, retriable: true, reason: "\(error)", invalidateMetadata: true) }
                 }
             }
-            if case .success = result, Sender.looksAtOnce(inFlight: self.inFlight[node, default: 0],
-                                                          maxInFlight: self.configuration.maxInFlightRequestsPerConnection) {
+            // An answer makes room: the sender looks at once, before the answers read with it are handled, so that
+            // the broker always has requests to work on. Waiting to write the requests they all free room for in
+            // one system call left the broker idle while the producer handled them: with one-record batches (10 KB
+            // records in Java's default 16 KB batch.size) a run took 0.92–0.96 s against 0.73–0.77. After a failure
+            // the look waits for the coalesced wake-up, behind the retry's backoff and any metadata refresh.
+            if case .success = result {
                 self.run()
             } else {
                 self.wakeup()
             }
         }
         return true
-    }
-
-    /// Whether a successful answer that leaves `inFlight` requests at a broker makes the sender look at the
-    /// accumulator at once, before the answers read with it are handled. Otherwise (and after failures) the look is
-    /// the coalesced wake-up after all of them, which writes the requests they free room for together, in one system
-    /// call. That waiting is kept while at least half of `max.in.flight.requests.per.connection` is still at the
-    /// broker. Below that the broker runs out of work: it answers requests in turn, so it would sit idle while the
-    /// client handles the answers, then take the next requests all at once. With batches of one record each (10 KB
-    /// records in Java's default 16 KB `batch.size`) that lock-step made a run 1.36 s against 0.97.
-    static func looksAtOnce(inFlight: Int, maxInFlight: Int) -> Bool {
-        inFlight * 2 < maxInFlight
     }
 
     private func handle(_ response: ProduceResponse, for batches: [ProducerBatch]) {
