@@ -7,7 +7,8 @@ import NIOCore
 /// Reading stops while too many requests are queued or the socket cannot take more responses. Answers are written
 /// as they are ready and flushed together: those to requests that arrived in one read at the end of the read, any
 /// other as soon as the next request has to wait (so a client pipelining small requests gets its answers in one
-/// system call, and is woken once for them).
+/// system call, and is woken once for them). Produce requests that arrive together are handled together: their
+/// appends are written at once, one write per partition (``AppendGroup``), and each is answered as if alone.
 ///
 /// Bytes that are not a valid request (a frame over `socket.request.max.bytes`, a header or body that does not
 /// parse, an API or version the broker does not offer) close this connection, with a log line; the broker keeps
