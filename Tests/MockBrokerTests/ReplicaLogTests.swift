@@ -91,6 +91,36 @@ struct ReplicaLogTests {
         }
     }
 
+    @Test("a follower writes a fetch larger than its segments in order, rolling between batches, and nothing twice when it comes again")
+    func followerAppendsAFetchAcrossItsSegments() throws {
+        let leaderDirectory = try makeTemporaryDirectory(), followerDirectory = try makeTemporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: leaderDirectory)
+            try? FileManager.default.removeItem(atPath: followerDirectory)
+        }
+        // The leader keeps one segment of 1 MB; the follower's are 4 KB.
+        let leader = try Self.open(leaderDirectory, leads: false) { $0.segmentBytes = 1 << 20 }
+        let follower = try Self.open(followerDirectory, leads: false)
+        defer { leader.close(); follower.close() }
+        leader.becomeLeader(epoch: 2, replicas: [1, 2], isr: [1], localId: 1, now: 0)
+        follower.becomeFollower(epoch: 2, leaderId: 1)
+        let appends = try (0..<40).map { PartitionLog.Append(batch: try PartitionLogTests.batch(3, first: $0 * 3), now: 0) }
+        #expect(leader.append(appends).allSatisfy { if case .success = $0 { true } else { false } })
+
+        let (data, offsets) = try Self.bytes(from: 0, of: leader, follower: 2, now: 10)
+        #expect(try follower.appendAsFollower(data, leaderHighWatermark: offsets.highWatermark, leaderLogStartOffset: 0, now: 10) == 40)
+        #expect(follower.offsets.logEndOffset == 120)
+        #expect(follower.segmentBaseOffsets.count >= 3)
+        func concatenated(_ directory: String) throws -> Data {
+            try Self.files(directory).sorted { $0.key < $1.key }.reduce(into: Data()) { $0.append($1.value) }
+        }
+        #expect(try concatenated(followerDirectory) == concatenated(leaderDirectory))
+        // Fetched again (a retry after a lost answer): nothing is written twice.
+        #expect(try follower.appendAsFollower(data, leaderHighWatermark: offsets.highWatermark, leaderLogStartOffset: 0, now: 20) == 0)
+        #expect(try concatenated(followerDirectory) == concatenated(leaderDirectory))
+        #expect(follower.leaderEpochs == [.init(epoch: 2, startOffset: 0)])
+    }
+
     @Test("a follower that stops fetching leaves the ISR after the lag time, which moves the high watermark; min.insync.replicas then refuses acks=all")
     func isrShrinkAndMinInsync() throws {
         let directory = try makeTemporaryDirectory()

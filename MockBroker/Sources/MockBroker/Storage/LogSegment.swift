@@ -59,15 +59,16 @@ final class LogSegment {
     /// Appends one batch, given as parts written back to back (the broker's rewritten header prefix, then the
     /// producer's bytes), and indexes it.
     func append(_ header: BatchHeader, parts: [ByteBuffer], now: Int64) throws(StorageError) {
-        try append([(header, parts)], now: now)
+        try append([header], parts: parts, now: now)
     }
 
-    /// Appends batches back to back in one write (see ``append(_:parts:now:)``), then indexes each.
-    func append(_ batches: [(header: BatchHeader, parts: [ByteBuffer])], now: Int64) throws(StorageError) {
+    /// Appends batches back to back in one write: `parts` holds their bytes in order, `headers` says where each
+    /// begins and ends. Then indexes each.
+    func append(_ headers: [BatchHeader], parts: [ByteBuffer], now: Int64) throws(StorageError) {
         var position = log.size
-        try log.append(batches.count == 1 ? batches[0].parts : batches.flatMap(\.parts))
+        try log.append(parts)
         if firstAppendTime == nil { firstAppendTime = now }
-        for (header, _) in batches {
+        for header in headers {
             account(header, at: position)
             position += header.size
         }

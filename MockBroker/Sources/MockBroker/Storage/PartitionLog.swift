@@ -370,14 +370,15 @@ final class PartitionLog: @unchecked Sendable {
             guard case .follower = role else { throw .notLeader }
             var position = records.readerIndex
             let end = records.writerIndex
-            do {
-                while let header = BatchHeader(records, at: position), position + header.size <= end {
-                    defer { position += header.size }
-                    if header.lastOffset < logEndOffset { continue }
-                    guard header.baseOffset == logEndOffset else { break }
-                    try rollIfNeeded(incomingSize: header.size, lastOffsetDelta: header.lastOffsetDelta, now: now)
-                    try segments[segments.count - 1].append(header, parts: [records.getSlice(at: position, length: header.size)!],
-                                                            now: now)
+            // Batches the leader sent back to back are written back to back, in one write per segment.
+            var staged: [BatchHeader] = []
+            var stagedStart = position
+            var stagedBytes = 0
+            func writeStaged() throws {
+                guard let last = staged.last else { return }
+                try segments[segments.count - 1].append(staged, parts: [records.getSlice(at: stagedStart, length: stagedBytes)!],
+                                                        now: now)
+                for header in staged {
                     if header.producerId >= 0, header.baseSequence >= 0 {
                         producers.record(producerId: header.producerId, epoch: header.producerEpoch, batch: .init(
                             firstSequence: header.baseSequence, lastSequence: header.baseSequence &+ header.lastOffsetDelta,
@@ -386,10 +387,37 @@ final class PartitionLog: @unchecked Sendable {
                     if header.partitionLeaderEpoch > (epochCache.latestEpoch ?? -1) {
                         epochCache.assign(epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset)
                     }
-                    logEndOffset = header.nextOffset
-                    written += 1
-                    try flushIfDue(adding: Int64(header.recordCount), now: now)
                 }
+                logEndOffset = last.nextOffset
+                written += staged.count
+                let recordCount = staged.reduce(Int64(0)) { $0 + Int64($1.recordCount) }
+                staged = []
+                stagedBytes = 0
+                try flushIfDue(adding: recordCount, now: now)
+            }
+            do {
+                while let header = BatchHeader(records, at: position), position + header.size <= end {
+                    defer { position += header.size }
+                    let nextOffset = staged.last?.nextOffset ?? logEndOffset
+                    if header.lastOffset < nextOffset {
+                        try writeStaged() // what follows is not next to what is staged
+                        continue
+                    }
+                    guard header.baseOffset == nextOffset else { break }
+                    if needsRoll(incomingSize: header.size, lastOffsetDelta: header.lastOffsetDelta, now: now,
+                                 stagedBatches: staged.count, stagedBytes: stagedBytes, stagedSince: staged.isEmpty ? nil : now,
+                                 nextOffset: nextOffset) {
+                        try writeStaged()
+                        if needsRoll(incomingSize: header.size, lastOffsetDelta: header.lastOffsetDelta, now: now,
+                                     stagedBatches: 0, stagedBytes: 0, stagedSince: nil, nextOffset: logEndOffset) {
+                            try roll()
+                        }
+                    }
+                    if staged.isEmpty { stagedStart = position }
+                    staged.append(header)
+                    stagedBytes += header.size
+                }
+                try writeStaged()
             } catch let error as StorageError {
                 throw .storage(error.description)
             } catch {
@@ -630,7 +658,8 @@ final class PartitionLog: @unchecked Sendable {
         defer { staged = StagedWrite(nextOffset: logEndOffset) }
         guard let first = staged.entries.first else { return false }
         do {
-            try segments[segments.count - 1].append(staged.entries.map { ($0.header, $0.parts) }, now: staged.firstNow ?? 0)
+            try segments[segments.count - 1].append(staged.entries.map(\.header), parts: staged.entries.flatMap(\.parts),
+                                                    now: staged.firstNow ?? 0)
         } catch {
             for entry in staged.entries { results[entry.index] = .failure(.storage(error.description)) }
             return false
@@ -685,19 +714,18 @@ final class PartitionLog: @unchecked Sendable {
     /// Kafka's roll rules: size, age, a full index, or relative offsets that would not fit the index; counting
     /// the batches `staged` to go into the active segment before this one.
     private func needsRoll(incomingSize: Int, lastOffsetDelta: Int32, now: Int64, staged: StagedWrite) -> Bool {
-        let active = segments[segments.count - 1]
-        guard !active.isEmpty || !staged.entries.isEmpty else { return false }
-        let tooBig = active.size + staged.bytes + incomingSize > config.segmentBytes
-        let tooOld = (active.firstAppendTime ?? staged.firstNow).map { now - $0 >= config.segmentMs } ?? false
-        let offsetsOverflow = staged.nextOffset + Int64(lastOffsetDelta) - active.baseOffset > Int64(Int32.max)
-        return tooBig || tooOld || offsetsOverflow || !active.indexHasRoom(forBatches: staged.entries.count + 1)
+        needsRoll(incomingSize: incomingSize, lastOffsetDelta: lastOffsetDelta, now: now, stagedBatches: staged.entries.count,
+                  stagedBytes: staged.bytes, stagedSince: staged.firstNow, nextOffset: staged.nextOffset)
     }
 
-    private func rollIfNeeded(incomingSize: Int, lastOffsetDelta: Int32, now: Int64) throws {
-        if needsRoll(incomingSize: incomingSize, lastOffsetDelta: lastOffsetDelta, now: now,
-                     staged: StagedWrite(nextOffset: logEndOffset)) {
-            try roll()
-        }
+    private func needsRoll(incomingSize: Int, lastOffsetDelta: Int32, now: Int64, stagedBatches: Int, stagedBytes: Int,
+                           stagedSince: Int64?, nextOffset: Int64) -> Bool {
+        let active = segments[segments.count - 1]
+        guard !active.isEmpty || stagedBatches > 0 else { return false }
+        let tooBig = active.size + stagedBytes + incomingSize > config.segmentBytes
+        let tooOld = (active.firstAppendTime ?? stagedSince).map { now - $0 >= config.segmentMs } ?? false
+        let offsetsOverflow = nextOffset + Int64(lastOffsetDelta) - active.baseOffset > Int64(Int32.max)
+        return tooBig || tooOld || offsetsOverflow || !active.indexHasRoom(forBatches: stagedBatches + 1)
     }
 
     /// Closes the active segment to appends and starts a new one at the log end.
