@@ -20,7 +20,7 @@ struct ResponseFlushTests {
                 read.writeBytes(try ConnectionLimitTests.apiVersionsFrame(correlationId: correlationId))
             }
             // What NIO does for a read: the bytes down the pipeline, then the end of the read.
-            channel.pipeline.fireChannelRead(NIOAny(read))
+            channel.pipeline.fireChannelRead(read)
             #expect(flushes.count == 0, "nothing goes out while the read is still being handled")
             #expect(try channel.readOutbound(as: IOData.self) == nil)
 
@@ -84,7 +84,7 @@ struct ResponseFlushTests {
             // A frame whose header is cut short: the broker closes the connection, as Kafka does.
             read.writeInteger(Int32(3))
             read.writeBytes([0, 18, 0])
-            channel.pipeline.fireChannelRead(NIOAny(read))
+            channel.pipeline.fireChannelRead(read)
             #expect(try correlationIds(from: channel) == [41, 42])
             #expect(!channel.isActive)
         }
