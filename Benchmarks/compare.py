@@ -799,6 +799,10 @@ def main():
                         MATCHED["ours"], MATCHED["theirs"], rounds)
             produce_row(broker, "produce %d x 10 KB, each tool's defaults" % (count // 20), count // 20, 10_000, [], [],
                         rounds)
+            # Java's 16 KB batch.size for both: one record a batch, so what a request costs each client, compared.
+            produce_row(broker, "produce %d x 10 KB, batch.size=16384, acks=1 (matched)" % (count // 20), count // 20,
+                        10_000, ["--acks", "1", "--linger-ms", "5", "--batch-size", "16384", "--idempotent", "false"],
+                        ["-a", "1", "-X", "linger.ms=5", "-X", "batch.size=16384"], rounds)
             produce_row(broker, "produce %d x 100 B, each tool's defaults" % count, count, 100, [], [], rounds)
             produce_row(broker, "produce %d x 100 B, lz4, each tool's defaults" % count, count, 100, ["--compression", "lz4"],
                         ["-z", "lz4"], rounds)
