@@ -82,6 +82,24 @@ struct ProduceRunTests {
         }
     }
 
+    @Test("acks=0, acks=1 and acks=all requests in one read: all appended in order, answers only to the last two")
+    func requestsWithEveryAcksInOneRead() throws {
+        try ResponseFlushTests().withConnection { channel, _, state in
+            try Self.createTopic("acks", partitions: 1, in: state)
+            var read = channel.allocator.buffer(capacity: 4096)
+            for (correlationId, acks): (Int32, Int16) in [(81, 0), (82, 1), (83, -1)] {
+                var frame = try Self.produceFrame(topic: "acks", partitions: [0], correlationId: correlationId, acks: acks)
+                read.writeBuffer(&frame)
+            }
+            try channel.writeInbound(read)
+
+            let answers = try Self.produceAnswers(from: channel)
+            #expect(answers.map(\.correlationId) == [82, 83])
+            #expect(answers.map(\.baseOffsets) == [[2], [4]])
+            #expect(try #require(state.topics.partition("acks", 0)).offsets.logEndOffset == 6)
+        }
+    }
+
     // MARK: - Helpers
 
     static func createTopic(_ name: String, partitions: Int32, in state: BrokerState) throws {
@@ -92,9 +110,10 @@ struct ProduceRunTests {
                                       now: RequestContext.nowMilliseconds())
     }
 
-    /// A Produce v9 frame (acks=1) with a batch of two records, `<correlation id>-<partition>-a` and `-b`, for
+    /// A Produce v9 frame (acks=1 unless told) with a batch of two records, `<correlation id>-<partition>-a` and `-b`, for
     /// each partition; from producer 9 with `sequence` when given.
-    static func produceFrame(topic: String, partitions: [Int32], correlationId: Int32, sequence: Int32? = nil) throws -> ByteBuffer {
+    static func produceFrame(topic: String, partitions: [Int32], correlationId: Int32, sequence: Int32? = nil,
+                             acks: Int16 = 1) throws -> ByteBuffer {
         let data = try partitions.map { partition in
             var builder = RecordBatchBuilder(capacity: 256)
             if let sequence {
@@ -107,7 +126,7 @@ struct ProduceRunTests {
             }
             return ProduceRequest.PartitionProduceData(index: partition, records: RecordSet(try builder.build(compression: .none)))
         }
-        let request = ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [.init(name: topic, partitionData: data)])
+        let request = ProduceRequest(acks: acks, timeoutMs: 1_000, topicData: [.init(name: topic, partitionData: data)])
         var writer = WireWriter()
         try KafkaFrame.writeRequest(request, version: 9, correlationId: correlationId, clientId: "t", into: &writer)
         return writer.finishContiguous()
