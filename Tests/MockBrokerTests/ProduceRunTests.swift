@@ -15,12 +15,9 @@ struct ProduceRunTests {
     func requestsInOneReadAreAppendedInOrder() throws {
         try ResponseFlushTests().withConnection { channel, flushes, state in
             try Self.createTopic("together", partitions: 2, in: state)
-            var read = channel.allocator.buffer(capacity: 4096)
-            for correlationId: Int32 in [51, 52, 53] {
-                var frame = try Self.produceFrame(topic: "together", partitions: [0, 1], correlationId: correlationId)
-                read.writeBuffer(&frame)
-            }
-            try channel.writeInbound(read)
+            try channel.writeInbound(Self.oneRead(try [51, 52, 53].map {
+                try Self.produceFrame(topic: "together", partitions: [0, 1], correlationId: $0)
+            }))
 
             let answers = try Self.produceAnswers(from: channel)
             #expect(answers.map(\.correlationId) == [51, 52, 53])
@@ -66,13 +63,11 @@ struct ProduceRunTests {
     func idempotenceHoldsAcrossRequestsInOneRead() throws {
         try ResponseFlushTests().withConnection { channel, _, state in
             try Self.createTopic("idem", partitions: 1, in: state)
-            var read = channel.allocator.buffer(capacity: 4096)
             // Sequences 0, 2, a retry of 0, a gap (7), then 4: in one read.
-            for (correlationId, sequence): (Int32, Int32) in [(71, 0), (72, 2), (73, 0), (74, 7), (75, 4)] {
-                var frame = try Self.produceFrame(topic: "idem", partitions: [0], correlationId: correlationId, sequence: sequence)
-                read.writeBuffer(&frame)
-            }
-            try channel.writeInbound(read)
+            let sequences: [(Int32, Int32)] = [(71, 0), (72, 2), (73, 0), (74, 7), (75, 4)]
+            try channel.writeInbound(Self.oneRead(try sequences.map {
+                try Self.produceFrame(topic: "idem", partitions: [0], correlationId: $0.0, sequence: $0.1)
+            }))
 
             let answers = try Self.produceAnswers(from: channel)
             #expect(answers.map(\.correlationId) == [71, 72, 73, 74, 75])
@@ -86,12 +81,10 @@ struct ProduceRunTests {
     func requestsWithEveryAcksInOneRead() throws {
         try ResponseFlushTests().withConnection { channel, _, state in
             try Self.createTopic("acks", partitions: 1, in: state)
-            var read = channel.allocator.buffer(capacity: 4096)
-            for (correlationId, acks): (Int32, Int16) in [(81, 0), (82, 1), (83, -1)] {
-                var frame = try Self.produceFrame(topic: "acks", partitions: [0], correlationId: correlationId, acks: acks)
-                read.writeBuffer(&frame)
-            }
-            try channel.writeInbound(read)
+            let acks: [(Int32, Int16)] = [(81, 0), (82, 1), (83, -1)]
+            try channel.writeInbound(Self.oneRead(try acks.map {
+                try Self.produceFrame(topic: "acks", partitions: [0], correlationId: $0.0, acks: $0.1)
+            }))
 
             let answers = try Self.produceAnswers(from: channel)
             #expect(answers.map(\.correlationId) == [82, 83])
@@ -130,6 +123,11 @@ struct ProduceRunTests {
         var writer = WireWriter()
         try KafkaFrame.writeRequest(request, version: 9, correlationId: correlationId, clientId: "t", into: &writer)
         return writer.finishContiguous()
+    }
+
+    /// The frames back to back, as one read brings them.
+    static func oneRead(_ frames: [ByteBuffer]) -> ByteBuffer {
+        frames.reduce(into: ByteBuffer()) { read, frame in read.writeImmutableBuffer(frame) }
     }
 
     struct Answer {
