@@ -1,7 +1,8 @@
 import KafkaProtocol
 import NIOCore
 
-/// Produce: validates each partition's batch and appends it on the partition's leader. acks=0 gets no response
+/// Produce: validates each partition's batch and appends it on the partition's leader, together with the produce
+/// requests that arrived with it on the connection when there are any (``AppendGroup``). acks=0 gets no response
 /// at all (answering would desynchronise clients that pipeline); acks=1 is answered once the batch is in the
 /// leader's log; acks=all once the high watermark has passed it (every in-sync replica has it), which on a lone
 /// broker is at once. acks=all needs `min.insync.replicas` in the ISR (NOT_ENOUGH_REPLICAS before the append,
