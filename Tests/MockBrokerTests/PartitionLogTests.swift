@@ -356,6 +356,22 @@ struct PartitionLogTests {
         #expect(reopened.offsets.logEndOffset == 120)
     }
 
+    @Test("more batches in one call than one pwritev takes (two buffers a batch, 1,024 buffers a call) are all written, in order")
+    func moreBatchesTogetherThanOneWriteTakes() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try Self.open(directory, Self.config { $0.segmentBytes = 1 << 20 })
+        defer { log.close() }
+        let count = SegmentFile.maxBuffersPerWrite + 100
+        let appends = try (0..<count).map { PartitionLog.Append(batch: try Self.batch(1, first: $0), now: 0) }
+        let results = log.append(appends)
+        #expect(try results.map { try $0.get().baseOffset } == (0..<count).map(Int64.init))
+        #expect(log.offsets.logEndOffset == Int64(count))
+        let read = try Self.batches(at: 0, in: log, maxBytes: 1 << 20)
+        #expect(read.count == count)
+        #expect(read.map(\.baseOffset) == (0..<count).map(Int64.init))
+    }
+
     @Test("a batch that does not fit is answered with nothing, never with a later segment's batches")
     func batchThatDoesNotFitAcrossSegments() throws {
         let directory = try makeTemporaryDirectory()

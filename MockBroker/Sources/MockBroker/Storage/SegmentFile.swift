@@ -80,35 +80,44 @@ final class SegmentFile {
         if ftruncate(descriptor, off_t(size)) == 0 { reservedEnd = size }
     }
 
-    /// Appends the buffers' readable bytes in one `pwritev`, as one contiguous run.
+    /// Appends the buffers' readable bytes as one contiguous run: in one `pwritev`, unless there are more than
+    /// ``maxBuffersPerWrite`` of them or the kernel writes less than asked.
     func append(_ parts: [ByteBuffer]) throws(StorageError) {
         var pending = parts.filter { $0.readableBytes > 0 }
+        var first = 0 // the first buffer not wholly written
         var position = size
         reserve(through: position + pending.reduce(0) { $0 + $1.readableBytes })
-        while !pending.isEmpty {
-            let written = writeVectored(pending, at: position)
+        while first < pending.count {
+            let written = writeVectored(pending[first...], at: position)
             guard written >= 0 else {
                 if currentErrno() == EINTR { continue }
                 throw StorageError("write", path: path)
             }
             position += written
-            // Drop what was written; a short write leaves the rest for the next round.
+            // Step past what was written; the rest goes in the next round.
             var remaining = written
-            while remaining > 0, !pending.isEmpty {
-                let take = min(remaining, pending[0].readableBytes)
-                pending[0].moveReaderIndex(forwardBy: take)
+            while remaining > 0, first < pending.count {
+                let take = min(remaining, pending[first].readableBytes)
+                pending[first].moveReaderIndex(forwardBy: take)
                 remaining -= take
-                if pending[0].readableBytes == 0 { pending.removeFirst() }
+                if pending[first].readableBytes == 0 { first += 1 }
             }
         }
         size = position
     }
 
-    private func writeVectored(_ parts: [ByteBuffer], at position: Int) -> Int {
+    /// The most buffers one `pwritev` takes (Linux's `IOV_MAX`; more is `EINVAL`). Appends of many small batches
+    /// written together have two buffers a batch: the rest goes in the next call.
+    static let maxBuffersPerWrite = 1024
+
+    /// Writes the first ``maxBuffersPerWrite`` of `parts` in one `pwritev`; returns the bytes written, or -1.
+    private func writeVectored(_ parts: ArraySlice<ByteBuffer>, at position: Int) -> Int {
+        let parts = parts.prefix(Self.maxBuffersPerWrite)
         var vectors: [iovec] = []
         vectors.reserveCapacity(parts.count)
+        // Each buffer's bytes are valid only inside its closure, hence the nesting.
         func collect(_ index: Int) -> Int {
-            guard index < parts.count else {
+            guard index < parts.endIndex else {
                 return pwritev(descriptor, vectors, CInt(vectors.count), off_t(position))
             }
             return parts[index].withUnsafeReadableBytes { bytes in
@@ -116,7 +125,7 @@ final class SegmentFile {
                 return collect(index + 1)
             }
         }
-        return collect(0)
+        return collect(parts.startIndex)
     }
 
     /// Reads `length` bytes at `position` (fewer at the end of the file).
