@@ -21,7 +21,7 @@ final class RecordAccumulator: @unchecked Sendable {
     @exclusivity(unchecked) private var nextRecordId: UInt64 = 0
     @exclusivity(unchecked) private var chooser = PartitionChooser()
     /// Serials of batches not yet completed, for `flush`.
-    private var incomplete: Set<UInt64> = []
+    private var incomplete = IncompleteBatches()
     private var flushWaiters: [(upTo: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
     private var flushes = 0
     private var closed = false
@@ -443,7 +443,7 @@ final class RecordAccumulator: @unchecked Sendable {
                 incomplete.remove(batch.serial)
             }
             guard !flushWaiters.isEmpty else { return [] }
-            let oldest = incomplete.min() ?? .max
+            let oldest = incomplete.oldest() ?? .max
             let done = flushWaiters.filter { $0.upTo < oldest }
             flushWaiters.removeAll { $0.upTo < oldest }
             return done.map(\.continuation)
@@ -454,15 +454,16 @@ final class RecordAccumulator: @unchecked Sendable {
     /// Waits until every batch that exists now is done; meanwhile batches are sent without lingering.
     func flush(wake: () -> Void) async {
         let target: UInt64? = lock.withLock {
-            guard let newest = incomplete.max() else { return nil }
+            // The newest batch so far: every batch that exists now is at or below it.
+            guard !incomplete.isEmpty else { return nil }
             flushes += 1
-            return newest
+            return nextSerial
         }
         guard let target else { return }
         wake()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let immediate = lock.withLock { () -> Bool in
-                if (incomplete.min() ?? .max) > target { return true }
+                if (incomplete.oldest() ?? .max) > target { return true }
                 flushWaiters.append((target, continuation))
                 return false
             }
