@@ -47,7 +47,6 @@ final class LogSegment {
 
     var size: Int { log.size }
     var isEmpty: Bool { log.size == 0 }
-    var indexIsFull: Bool { !indexHasRoom(forBatches: 1) }
 
     /// Whether the indexes can take `count` more batches (each adds at most one entry to each index).
     func indexHasRoom(forBatches count: Int) -> Bool {

@@ -12,7 +12,6 @@ final class OffsetIndex {
     }
 
     var entryCount: Int { file.entryCount }
-    var isFull: Bool { file.isFull }
 
     func entry(_ index: Int) -> (offset: Int64, position: Int) {
         let bytes = file.entry(index)
@@ -87,7 +86,6 @@ final class TimeIndex {
     }
 
     var entryCount: Int { file.entryCount }
-    var isFull: Bool { file.isFull }
 
     func entry(_ index: Int) -> (timestamp: Int64, offset: Int64) {
         let bytes = file.entry(index)

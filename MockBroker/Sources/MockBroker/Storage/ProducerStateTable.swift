@@ -32,12 +32,8 @@ struct ProducerStateTable {
         case outOfOrder
     }
 
-    /// What to do with a batch from an idempotent producer (Kafka's `ProducerAppendInfo` rules).
-    func check(producerId: Int64, epoch: Int16, firstSequence: Int32, lastSequence: Int32) -> Verdict {
-        Self.check(entries[producerId], epoch: epoch, firstSequence: firstSequence, lastSequence: lastSequence)
-    }
-
-    /// The verdict for a batch of a producer whose state is `entry` (nil: nothing known).
+    /// What to do with a batch from an idempotent producer whose state is `entry` (nil: nothing known): Kafka's
+    /// `ProducerAppendInfo` rules.
     static func check(_ entry: Entry?, epoch: Int16, firstSequence: Int32, lastSequence: Int32) -> Verdict {
         guard let entry else {
             // Nothing known: a new producer (or one whose state expired) must start at sequence 0.
