@@ -54,7 +54,7 @@ struct KafkaProducerCommand: AsyncParsableCommand {
     @Option(name: .customLong("linger-ms"), help: "linger.ms (default 5).")
     var lingerMs: Int64?
 
-    @Option(name: .customLong("batch-size"), help: "batch.size in bytes (default 16384).")
+    @Option(name: .customLong("batch-size"), help: "batch.size in bytes (default 1000000; the Java client's is 16384).")
     var batchSize: Int?
 
     @Option(help: "sticky or round-robin: placement of records without a key.")

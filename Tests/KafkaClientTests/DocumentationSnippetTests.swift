@@ -449,7 +449,7 @@ struct ConfigurationReferenceDefaultsTests {
         #expect(producer.enableIdempotence == nil)
         #expect(producer.isIdempotent)
         #expect(producer.linger == .milliseconds(5))
-        #expect(producer.batchSize == 16_384)
+        #expect(producer.batchSize == 1_000_000)
         #expect(producer.bufferMemory == 33_554_432)
         #expect(producer.compression == .none)
         #expect(producer.compressionLevel == nil)

@@ -1,8 +1,9 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// `buffer.memory`: the bytes of batches the producer may hold. A new batch reserves its capacity here and gives
-/// it back when the batch is done. When nothing is left, senders wait in order of arrival, up to `max.block.ms`.
+/// `buffer.memory`: the bytes of batches the producer may hold. A batch reserves here as it fills (a first share,
+/// then more in doubling steps: ``ProducerBatch/reserveRoom(for:limit:memory:)``) and gives it all back when it is
+/// done. When nothing is left, senders wait in order of arrival, up to `max.block.ms`.
 ///
 /// Like the Java client's `BufferPool`, it also keeps the buffers of finished `batch.size` batches for the next
 /// ones: a fresh buffer of a megabyte is new memory the kernel must map and zero, page by page, as records are

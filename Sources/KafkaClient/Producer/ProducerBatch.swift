@@ -16,8 +16,9 @@ final class ProducerBatch: @unchecked Sendable {
     let topic: String
     let partition: Int32
     let createdAt: NIODeadline
-    /// Bytes taken from `buffer.memory` for this batch.
-    let reservedBytes: Int
+    /// Bytes taken from `buffer.memory` for this batch. It grows with the batch (see ``reserveRoom(for:limit:memory:)``);
+    /// while open it changes under the accumulator's lock, and is given back once the batch is done.
+    @exclusivity(unchecked) private(set) var reservedBytes: Int
 
     // Fields the record path touches are exempt from dynamic exclusivity checks: they change only under the
     // accumulator's lock (while open) or on the sender's event loop (once drained), never both at once.
@@ -80,6 +81,21 @@ final class ProducerBatch: @unchecked Sendable {
         return referencedValues.reduce(encoded.readableBytes) { $0 + $1.bytes.readableBytes }
     }
     var isClosed: Bool { encoded != nil }
+
+    /// Makes room for a record of `recordSize` bytes within `limit` (`batch.size`). When the batch has used its share
+    /// of `buffer.memory`, it takes more if it can without waiting: twice its share, so a batch that fills to
+    /// `batch.size` asks a few times and one holding a few records holds a few kilobytes. False when the record
+    /// does not fit, or memory is short now (the caller then closes the batch and starts another, which may wait).
+    @inline(__always)
+    func reserveRoom(for recordSize: Int, limit: Int, memory: MemoryPool) -> Bool {
+        let needed = builder.sizeInBytes + recordSize
+        if needed <= reservedBytes { return true }
+        guard needed <= limit else { return false }
+        let grown = min(max(needed, 2 * reservedBytes), limit)
+        guard memory.tryReserve(grown - reservedBytes) else { return false }
+        reservedBytes = grown
+        return true
+    }
 
     /// Appends when the record fits within `limit` bytes (an empty batch takes any record).
     func tryAppend(

@@ -28,7 +28,10 @@ final class RecordAccumulator: @unchecked Sendable {
     /// Rotates where draining starts so no partition is starved by `max.request.size`.
     private var drainStart = 0
 
+    /// `batch.size`, at most `buffer.memory`.
     let batchSize: Int
+    /// A partition's first batch takes this much of `buffer.memory` (or `batch.size`, if smaller) and grows from there.
+    static let firstBatchBytes = 16 * 1024
     let linger: TimeAmount
     /// Keyless records in turn across the partitions (else sticky).
     let roundRobin: Bool
@@ -39,7 +42,7 @@ final class RecordAccumulator: @unchecked Sendable {
 
     init(configuration: ProducerConfiguration, memory: MemoryPool) {
         referencingValuesFrom = configuration.compression == .none ? ProducerBatch.valueReferenceThreshold : nil
-        batchSize = configuration.batchSize
+        batchSize = min(configuration.batchSize, configuration.bufferMemory)
         linger = configuration.linger.timeAmount
         roundRobin = if case .roundRobin = configuration.partitioner { true } else { false }
         ignoreKeys = configuration.partitionerIgnoreKeys
@@ -52,12 +55,19 @@ final class RecordAccumulator: @unchecked Sendable {
         /// From the metadata; 0 until known.
         var partitionCount: Int32 = 0
         @exclusivity(unchecked) var queues: [CircularBuffer<ProducerBatch>] = []
+        /// By partition: the share of `buffer.memory` a new batch starts with. A partition's first batch starts small;
+        /// later ones start at about the size the last one reached, so a busy partition's batches start at
+        /// `batch.size` (and get a kept buffer, without growing) while a quiet one's stay small.
+        @exclusivity(unchecked) var startBytes: [Int] = []
+        /// What a partition's first batch starts with.
+        let firstBatchBytes: Int
         @exclusivity(unchecked) var stickyPartition: Int32 = -1
         @exclusivity(unchecked) var roundRobin: UInt32
 
-        init(name: String, firstTurn: UInt32) {
+        init(name: String, firstTurn: UInt32, firstBatchBytes: Int) {
             self.name = name
             roundRobin = firstTurn
+            self.firstBatchBytes = firstBatchBytes
         }
 
         func queue(_ partition: Int32) -> CircularBuffer<ProducerBatch>? {
@@ -73,7 +83,10 @@ final class RecordAccumulator: @unchecked Sendable {
 
         /// Grows `queues` so that `partition` has a slot (retries and explicit partitions may come before the count).
         func ensureSlot(_ partition: Int32) {
-            while queues.count <= Int(partition) { queues.append(CircularBuffer(initialCapacity: 2)) }
+            while queues.count <= Int(partition) {
+                queues.append(CircularBuffer(initialCapacity: 2))
+                startBytes.append(firstBatchBytes)
+            }
         }
     }
 
@@ -151,7 +164,8 @@ final class RecordAccumulator: @unchecked Sendable {
                     // The queue holds the batch; batches leave it only under this lock.
                     let appended = open._withUnsafeGuaranteedRef { last -> Bool in
                         let id = nextRecordId
-                        if last.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes,
+                        if last.reserveRoom(for: recordSize, limit: batchSize, memory: memory),
+                           last.tryAppend(id: id, timestamp: timestamp, key: record.keyBytes,
                                           value: record.valueBytes, headers: record.headers, recordSize: recordSize,
                                           limit: batchSize, waiter: waiter) {
                             nextRecordId &+= 1
@@ -169,20 +183,24 @@ final class RecordAccumulator: @unchecked Sendable {
                         return .appended(ProducerRecordID(rawValue: nextRecordId &- 1), usedReservation: false)
                     }
                 }
-                let bytes = max(batchSize, recordSize + RecordBatchLayout.headerSize)
+                // A new batch starts with the partition's usual share, or with the least it needs when memory is short.
+                let least = max(topic.firstBatchBytes, recordSize + RecordBatchLayout.headerSize)
+                let wanted = max(topic.startBytes[Int(partition)], least)
                 let reserved: Int
                 if let reservation {
                     reserved = reservation
-                } else if memory.tryReserve(bytes) {
-                    reserved = bytes
+                } else if memory.tryReserve(wanted) {
+                    reserved = wanted
+                } else if wanted > least, memory.tryReserve(least) {
+                    reserved = least
                 } else {
-                    return .needsMemory(bytes: bytes)
+                    return .needsMemory(bytes: least)
                 }
                 nextSerial &+= 1
                 let now = NIODeadline.now()
                 let batch = ProducerBatch(serial: nextSerial, topic: record.topic, partition: partition,
                                           reservedBytes: reserved, now: now,
-                                          buffer: bytes == memory.pooledBufferSize ? memory.takeBuffer() : nil,
+                                          buffer: reserved == memory.pooledBufferSize ? memory.takeBuffer() : nil,
                                           referencingValuesFrom: referencingValuesFrom)
                 let id = nextRecordId
                 nextRecordId &+= 1
@@ -222,7 +240,8 @@ final class RecordAccumulator: @unchecked Sendable {
 
     /// A topic's queues the first time the accumulator sees it; round robin starts at a random partition. Under the lock.
     private func newTopic(_ name: String) -> TopicQueues {
-        TopicQueues(name: name, firstTurn: UInt32(truncatingIfNeeded: chooser.next()))
+        TopicQueues(name: name, firstTurn: UInt32(truncatingIfNeeded: chooser.next()),
+                    firstBatchBytes: min(batchSize, Self.firstBatchBytes))
     }
 
     /// A keyless record's partition: sticky (until the partition's batch is complete) or round robin.
@@ -259,6 +278,8 @@ final class RecordAccumulator: @unchecked Sendable {
     private func closeForAppends(_ batch: ProducerBatch, of topic: TopicQueues) {
         batch.markFull()
         if topic.stickyPartition == batch.partition { topic.stickyPartition = -1 }
+        let reached = max(batch.sizeInBytes, topic.firstBatchBytes)
+        topic.startBytes[Int(batch.partition)] = reached >= batchSize / 2 ? batchSize : reached
     }
 
     // MARK: - Draining
