@@ -278,8 +278,10 @@ final class RecordAccumulator: @unchecked Sendable {
     private func closeForAppends(_ batch: ProducerBatch, of topic: TopicQueues) {
         batch.markFull()
         if topic.stickyPartition == batch.partition { topic.stickyPartition = -1 }
+        // A quarter more than this batch reached: the next one, about as large, then neither grows its share nor
+        // its arrays of record ids (sized from its share when it starts).
         let reached = max(batch.sizeInBytes, topic.firstBatchBytes)
-        topic.startBytes[Int(batch.partition)] = reached >= batchSize / 2 ? batchSize : reached
+        topic.startBytes[Int(batch.partition)] = reached >= batchSize / 2 ? batchSize : reached + reached / 4
     }
 
     // MARK: - Draining
