@@ -11,11 +11,12 @@ struct BatchMemoryTests {
 
     /// An accumulator for one topic of `partitions` partitions, all led by broker 1.
     private func accumulator(batchSize: Int = 1_000_000, bufferMemory: Int = 32 * 1024 * 1024,
-                             partitions: Int32 = 1) -> (RecordAccumulator, MemoryPool) {
+                             maxRequestSize: Int = 1_048_576, partitions: Int32 = 1) -> (RecordAccumulator, MemoryPool) {
         var configuration = ProducerConfiguration(bootstrapServers: "127.0.0.1:9092")
         configuration.batchSize = batchSize
         configuration.bufferMemory = bufferMemory
-        let memory = MemoryPool(capacity: bufferMemory, pooledBufferSize: min(batchSize, bufferMemory))
+        configuration.maxRequestSize = maxRequestSize
+        let memory = MemoryPool(capacity: bufferMemory, pooledBufferSize: configuration.batchLimit)
         let accumulator = RecordAccumulator(configuration: configuration, memory: memory)
         var metadata = ClusterMetadata()
         metadata.brokers[1] = BrokerAddress(host: "127.0.0.1", port: 9092)
@@ -111,5 +112,17 @@ struct BatchMemoryTests {
         #expect(queued.count == 1 && queued[0].isFull)
         #expect(queued[0].reservedBytes == 64 * Self.kibibyte && memory.available == 0)
         #expect(appended == queued[0].recordCount && appended > 50)
+    }
+
+    @Test("a max.request.size below batch.size caps the batches, so a broker with a small max.message.bytes needs no batch.size set")
+    func maxRequestSizeCapsBatches() throws {
+        let (accumulator, _) = accumulator(maxRequestSize: 100_000)
+        for _ in 0..<2000 {
+            guard case .appended = append(accumulator, valueBytes: 100) else { Issue.record("not appended"); return }
+        }
+        let queued = batches(accumulator)
+        #expect(queued.count >= 2)
+        #expect(queued.allSatisfy { $0.sizeInBytes <= 100_000 })
+        #expect(queued.dropLast().allSatisfy { $0.isFull && $0.sizeInBytes > 90_000 })
     }
 }

@@ -76,7 +76,7 @@ public final class KafkaProducer: Service, Sendable {
         tracer = configuration.client.activeTracer
         tracing = tracer != nil
         cluster = ClusterClient(configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
-        memory = MemoryPool(capacity: configuration.bufferMemory, pooledBufferSize: min(configuration.batchSize, configuration.bufferMemory))
+        memory = MemoryPool(capacity: configuration.bufferMemory, pooledBufferSize: configuration.batchLimit)
         accumulator = RecordAccumulator(configuration: configuration, memory: memory)
         sender = Sender(eventLoop: cluster.eventLoop, cluster: cluster, accumulator: accumulator, memory: memory,
                         configuration: configuration, events: events, logger: logger)

@@ -21,7 +21,8 @@ public struct ProducerConfiguration: Sendable {
     /// `linger.ms`: how long a batch waits for more records before it is sent anyway. Default 5 ms.
     public var linger: Duration = .milliseconds(5)
     /// `batch.size`: the most bytes a partition's batch holds; it is sent once full (or after `linger.ms`). A single
-    /// larger record gets a batch of its own. Default 1,000,000, as librdkafka's.
+    /// larger record gets a batch of its own. Never more than `buffer.memory` or `max.request.size`. Default
+    /// 1,000,000, as librdkafka's.
     ///
     /// The Java client's default is 16384 because its batches take all of `batch.size` from `buffer.memory` when
     /// they start. Ours take what they hold, in growing steps (16 KiB first), so a large default costs a quiet
@@ -62,6 +63,11 @@ public struct ProducerConfiguration: Sendable {
     public init(client: ClientConfiguration) {
         self.client = client
     }
+
+    /// The most a batch holds: `batch.size`, but never more than `buffer.memory` or `max.request.size` (as
+    /// librdkafka caps its batches at `message.max.bytes`), so lowering either for a broker with a small
+    /// `max.message.bytes` needs no matching `batch.size`.
+    var batchLimit: Int { min(batchSize, bufferMemory, maxRequestSize) }
 
     /// Whether the producer is idempotent with these settings.
     public var isIdempotent: Bool { enableIdempotence ?? (acks == .all) }

@@ -28,7 +28,7 @@ final class RecordAccumulator: @unchecked Sendable {
     /// Rotates where draining starts so no partition is starved by `max.request.size`.
     private var drainStart = 0
 
-    /// `batch.size`, at most `buffer.memory`.
+    /// `batch.size`, at most `buffer.memory` and `max.request.size` (``ProducerConfiguration/batchLimit``).
     let batchSize: Int
     /// A partition's first batch takes this much of `buffer.memory` (or `batch.size`, if smaller) and grows from there.
     static let firstBatchBytes = 16 * 1024
@@ -42,7 +42,7 @@ final class RecordAccumulator: @unchecked Sendable {
 
     init(configuration: ProducerConfiguration, memory: MemoryPool) {
         referencingValuesFrom = configuration.compression == .none ? ProducerBatch.valueReferenceThreshold : nil
-        batchSize = min(configuration.batchSize, configuration.bufferMemory)
+        batchSize = configuration.batchLimit
         linger = configuration.linger.timeAmount
         roundRobin = if case .roundRobin = configuration.partitioner { true } else { false }
         ignoreKeys = configuration.partitionerIgnoreKeys
