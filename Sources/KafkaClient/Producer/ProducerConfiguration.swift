@@ -26,8 +26,8 @@ public struct ProducerConfiguration: Sendable {
     ///
     /// The Java client's default is 16384 because its batches take all of `batch.size` from `buffer.memory` when
     /// they start. Ours take what they hold, in growing steps (16 KiB first), so a large default costs a quiet
-    /// partition nothing, and a busy one sends a request per megabyte instead of one per 16 KiB: 10 KB records
-    /// then go one batch, and one request, each. Set 16384 for the Java client's batches.
+    /// partition nothing, and a busy one sends a request per megabyte instead of one per 16 KiB (where 10 KB records
+    /// go one to a batch, and so one to a request per partition). Set 16384 for the Java client's batches.
     public var batchSize = 1_000_000
     /// `buffer.memory`: bytes of records the producer may hold in batches; when full, sending waits up to
     /// `max.block.ms`. Default 32 MiB.
