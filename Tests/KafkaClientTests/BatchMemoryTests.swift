@@ -36,6 +36,18 @@ struct BatchMemoryTests {
                                   reservation: nil, waiter: nil, wake: { _ in })
     }
 
+    /// Appends `count` records of `valueBytes` bytes to partition 0; records an issue and returns false at the first
+    /// that is not appended.
+    private func appendAll(_ accumulator: RecordAccumulator, count: Int, valueBytes: Int) -> Bool {
+        for index in 0..<count {
+            guard case .appended = append(accumulator, valueBytes: valueBytes) else {
+                Issue.record("record \(index) was not appended")
+                return false
+            }
+        }
+        return true
+    }
+
     private func batches(_ accumulator: RecordAccumulator, partition: Int32 = 0) -> [ProducerBatch] {
         accumulator.queuedBatches(for: TopicPartition(topic: "events", partition: partition))
     }
@@ -81,9 +93,7 @@ struct BatchMemoryTests {
     func busyPartitionStartsFull() throws {
         let (accumulator, memory) = accumulator(batchSize: 100_000)
         // 10 KB records: the tenth does not fit the first batch, which closes full; the second starts at batch.size.
-        for _ in 0..<10 {
-            guard case .appended = append(accumulator, valueBytes: 10_000) else { Issue.record("not appended"); return }
-        }
+        guard appendAll(accumulator, count: 10, valueBytes: 10_000) else { return }
         let queued = batches(accumulator)
         #expect(queued.count == 2)
         #expect(queued[0].isFull && queued[0].recordCount == 9)
@@ -117,9 +127,7 @@ struct BatchMemoryTests {
     @Test("a max.request.size below batch.size caps the batches, so a broker with a small max.message.bytes needs no batch.size set")
     func maxRequestSizeCapsBatches() throws {
         let (accumulator, _) = accumulator(maxRequestSize: 100_000)
-        for _ in 0..<2000 {
-            guard case .appended = append(accumulator, valueBytes: 100) else { Issue.record("not appended"); return }
-        }
+        guard appendAll(accumulator, count: 2000, valueBytes: 100) else { return }
         let queued = batches(accumulator)
         #expect(queued.count >= 2)
         #expect(queued.allSatisfy { $0.sizeInBytes <= 100_000 })
